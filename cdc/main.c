@@ -9,17 +9,18 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "ferry-cdc reads the legacy database's logical replication slot\n"
-            "(wal2json) and publishes every row change of the mapped tables to\n"
-            "Kafka, one topic per table, in a Debezium-shaped envelope.\n\n"
-            "Usage:\n"
-            "  ferry-cdc --config FILE [OPTION]...\n\n"
-            "Options:\n"
-            "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
-            "  -V, --version       print the version and exit\n"
-            "  -h, --help          show this help and exit\n\n"
-            "Streaming is not implemented in this version.\n");
+    fprintf(
+        out,
+        "ferry-cdc reads the legacy database's logical replication slot\n"
+        "(wal2json) and publishes every row change of the mapped tables to\n"
+        "Kafka, one topic per table, in a Debezium-shaped envelope.\n\n"
+        "Usage:\n"
+        "  ferry-cdc --config FILE [OPTION]...\n\n"
+        "Options:\n"
+        "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
+        "  -V, --version       print the version and exit\n"
+        "  -h, --help          show this help and exit\n\n"
+        "Streaming is not implemented in this version.\n");
 }
 
 int
@@ -44,8 +45,7 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            fprintf(stderr,
-                    "Try \"ferry-cdc --help\" for more information.\n");
+            fprintf(stderr, "Try \"ferry-cdc --help\" for more information.\n");
             return 2;
         }
     }

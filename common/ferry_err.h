@@ -24,7 +24,7 @@ enum ferry_status {
 };
 
 typedef struct ferry_err {
-    int status;    /* the class of the last error set, FERRY_OK if none */
+    int status;     /* the class of the last error set, FERRY_OK if none */
     char msg[1024]; /* lower-case message without a trailing period */
 } ferry_err_t;
 
@@ -35,8 +35,7 @@ int ferry_err_set(ferry_err_t *err, int status, const char *fmt, ...)
 
 /* Prefixes the existing message with more context ("entity \"x\": ...").
  * Returns err->status, or FERRY_EFATAL when err is NULL. */
-int ferry_err_prefix(ferry_err_t *err, const char *fmt, ...)
-    FERRY_PRINTF(2, 3);
+int ferry_err_prefix(ferry_err_t *err, const char *fmt, ...) FERRY_PRINTF(2, 3);
 
 /* Returns a static name for a status ("config", "transient", ...). */
 const char *ferry_status_name(int status);

@@ -36,11 +36,15 @@ on_signal(int sig)
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-        "ferry-devbroker runs an in-memory Kafka-protocol broker (librdkafka's\n"
+    fprintf(
+        out,
+        "ferry-devbroker runs an in-memory Kafka-protocol broker "
+        "(librdkafka's\n"
         "mock cluster) so that ferry's demos and tests need no JVM.\n\n"
-        "It is for demos and tests only: everything is kept in memory and lost\n"
-        "on exit, each partition keeps only about 5 MiB (a consumer that falls\n"
+        "It is for demos and tests only: everything is kept in memory and "
+        "lost\n"
+        "on exit, each partition keeps only about 5 MiB (a consumer that "
+        "falls\n"
         "far behind loses data; use more partitions and compression for big\n"
         "runs), there is no log compaction and no CreateTopics request, and\n"
         "transaction aborts are not enforced.  Production points ferry at a\n"
@@ -53,7 +57,8 @@ usage(FILE *out)
         "                            without a count (default 4; topics that\n"
         "                            clients auto-create always get 4)\n"
         "  -t, --topic=NAME[:PARTS]  create a topic at start (repeatable)\n"
-        "  -f, --bootstrap-file=FILE write the bootstrap servers (host:port,...)\n"
+        "  -f, --bootstrap-file=FILE write the bootstrap servers "
+        "(host:port,...)\n"
         "                            to FILE once the brokers listen\n"
         "  -c, --control=FIFO|-      read fault-injection commands from FIFO\n"
         "                            (created if missing) or from stdin (-)\n"
@@ -121,8 +126,8 @@ open_control(const char *path)
 /* Reads what is available on fd and runs every complete line.  Returns -1 at
  * end of input (stdin closed), 0 otherwise. */
 static int
-serve_control(devbroker_ctx_t *ctx, int fd, char *buf, size_t *used,
-              size_t cap, int echo_stdout)
+serve_control(devbroker_ctx_t *ctx, int fd, char *buf, size_t *used, size_t cap,
+              int echo_stdout)
 {
     ssize_t n = read(fd, buf + *used, cap - 1 - *used);
     char *line, *nl;
@@ -293,9 +298,8 @@ main(int argc, char **argv)
     if (control != NULL && (ctlfd = open_control(control)) < 0)
         goto done;
     if (bootstrap_file != NULL &&
-        write_bootstrap_file(bootstrap_file,
-                             rd_kafka_mock_cluster_bootstraps(ctx.mcluster)) !=
-            0)
+        write_bootstrap_file(bootstrap_file, rd_kafka_mock_cluster_bootstraps(
+                                                 ctx.mcluster)) != 0)
         goto done;
     ferry_info("%d broker(s) listening on %s (in-memory, for demos and tests)",
                ctx.broker_cnt, rd_kafka_mock_cluster_bootstraps(ctx.mcluster));

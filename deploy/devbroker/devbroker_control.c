@@ -119,7 +119,7 @@ split_words(char *line, char **words)
 }
 
 static int FERRY_PRINTF(3, 4)
-reply_err(char *reply, size_t len, const char *fmt, ...)
+    reply_err(char *reply, size_t len, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -149,7 +149,9 @@ cmd_updown(devbroker_ctx_t *ctx, char **w, int n, char *reply, size_t len)
     int up = strcasecmp(w[0], "up") == 0;
 
     if (n != 2 || parse_broker(ctx, w[1], &id) != 0)
-        return reply_err(reply, len, "usage: %s ID|all (ID from 1 to the broker count)", w[0]);
+        return reply_err(reply, len,
+                         "usage: %s ID|all (ID from 1 to the broker count)",
+                         w[0]);
     if (id == -1) {
         for (int32_t b = 1; b <= ctx->broker_cnt; b++) {
             rd_kafka_resp_err_t err =
@@ -209,8 +211,7 @@ cmd_error(devbroker_ctx_t *ctx, char **w, int n, char *reply, size_t len)
 }
 
 static int
-cmd_topic_error(devbroker_ctx_t *ctx, char **w, int n, char *reply,
-                size_t len)
+cmd_topic_error(devbroker_ctx_t *ctx, char **w, int n, char *reply, size_t len)
 {
     rd_kafka_resp_err_t err;
 
@@ -268,6 +269,6 @@ devbroker_control_exec(devbroker_ctx_t *ctx, char *line, char *reply,
                  "create TOPIC [PARTS], bootstrap, help");
         return 0;
     }
-    return reply_err(reply, replylen,
-                     "unknown command \"%s\" (try \"help\")", w[0]);
+    return reply_err(reply, replylen, "unknown command \"%s\" (try \"help\")",
+                     w[0]);
 }

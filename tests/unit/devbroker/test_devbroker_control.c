@@ -93,20 +93,18 @@ test_error_command_parses_api_and_error_names(void **state)
 {
     char reply[256];
 
-    assert_int_equal(
-        run(*state, "error Produce 3 NOT_LEADER_FOR_PARTITION", reply,
-            sizeof(reply)),
-        0);
-    assert_int_equal(run(*state, "error 1 2 ERR_REQUEST_TIMED_OUT 7", reply,
-                         sizeof(reply)),
+    assert_int_equal(run(*state, "error Produce 3 NOT_LEADER_FOR_PARTITION",
+                         reply, sizeof(reply)),
                      0);
-    assert_int_equal(run(*state, "error Produce 1 NO_SUCH_ERROR", reply,
-                         sizeof(reply)),
-                     -1);
+    assert_int_equal(
+        run(*state, "error 1 2 ERR_REQUEST_TIMED_OUT 7", reply, sizeof(reply)),
+        0);
+    assert_int_equal(
+        run(*state, "error Produce 1 NO_SUCH_ERROR", reply, sizeof(reply)), -1);
     assert_non_null(strstr(reply, "NO_SUCH_ERROR"));
-    assert_int_equal(run(*state, "error Bogus 1 REQUEST_TIMED_OUT", reply,
-                         sizeof(reply)),
-                     -1);
+    assert_int_equal(
+        run(*state, "error Bogus 1 REQUEST_TIMED_OUT", reply, sizeof(reply)),
+        -1);
 }
 
 static void

@@ -1,0 +1,85 @@
+# Helpers for integration test scripts; run-test.sh sources this first.
+# tests/integration/lib.sh
+#
+#   fresh_dbs NAME     (re)create database NAME on source and target and set
+#                      SRC_DSN and TGT_DSN (libpq conninfo) to reach them
+#   src_psql / tgt_psql [psql args]   psql on SRC_DSN / TGT_DSN, -qAtX and
+#                      ON_ERROR_STOP; SQL on stdin or with -c
+#   track_pid PID      kill PID (and wait for it) when the test ends
+#   start_devbroker DIR [ARGS]  a private broker (for fault tests); sets
+#                      DEV_BROKERS and DEV_CONTROL; stopped at the end
+#   wait_until SECONDS CMD...   retry CMD every 0.2 s until it succeeds
+#   fail MSG           print MSG and end the test as failed
+#   FERRY_BIN          the directory holding ferry-cdc, ferry-sink, ferry-map
+
+FERRY_BIN=$FERRY_TEST_TMP/bin
+mkdir -p "$FERRY_BIN"
+for p in cdc/ferry-cdc sink/ferry-sink mapping/ferry-map \
+         deploy/devbroker/ferry-devbroker; do
+  ln -sf "$FERRY_BIN_DIR/$p" "$FERRY_BIN/"
+done
+export PATH="$FERRY_BIN:$FERRY_BIN_DIR/tests/integration/tools:$PATH"
+
+_ferry_pids=()
+
+track_pid() { _ferry_pids+=("$1"); }
+
+_ferry_cleanup() {
+  local rc=$?
+  for pid in "${_ferry_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${_ferry_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  return $rc
+}
+trap _ferry_cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+fresh_dbs() {
+  local name=$1
+  for port in "$FERRY_SRC_PORT" "$FERRY_TGT_PORT"; do
+    # A slot left by an earlier run pins the database; drop it first.
+    psql -qAtX -h "$FERRY_PGHOST" -p "$port" -U postgres -d postgres \
+      -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+ WHERE database = '$name' AND NOT active;
+DROP DATABASE IF EXISTS "$name" WITH (FORCE);
+CREATE DATABASE "$name";
+SQL
+  done
+  SRC_DSN="host=$FERRY_PGHOST port=$FERRY_SRC_PORT user=postgres dbname=$name"
+  TGT_DSN="host=$FERRY_PGHOST port=$FERRY_TGT_PORT user=postgres dbname=$name"
+  export SRC_DSN TGT_DSN
+}
+
+src_psql() { psql -qAtX -v ON_ERROR_STOP=1 -d "$SRC_DSN" "$@"; }
+tgt_psql() { psql -qAtX -v ON_ERROR_STOP=1 -d "$TGT_DSN" "$@"; }
+
+wait_until() {
+  local secs=$1; shift
+  local tries=$((secs * 5))
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+start_devbroker() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  ferry-devbroker -f "$dir/bootstrap" -c "$dir/control" "$@" \
+    >"$dir/devbroker.log" 2>&1 &
+  track_pid $!
+  wait_until 10 test -s "$dir/bootstrap" || fail "devbroker did not start"
+  DEV_BROKERS=$(cat "$dir/bootstrap")
+  DEV_CONTROL=$dir/control
+  export DEV_BROKERS DEV_CONTROL
+}
