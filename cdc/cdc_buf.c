@@ -93,10 +93,17 @@ cdc_buf_append_lsn(cdc_buf_t *buf, uint64_t lsn)
 void
 cdc_buf_append_json_str(cdc_buf_t *buf, const char *s, size_t n)
 {
+    cdc_buf_putc(buf, '"');
+    cdc_buf_append_json_esc(buf, s, n);
+    cdc_buf_putc(buf, '"');
+}
+
+void
+cdc_buf_append_json_esc(cdc_buf_t *buf, const char *s, size_t n)
+{
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
 
-    cdc_buf_putc(buf, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[6] = {'\\', 'u', '0', '0', 0, 0};
@@ -135,7 +142,6 @@ cdc_buf_append_json_str(cdc_buf_t *buf, const char *s, size_t n)
         cdc_buf_append(buf, esc, elen);
     }
     cdc_buf_append(buf, s + start, n - start);
-    cdc_buf_putc(buf, '"');
 }
 
 int

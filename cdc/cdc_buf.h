@@ -4,8 +4,10 @@
  *
  * The hot path appends hundreds of small pieces per message, so an append
  * never returns a status: when growing fails the buffer remembers it
- * ("failed"), later appends do nothing, and the caller checks once with
- * cdc_buf_status() after the whole message is built.  cdc_buf_reset() keeps
+ * ("failed") and the caller checks once with cdc_buf_status() after the
+ * whole message is built.  Appends after a failure may still land where
+ * they fit, so the contents of a failed buffer are garbage; only the status
+ * counts.  cdc_buf_reset() keeps
  * the memory, so a buffer reused per message stops allocating after the
  * first few messages.
  *
@@ -25,7 +27,7 @@ typedef struct cdc_buf {
     char *data;  /* owned; NULL before the first append; not NUL-terminated */
     size_t len;  /* bytes in use */
     size_t cap;  /* bytes allocated; always > len once data is non-NULL */
-    bool failed; /* an allocation failed; appends are ignored until reset */
+    bool failed; /* an allocation failed; contents are garbage until reset */
 } cdc_buf_t;
 
 /* Makes an empty buffer without allocating.  buf: caller-owned. */
@@ -51,8 +53,7 @@ cdc_buf_reset(cdc_buf_t *buf)
 static inline void
 cdc_buf_append(cdc_buf_t *buf, const void *p, size_t n)
 {
-    if (__builtin_expect(buf->cap - buf->len <= n, 0) &&
-        !cdc_buf__grow(buf, n))
+    if (__builtin_expect(buf->cap - buf->len <= n, 0) && !cdc_buf__grow(buf, n))
         return;
     memcpy(buf->data + buf->len, p, n);
     buf->len += n;
@@ -62,14 +63,16 @@ cdc_buf_append(cdc_buf_t *buf, const void *p, size_t n)
 static inline void
 cdc_buf_putc(cdc_buf_t *buf, char c)
 {
-    if (__builtin_expect(buf->cap - buf->len <= 1, 0) &&
-        !cdc_buf__grow(buf, 1))
+    if (__builtin_expect(buf->cap - buf->len <= 1, 0) && !cdc_buf__grow(buf, 1))
         return;
     buf->data[buf->len++] = c;
 }
 
-/* Appends a string literal without its terminating NUL. */
-#define cdc_buf_append_lit(buf, lit) cdc_buf_append((buf), (lit), sizeof(lit) - 1)
+/* Appends a string literal without its terminating NUL.  The "" pasting
+ * makes anything but a literal (a char pointer, whose sizeof is not its
+ * length) a compile error. */
+#define cdc_buf_append_lit(buf, lit)                                           \
+    cdc_buf_append((buf), "" lit, sizeof("" lit) - 1)
 
 /* Appends a NUL-terminated string (borrowed), without the NUL. */
 void cdc_buf_append_str(cdc_buf_t *buf, const char *s);
@@ -86,6 +89,9 @@ void cdc_buf_append_lsn(cdc_buf_t *buf, uint64_t lsn);
 /* Appends s[0..n) (borrowed, raw text) as a quoted JSON string: '"', '\\'
  * and control characters are escaped, other bytes (UTF-8) pass through. */
 void cdc_buf_append_json_str(cdc_buf_t *buf, const char *s, size_t n);
+
+/* Appends s[0..n) escaped as the inside of a JSON string, without quotes. */
+void cdc_buf_append_json_esc(cdc_buf_t *buf, const char *s, size_t n);
 
 /* Returns 0, or FERRY_ENOMEM when an append since the last reset failed (and
  * sets err). */

@@ -1,10 +1,26 @@
-/* ferry-cdc: publishes row changes of the legacy database to Kafka.
+/* ferry-cdc: publishes the legacy database's row changes to Kafka.
  * cdc/main.c */
+#include "cdc_repl.h"
+#include "cdc_stream.h"
 #include "ferry_log.h"
 #include "ferry_version.h"
+#include "map_config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static void
 usage(FILE *out)
@@ -13,30 +29,111 @@ usage(FILE *out)
         out,
         "ferry-cdc reads the legacy database's logical replication slot\n"
         "(wal2json) and publishes every row change of the mapped tables to\n"
-        "Kafka, one topic per table, in a Debezium-shaped envelope.\n\n"
+        "Kafka: one topic per table (<topic_prefix>.<schema>.<table>) in a\n"
+        "Debezium-shaped envelope, BEGIN/END events on\n"
+        "<topic_prefix>.transaction and heartbeats on "
+        "<topic_prefix>.heartbeat.\n"
+        "It confirms to the slot only what Kafka has acknowledged, so a crash\n"
+        "at any moment loses nothing; changes sent again after a restart "
+        "carry\n"
+        "the same source LSNs.\n\n"
         "Usage:\n"
-        "  ferry-cdc --config FILE [OPTION]...\n\n"
+        "  ferry-cdc [OPTION]...\n\n"
         "Options:\n"
-        "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
-        "  -V, --version       print the version and exit\n"
-        "  -h, --help          show this help and exit\n\n"
-        "Streaming is not implemented in this version.\n");
+        "  -c, --config=FILE          the mapping file (default ./ferry.yaml)\n"
+        "  -E, --endpos=LSN           stop once everything up to LSN is\n"
+        "                             published and confirmed\n"
+        "  -s, --status-interval=SECS feedback to the server (default 10)\n"
+        "      --heartbeat-interval=SECS\n"
+        "                             heartbeat events (default 10, 0: off)\n"
+        "      --max-retained-wal=MB  warn when the slot retains more WAL\n"
+        "                             (default 1024, 0: off)\n"
+        "      --max-inflight=N       messages awaiting Kafka before reading\n"
+        "                             pauses (default 100000)\n"
+        "  -v, --verbose              log at debug level\n"
+        "  -V, --version              print the version and exit\n"
+        "  -h, --help                 show this help and exit\n\n"
+        "The slot (source.slot) is created with wal2json if it is missing.\n"
+        "SIGTERM or SIGINT: flush to Kafka, confirm, exit 0.\n\n"
+        "Examples:\n"
+        "  ferry-cdc --config ferry.yaml\n"
+        "  ferry-cdc --config ferry.yaml --endpos 0/1A2B3C4\n\n"
+        "Exit status: 0 after a clean stop, 1 on an error, 2 on bad usage or\n"
+        "configuration.  Environment: FERRY_LOG_LEVEL (debug, info, warning,\n"
+        "error); ${VAR} in the mapping file is expanded from the "
+        "environment.\n");
 }
 
-int
-main(int argc, char **argv)
+static int
+parse_num(const char *arg, const char *name, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "ferry-cdc: invalid %s \"%s\": expected %ld to %ld\n",
+                name, arg, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"endpos", required_argument, NULL, 'E'},
+        {"status-interval", required_argument, NULL, 's'},
+        {"heartbeat-interval", required_argument, NULL, 1},
+        {"max-retained-wal", required_argument, NULL, 2},
+        {"max-inflight", required_argument, NULL, 3},
+        {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    long v;
     int c;
 
-    ferry_log_init("ferry-cdc");
-    while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:E:s:vVh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
+            *config = optarg;
+            break;
+        case 'E':
+            if (!cdc_lsn_parse(optarg, &opts->endpos)) {
+                fprintf(stderr,
+                        "ferry-cdc: invalid --endpos \"%s\": expected an LSN "
+                        "such as 0/1A2B3C4\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 's':
+            if (parse_num(optarg, "--status-interval", 1, 3600, &v) != 0)
+                return 2;
+            opts->status_interval_ms = (int)v * 1000;
+            break;
+        case 1:
+            if (parse_num(optarg, "--heartbeat-interval", 0, 86400, &v) != 0)
+                return 2;
+            opts->heartbeat_interval_ms = (int)v * 1000;
+            break;
+        case 2:
+            if (parse_num(optarg, "--max-retained-wal", 0, 1L << 30, &v) != 0)
+                return 2;
+            opts->max_retained_wal = (uint64_t)v << 20;
+            break;
+        case 3:
+            if (parse_num(optarg, "--max-inflight", 1, 10000000, &v) != 0)
+                return 2;
+            opts->max_inflight = (size_t)v;
+            break;
+        case 'v':
+            ferry_log_set_level(FERRY_LOG_DEBUG);
             break;
         case 'V':
             printf("ferry-cdc %s\n", FERRY_VERSION);
@@ -49,6 +146,51 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    ferry_error("streaming is not implemented in this version");
-    return 1;
+    if (optind < argc) {
+        fprintf(stderr, "ferry-cdc: unexpected argument \"%s\"\n",
+                argv[optind]);
+        fprintf(stderr, "Try \"ferry-cdc --help\" for more information.\n");
+        return 2;
+    }
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = "ferry.yaml";
+    cdc_stream_opts_t opts;
+    map_config_t *cfg = NULL;
+    map_diags_t diags;
+    ferry_err_t err = {0, ""};
+    struct sigaction sa;
+    int rc;
+
+    ferry_log_init("ferry-cdc");
+    cdc_stream_opts_init(&opts);
+    rc = parse_args(argc, argv, &config, &opts);
+    if (rc >= 0)
+        return rc;
+
+    map_diags_init(&diags);
+    if (map_config_load(config, &cfg, &diags) != 0) {
+        map_diags_print(&diags, stderr);
+        map_diags_free(&diags);
+        return 2;
+    }
+    map_diags_free(&diags);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = cdc_stream_run(cfg, &opts, &stop_requested, &err);
+    if (rc != FERRY_OK)
+        ferry_error("%s", err.msg);
+    map_config_free(cfg);
+    if (rc == FERRY_OK)
+        return 0;
+    return rc == FERRY_ECONFIG ? 2 : 1;
 }

@@ -6,6 +6,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/* libpq's messages end in a newline (and may hold several lines): keep the
+ * report on one line. */
+static void
+trim_newlines(char *msg)
+{
+    size_t len = strlen(msg);
+
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        msg[--len] = '\0';
+    for (char *p = msg; *p != '\0'; p++) {
+        if (*p == '\n')
+            *p = ' ';
+    }
+}
+
 int
 ferry_err_set(ferry_err_t *err, int status, const char *fmt, ...)
 {
@@ -17,6 +32,7 @@ ferry_err_set(ferry_err_t *err, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    trim_newlines(err->msg);
     return status;
 }
 

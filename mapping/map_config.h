@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* What a delete in the source does to the target row. */
 enum map_delete_mode {
@@ -191,6 +192,11 @@ const char *map_entity_topic(const map_config_t *cfg,
  * NULL. */
 const map_column_t *map_entity_column(const map_entity_t *entity,
                                       const char *name);
+
+/* Prints the reference of every key the file may hold (section, key,
+ * shape, required or default, meaning) as a Markdown table; docs/mapping.md
+ * carries this output. */
+void map_config_print_keys(FILE *out);
 
 /* Static names for the enums, as written in the file ("park", "soft", ...). */
 const char *map_on_missing_name(enum map_on_missing v);

@@ -87,8 +87,12 @@ bool map__check_mapping(map_parser_t *p, yaml_node_t *n, const char *path,
                         const char *section, const char *what);
 /* The value node of key in mapping n, or NULL. */
 yaml_node_t *map__get(map_parser_t *p, yaml_node_t *n, const char *key);
-/* The key text of a mapping pair (a scalar, else NULL). */
+/* The key text of a mapping pair (a scalar, else NULL), borrowed from the
+ * document: valid only while parsing. */
 const char *map__key_text(map_parser_t *p, const yaml_node_pair_t *pair);
+/* The same, copied into the model's arena (NULL when not a scalar or out of
+ * memory, then p->oom is set). */
+const char *map__key_copy(map_parser_t *p, const yaml_node_pair_t *pair);
 
 /* Value readers: on a wrong shape they add a diagnostic and return
  * NULL/false.  Strings are ${VAR}-expanded into the arena. */

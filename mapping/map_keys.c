@@ -8,6 +8,8 @@
 #include "map_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 const map__key_def_t map__keys[] = {
     {"", "source", MAP__T_MAPPING, true, NULL,
@@ -86,3 +88,50 @@ const map__key_def_t map__keys[] = {
      "discriminator value -> entity name"},
 
     {NULL, NULL, MAP__T_SPECIAL, false, NULL, NULL}};
+
+static const char *
+type_name(enum map__key_type t)
+{
+    switch (t) {
+    case MAP__T_STRING:
+        return "string";
+    case MAP__T_STRING_LIST:
+        return "string or list";
+    case MAP__T_BOOL:
+        return "true/false";
+    case MAP__T_ENUM:
+        return "word";
+    case MAP__T_MAPPING:
+        return "mapping";
+    case MAP__T_SPECIAL:
+        return "see below";
+    }
+    return "?";
+}
+
+static const char *
+section_title(const char *section)
+{
+    if (strcmp(section, "") == 0)
+        return "(top)";
+    if (strcmp(section, "entity") == 0)
+        return "entities.NAME";
+    if (strcmp(section, "delete") == 0)
+        return "entities.NAME.delete";
+    if (strcmp(section, "column") == 0)
+        return "entities.NAME.columns.COLUMN";
+    if (strcmp(section, "ref") == 0)
+        return "entities.NAME.columns.COLUMN.ref";
+    return section;
+}
+
+void
+map_config_print_keys(FILE *out)
+{
+    fprintf(out, "| section | key | type | default | meaning |\n"
+                 "|---|---|---|---|---|\n");
+    for (const map__key_def_t *d = map__keys; d->name; d++)
+        fprintf(out, "| `%s` | `%s` | %s | %s | %s |\n",
+                section_title(d->section), d->name, type_name(d->type),
+                d->required ? "**required**" : d->def, d->doc);
+}

@@ -174,6 +174,20 @@ map__key_text(map_parser_t *p, const yaml_node_pair_t *pair)
     return (const char *)k->data.scalar.value;
 }
 
+const char *
+map__key_copy(map_parser_t *p, const yaml_node_pair_t *pair)
+{
+    const char *k = map__key_text(p, pair);
+    const char *copy;
+
+    if (k == NULL)
+        return NULL;
+    copy = map__strdup(p->arena, k);
+    if (copy == NULL)
+        p->oom = true;
+    return copy;
+}
+
 yaml_node_t *
 map__get(map_parser_t *p, yaml_node_t *n, const char *key)
 {
@@ -345,16 +359,18 @@ map__enum(map_parser_t *p, yaml_node_t *n, const char *path,
             break;
         used += (size_t)w;
     }
-    if (n == NULL || n->type != YAML_SCALAR_NODE || map__is_null(n)) {
-        map__diag(p, n, path, "expected %s, found %s", expected,
-                  map__kind(n));
-        return false;
-    }
-    for (size_t i = 0; i < n_names; i++) {
+    /* The words come first: "on_missing: null" means the word null. */
+    for (size_t i = 0; n != NULL && n->type == YAML_SCALAR_NODE && i < n_names;
+         i++) {
         if (strcmp((const char *)n->data.scalar.value, names[i]) == 0) {
             *out = (int)i;
             return true;
         }
+    }
+    if (n == NULL || n->type != YAML_SCALAR_NODE || map__is_null(n)) {
+        map__diag(p, n, path, "expected %s, found %s", expected,
+                  map__kind(n));
+        return false;
     }
     map__diag(p, n, path, "invalid value \"%s\" (expected %s)",
               (const char *)n->data.scalar.value, expected);

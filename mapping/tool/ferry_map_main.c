@@ -1,55 +1,73 @@
 /* ferry-map: plans, checks and validates the mapping in ferry.yaml.
- * mapping/tool/ferry_map_main.c */
+ * mapping/tool/ferry_map_main.c
+ *
+ * Only dispatch lives here; each command is in its own cmd_*.c file.
+ */
 #include "ferry_log.h"
+#include "ferry_map.h"
 #include "ferry_version.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "ferry-map owns the mapping file (ferry.yaml) that tells ferry how\n"
-            "legacy tables become target tables.\n\n"
-            "Usage:\n"
-            "  ferry-map COMMAND --config FILE [OPTION]...\n\n"
-            "Commands:\n"
-            "  plan     print the entities in apply (dependency) order\n"
-            "  check    check the mapping against the live databases\n\n"
-            "Options:\n"
-            "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
-            "  -V, --version       print the version and exit\n"
-            "  -h, --help          show this help and exit\n");
+    fprintf(
+        out,
+        "ferry-map owns the mapping file (ferry.yaml) that tells ferry how\n"
+        "legacy tables become target tables.\n\n"
+        "Usage:\n"
+        "  ferry-map COMMAND --config FILE [OPTION]...\n\n"
+        "Commands:\n"
+        "  plan        print the entities in apply (dependency) order\n"
+        "  check       check the mapping against the live databases\n"
+        "  import-ids  import legacy key -> UUID pairs of an earlier "
+        "migration\n"
+        "  keys        print the reference of every key ferry.yaml may hold\n\n"
+        "Options:\n"
+        "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
+        "  -V, --version       print the version and exit\n"
+        "  -h, --help          show this help and exit\n\n"
+        "Examples:\n"
+        "  ferry-map plan --config ferry.yaml\n"
+        "  ferry-map plan --config ferry.yaml --format json\n"
+        "  LEGACY_PW=... ferry-map check --config ferry.yaml\n"
+        "  ferry-map import-ids --config ferry.yaml --entity offices \\\n"
+        "      --csv offices.csv\n\n"
+        "Run \"ferry-map COMMAND --help\" for a command's options.  Exit "
+        "status:\n"
+        "0 nothing to fix, 1 problems found, 2 usage or mapping file errors.\n"
+        "The mapping reference is docs/mapping.md.\n");
 }
 
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int c;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
 
     ferry_log_init("ferry-map");
-    while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            break;
-        case 'V':
-            printf("ferry-map %s\n", FERRY_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            fprintf(stderr, "Try \"ferry-map --help\" for more information.\n");
-            return 2;
-        }
+    if (cmd == NULL) {
+        usage(stderr);
+        return TOOL_EXIT_USAGE;
     }
-    usage(stderr);
-    return 2;
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return TOOL_EXIT_OK;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("ferry-map %s\n", FERRY_VERSION);
+        return TOOL_EXIT_OK;
+    }
+    if (strcmp(cmd, "plan") == 0)
+        return tool_cmd_plan(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return tool_cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "import-ids") == 0)
+        return tool_cmd_import_ids(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return tool_cmd_keys(argc - 1, argv + 1);
+    fprintf(stderr, "ferry-map: unknown command \"%s\"\n", cmd);
+    return tool_usage_error(NULL);
 }

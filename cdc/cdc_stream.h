@@ -1,0 +1,46 @@
+/* ferry-cdc's streaming loop: the slot's changes to Kafka, confirming to the
+ * slot only what Kafka has acknowledged.
+ * cdc/cdc_stream.h
+ *
+ * The loop reads wal2json messages from the replication connection, turns
+ * each row change into a Debezium-shaped event on its table's topic (plus
+ * BEGIN/END on <prefix>.transaction and a tombstone after each delete), and
+ * confirms to the slot the end LSN of every transaction whose messages are
+ * all acknowledged.  A kill -9 at any moment therefore loses nothing: the
+ * slot restarts from the last confirmed transaction, and the changes sent
+ * again carry the same LSNs.  When Kafka is slow the window of messages in
+ * flight fills and the loop stops reading the stream (backpressure), while
+ * still answering the server, so memory stays bounded.
+ */
+#ifndef CDC_STREAM_H
+#define CDC_STREAM_H
+
+#include "ferry_err.h"
+#include "map_config.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+typedef struct cdc_stream_opts {
+    uint64_t endpos;           /* stop once everything up to it is confirmed;
+                                  0 for no end */
+    int status_interval_ms;    /* feedback to the server at least this often */
+    int heartbeat_interval_ms; /* heartbeat events; 0 turns them off */
+    uint64_t max_retained_wal; /* warn when the slot retains more WAL (bytes);
+                                  0 turns the check off */
+    size_t max_inflight;       /* messages in flight before backpressure */
+    int max_reconnect_ms;      /* backoff ceiling between reconnects */
+} cdc_stream_opts_t;
+
+/* Fills opts with the defaults. */
+void cdc_stream_opts_init(cdc_stream_opts_t *opts);
+
+/* Streams cfg's tables (cfg borrowed) until *stop becomes non-zero (SIGTERM,
+ * SIGINT), endpos is reached, or a permanent error.  Losing the source or
+ * the broker is retried with backoff.  Returns 0 after a clean stop
+ * (everything published was acknowledged and confirmed), or a negative
+ * status with err set. */
+int cdc_stream_run(const map_config_t *cfg, const cdc_stream_opts_t *opts,
+                   volatile sig_atomic_t *stop, ferry_err_t *err) FERRY_WUR;
+
+#endif

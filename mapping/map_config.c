@@ -1,0 +1,425 @@
+/* Loading ferry.yaml: the document, the top-level sections, the model's life.
+ * mapping/map_config.c
+ *
+ * Entities and their columns are parsed in map_entity.c and map_column.c;
+ * the apply order comes from map_plan.c.  Everything found wrong is added to
+ * the caller's diagnostics; the model is handed out only when there were
+ * none.
+ */
+#include "map_int.h"
+#include "map_plan.h"
+#include "map_uuid.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Validates a libpq connection string without ever quoting it: libpq's own
+ * message may echo part of it, password included. */
+static void
+check_dsn(map_parser_t *p, yaml_node_t *n, const char *path, const char *dsn)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+
+    if (opts == NULL)
+        map__diag(p, n, path,
+                  "invalid connection string (expected libpq "
+                  "\"key=value ...\" or a postgresql:// URI)");
+    PQconninfoFree(opts);
+    PQfreemem(errmsg);
+}
+
+/* Kafka topic names: [A-Za-z0-9._-], 1 to 249 characters. */
+static bool
+valid_topic(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 249)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static const char *
+string_key(map_parser_t *p, yaml_node_t *sec, const char *secpath,
+           const char *key, const char *def)
+{
+    char path[MAP__PATH_MAX];
+    yaml_node_t *n = map__get(p, sec, key);
+    const char *s;
+
+    if (n == NULL)
+        return def;
+    map__path(path, secpath, key);
+    s = map__string(p, n, path);
+    if (s != NULL && s[0] == '\0') {
+        map__diag(p, n, path, "expected a non-empty string");
+        return NULL;
+    }
+    return s;
+}
+
+static void
+parse_source(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+
+    if (!map__check_mapping(p, n, "source", "source",
+                            "with dsn and slot"))
+        return;
+    cfg->source_dsn = string_key(p, n, "source", "dsn", NULL);
+    if (cfg->source_dsn)
+        check_dsn(p, map__get(p, n, "dsn"), "source.dsn", cfg->source_dsn);
+    cfg->source_slot = string_key(p, n, "source", "slot", "ferry");
+}
+
+static void
+parse_properties(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+    map_kv_t *kv;
+    size_t len;
+
+    if (!map__check_mapping(p, n, "kafka.properties", NULL,
+                            "librdkafka property -> value"))
+        return;
+    len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    kv = map__alloc(p->arena, (len ? len : 1) * sizeof(*kv));
+    if (kv == NULL) {
+        p->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+        const char *k = map__key_copy(p, pr);
+        char path[MAP__PATH_MAX];
+
+        if (k == NULL)
+            continue;
+        map__path(path, "kafka.properties", k);
+        kv[cfg->n_kafka_properties].key = k;
+        kv[cfg->n_kafka_properties].pos = map__pos(map__node(p, pr->key));
+        kv[cfg->n_kafka_properties].value =
+            map__string(p, map__node(p, pr->value), path);
+        if (kv[cfg->n_kafka_properties].value != NULL)
+            cfg->n_kafka_properties++;
+    }
+    cfg->kafka_properties = kv;
+}
+
+static void
+parse_kafka(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+    yaml_node_t *props;
+
+    if (!map__check_mapping(p, n, "kafka", "kafka",
+                            "with brokers, topic_prefix and properties"))
+        return;
+    cfg->kafka_brokers = string_key(p, n, "kafka", "brokers", NULL);
+    cfg->kafka_topic_prefix = string_key(p, n, "kafka", "topic_prefix", NULL);
+    if (cfg->kafka_topic_prefix && !valid_topic(cfg->kafka_topic_prefix))
+        map__diag(p, map__get(p, n, "topic_prefix"), "kafka.topic_prefix",
+                  "invalid topic prefix \"%s\" (expected letters, digits, "
+                  "\".\", \"_\" and \"-\")",
+                  cfg->kafka_topic_prefix);
+    props = map__get(p, n, "properties");
+    if (props != NULL)
+        parse_properties(p, props);
+}
+
+static void
+parse_target(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+    map_uuid_t ns;
+
+    if (!map__check_mapping(p, n, "target", "target",
+                            "with dsn, state_schema and uuid_namespace"))
+        return;
+    cfg->target_dsn = string_key(p, n, "target", "dsn", NULL);
+    if (cfg->target_dsn)
+        check_dsn(p, map__get(p, n, "dsn"), "target.dsn", cfg->target_dsn);
+    cfg->state_schema = string_key(p, n, "target", "state_schema", "ferry");
+    cfg->uuid_namespace_text =
+        string_key(p, n, "target", "uuid_namespace", NULL);
+    if (cfg->uuid_namespace_text == NULL)
+        return;
+    if (map_uuid_parse(cfg->uuid_namespace_text, &ns) != 0) {
+        map__diag(p, map__get(p, n, "uuid_namespace"), "target.uuid_namespace",
+                  "invalid UUID \"%s\" (expected "
+                  "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                  cfg->uuid_namespace_text);
+        return;
+    }
+    memcpy(cfg->uuid_namespace, ns.b, sizeof(ns.b));
+}
+
+/* Entity topics: derived ones are checked here, after the prefix is known. */
+static void
+finish_topics(map_parser_t *p)
+{
+    map_config_t *cfg = p->cfg;
+
+    for (size_t i = 0; i < cfg->n_entities; i++) {
+        map_entity_t *e = (map_entity_t *)&cfg->entities[i];
+        char *t = NULL;
+
+        if (e->topic_is_override || cfg->kafka_topic_prefix == NULL ||
+            e->source_table == NULL)
+            continue;
+        if (asprintf(&t, "%s.%s.%s", cfg->kafka_topic_prefix,
+                     e->source_schema, e->source_table) < 0) {
+            p->oom = true;
+            return;
+        }
+        e->topic = map__strdup(p->arena, t);
+        if (e->topic == NULL) {
+            p->oom = true;
+        } else if (valid_topic(cfg->kafka_topic_prefix) &&
+                   !valid_topic(e->topic)) {
+            char path[MAP__PATH_MAX];
+
+            snprintf(path, sizeof(path), "entities.%s.source", e->name);
+            map_diag_hint(map_diags_add(p->diags, p->file, e->source_pos, path,
+                                        "the derived topic \"%s\" is not a "
+                                        "valid Kafka topic name",
+                                        e->topic),
+                          "set \"topic\" on the entity");
+        }
+        free(t);
+    }
+}
+
+static void
+parse_root(map_parser_t *p, yaml_node_t *root)
+{
+    yaml_node_t *n;
+
+    if (root == NULL || map__is_null(root)) {
+        map_diags_add(p->diags, p->file, (map_pos_t){1, 1}, NULL,
+                      "the file is empty (expected a mapping with source, "
+                      "kafka, target and entities)");
+        return;
+    }
+    if (!map__check_mapping(p, root, "", "",
+                            "with source, kafka, target and entities"))
+        return;
+    if ((n = map__get(p, root, "source")) != NULL)
+        parse_source(p, n);
+    if ((n = map__get(p, root, "kafka")) != NULL)
+        parse_kafka(p, n);
+    if ((n = map__get(p, root, "target")) != NULL)
+        parse_target(p, n);
+    if ((n = map__get(p, root, "entities")) != NULL)
+        map__parse_entities(p, n);
+    finish_topics(p);
+}
+
+/* Loads the YAML document; a syntax error is one diagnostic. */
+static bool
+load_document(map_parser_t *p, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    bool ok = false;
+
+    if (!yaml_parser_initialize(&parser)) {
+        p->oom = true;
+        return false;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &p->doc)) {
+        map_diags_add(p->diags, p->file,
+                      (map_pos_t){(int)parser.problem_mark.line + 1,
+                                  (int)parser.problem_mark.column + 1},
+                      NULL, "invalid YAML: %s%s%s",
+                      parser.problem ? parser.problem : "syntax error",
+                      parser.context ? " " : "",
+                      parser.context ? parser.context : "");
+        goto done;
+    }
+    ok = true;
+    if (!yaml_parser_load(&parser, &extra))
+        goto done;
+    if (yaml_document_get_root_node(&extra) != NULL)
+        map_diags_add(p->diags, p->file,
+                      (map_pos_t){(int)extra.start_mark.line + 1,
+                                  (int)extra.start_mark.column + 1},
+                      NULL,
+                      "more than one YAML document (expected exactly one)");
+    yaml_document_delete(&extra);
+
+done:
+    yaml_parser_delete(&parser);
+    return ok;
+}
+
+int
+map_config_parse(const char *text, size_t len, const char *name,
+                 map_config_t **out, map_diags_t *diags)
+{
+    map_parser_t p = {.file = name, .diags = diags};
+    size_t before = diags->n;
+    bool have_doc = false;
+    int rc = FERRY_ENOMEM;
+
+    *out = NULL;
+    p.arena = map__arena_new();
+    if (p.arena == NULL)
+        return FERRY_ENOMEM;
+    p.cfg = map__alloc(p.arena, sizeof(*p.cfg));
+    if (p.cfg == NULL)
+        goto done;
+    p.cfg->arena = p.arena;
+    p.cfg->path = name ? map__strdup(p.arena, name) : NULL;
+    have_doc = load_document(&p, text, len);
+    if (have_doc) {
+        parse_root(&p, yaml_document_get_root_node(&p.doc));
+        if (p.cfg->entities != NULL && !p.oom) {
+            size_t *order = map__alloc(
+                p.arena, (p.cfg->n_entities + 1) * sizeof(*order));
+
+            if (order == NULL)
+                goto done;
+            if (map_plan_order(p.cfg, order, diags) == FERRY_ENOMEM)
+                goto done;
+            p.cfg->apply_order = order;
+        }
+    }
+    if (p.oom || diags->oom)
+        goto done;
+    if (diags->n != before) {
+        rc = FERRY_ECONFIG;
+        goto done;
+    }
+    *out = p.cfg;
+    p.arena = NULL;
+    rc = 0;
+
+done:
+    if (have_doc)
+        yaml_document_delete(&p.doc);
+    map__arena_free(p.arena);
+    return rc;
+}
+
+int
+map_config_load(const char *path, map_config_t **out, map_diags_t *diags)
+{
+    FILE *f = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = FERRY_ECONFIG;
+
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        map_diags_add(diags, path, (map_pos_t){0, 0}, NULL,
+                      "could not open mapping file: %s", strerror(errno));
+        goto done;
+    }
+    {
+        FILE *mem = open_memstream(&text, &len);
+        char buf[8192];
+        size_t n;
+
+        if (mem == NULL) {
+            rc = FERRY_ENOMEM;
+            goto done;
+        }
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+            fwrite(buf, 1, n, mem);
+        if (ferror(f)) {
+            fclose(mem);
+            map_diags_add(diags, path, (map_pos_t){0, 0}, NULL,
+                          "could not read mapping file: %s", strerror(errno));
+            goto done;
+        }
+        if (fclose(mem) != 0) {
+            rc = FERRY_ENOMEM;
+            goto done;
+        }
+    }
+    rc = map_config_parse(text, len, path, out, diags);
+
+done:
+    if (f != NULL)
+        fclose(f);
+    free(text);
+    return rc;
+}
+
+void
+map_config_free(map_config_t *cfg)
+{
+    if (cfg != NULL)
+        map__arena_free(cfg->arena);
+}
+
+const map_entity_t *
+map_config_entity(const map_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_entities; i++) {
+        if (strcmp(cfg->entities[i].name, name) == 0)
+            return &cfg->entities[i];
+    }
+    return NULL;
+}
+
+const char *
+map_entity_topic(const map_config_t *cfg, const map_entity_t *entity)
+{
+    (void)cfg;
+    return entity->topic;
+}
+
+const map_column_t *
+map_entity_column(const map_entity_t *entity, const char *name)
+{
+    for (size_t i = 0; i < entity->n_columns; i++) {
+        if (strcmp(entity->columns[i].name, name) == 0)
+            return &entity->columns[i];
+    }
+    return NULL;
+}
+
+const char *
+map_on_missing_name(enum map_on_missing v)
+{
+    switch (v) {
+    case MAP_ON_MISSING_PARK:
+        return "park";
+    case MAP_ON_MISSING_NULL:
+        return "null";
+    case MAP_ON_MISSING_ERROR:
+        return "error";
+    }
+    return "?";
+}
+
+const char *
+map_transform_name(enum map_transform v)
+{
+    switch (v) {
+    case MAP_TRANSFORM_TRIM:
+        return "trim";
+    case MAP_TRANSFORM_LOWER:
+        return "lower";
+    case MAP_TRANSFORM_UPPER:
+        return "upper";
+    case MAP_TRANSFORM_NULLIF_EMPTY:
+        return "nullif_empty";
+    }
+    return "?";
+}
