@@ -3,6 +3,8 @@
  * cdc/cdc_envelope.c */
 #include "cdc_envelope.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,13 +334,29 @@ append_images(cdc_buf_t *b, const cdc_env_row_t *row)
     }
 }
 
+/* Writes v in decimal to out (no NUL) and returns the length: cheaper than
+ * snprintf on the per-event path. */
+static size_t
+fmt_u64(char out[20], uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
 /* Appends "<xid>:<commit lsn>" without quotes. */
 static void
 append_tx_id(cdc_buf_t *b, const cdc_env_tx_t *tx)
 {
-    cdc_buf_append_u64(b, tx->xid);
+    cdc_buf_append_str(b, tx->xid_text);
     cdc_buf_putc(b, ':');
-    cdc_buf_append_u64(b, tx->commit_lsn);
+    cdc_buf_append_str(b, tx->lsn_text);
 }
 
 static void
@@ -347,22 +365,25 @@ append_source(cdc_buf_t *b, const cdc_env_t *env, const cdc_env_tx_t *tx,
 {
     const cdc_w2j_msg_t *m = row->msg;
 
+    char lsn[20];
+    size_t lsn_len = fmt_u64(lsn, m->lsn);
+
     cdc_buf_append(b, env->source_head.data, env->source_head.len);
-    cdc_buf_append_i64(b, tx->commit_ts_ms);
+    cdc_buf_append_str(b, tx->ts_text);
     cdc_buf_append_str(b, snapshot_text(row->snapshot));
     cdc_buf_append(b, env->source_db.data, env->source_db.len);
     cdc_buf_append_lit(b, ",\"sequence\":\"[\\\"");
-    cdc_buf_append_u64(b, tx->commit_lsn);
+    cdc_buf_append_str(b, tx->lsn_text);
     cdc_buf_append_lit(b, "\\\",\\\"");
-    cdc_buf_append_u64(b, m->lsn);
+    cdc_buf_append(b, lsn, lsn_len);
     cdc_buf_append_lit(b, "\\\"]\",\"schema\":\"");
     cdc_buf_append(b, m->schema.ptr, m->schema.len);
     cdc_buf_append_lit(b, "\",\"table\":\"");
     cdc_buf_append(b, m->table.ptr, m->table.len);
     cdc_buf_append_lit(b, "\",\"txId\":");
-    cdc_buf_append_u64(b, tx->xid);
+    cdc_buf_append_str(b, tx->xid_text);
     cdc_buf_append_lit(b, ",\"lsn\":");
-    cdc_buf_append_u64(b, m->lsn);
+    cdc_buf_append(b, lsn, lsn_len);
     cdc_buf_append_lit(b, ",\"xmin\":null}");
 }
 
@@ -435,6 +456,10 @@ cdc_env_tx_begin(cdc_env_tx_t *tx, const cdc_w2j_msg_t *begin, ferry_err_t *err)
             begin->timestamp.ptr, (unsigned long long)begin->xid);
     tx->xid = begin->xid;
     tx->commit_lsn = begin->lsn;
+    /* Formatted once here: every event of the transaction repeats them. */
+    snprintf(tx->xid_text, sizeof(tx->xid_text), "%" PRIu64, tx->xid);
+    snprintf(tx->lsn_text, sizeof(tx->lsn_text), "%" PRIu64, tx->commit_lsn);
+    snprintf(tx->ts_text, sizeof(tx->ts_text), "%" PRId64, tx->commit_ts_ms);
     tx->total = 0;
     tx->ntables = 0;
     tx->last = 0;
@@ -490,7 +515,7 @@ append_tx_head(const cdc_env_tx_t *tx, cdc_buf_t *val, const char *status)
     cdc_buf_append_lit(val, "\",\"id\":\"");
     append_tx_id(val, tx);
     cdc_buf_append_lit(val, "\",\"ts_ms\":");
-    cdc_buf_append_i64(val, tx->commit_ts_ms);
+    cdc_buf_append_str(val, tx->ts_text);
 }
 
 void

@@ -86,6 +86,9 @@ typedef struct cdc_env_tx {
     size_t ntables;             /* entries in use */
     size_t cap;                 /* entries allocated */
     size_t last;                /* index of the last table counted */
+    char xid_text[24];          /* xid in decimal, set by begin */
+    char lsn_text[24];          /* commit_lsn in decimal, set by begin */
+    char ts_text[24];           /* commit_ts_ms in decimal, set by begin */
 } cdc_env_tx_t;
 
 /* A change to turn into one event. */

@@ -31,7 +31,7 @@ fail(scan_t *s, const char *what)
 static inline void
 skip_ws(scan_t *s)
 {
-    while (s->p < s->end &&
+    while (s->p < s->end && (unsigned char)*s->p <= ' ' &&
            (*s->p == ' ' || *s->p == '\n' || *s->p == '\t' || *s->p == '\r'))
         s->p++;
 }
@@ -332,6 +332,46 @@ next_member(scan_t *s, char close)
     return fail(s, what);
 }
 
+/* Consumes the literal lit (n bytes) if the input continues with it. */
+static inline bool
+take(scan_t *s, const char *lit, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+/* wal2json writes every entry as {"name":"..","type":"..","value":..} with
+ * no white space; matching that shape literally skips the generic member
+ * loop.  Returns 1 when the entry was parsed, 0 (s->p unchanged) when it has
+ * another shape, or an error from the scanners. */
+static int
+parse_col_fast(scan_t *s, cdc_w2j_col_t *col)
+{
+    const char *start = s->p;
+    int rc;
+
+    if (!take(s, "{\"name\":\"", 9))
+        return 0;
+    s->p--;
+    if ((rc = scan_string(s, &col->name)) != 0)
+        return rc;
+    if (take(s, ",\"type\":\"", 9)) {
+        s->p--;
+        if ((rc = scan_string(s, &col->type)) != 0)
+            return rc;
+    }
+    if (take(s, ",\"value\":", 9) &&
+        (rc = scan_scalar(s, &col->value, &col->kind)) != 0)
+        return rc;
+    if (take(s, "}", 1))
+        return 1;
+    memset(col, 0, sizeof(*col));
+    s->p = start;
+    return 0;
+}
+
 /* Parses one {"name":..,"type":..,"value":..} entry. */
 static int
 parse_col(scan_t *s, cdc_w2j_col_t *col)
@@ -341,6 +381,9 @@ parse_col(scan_t *s, cdc_w2j_col_t *col)
     int rc;
 
     memset(col, 0, sizeof(*col));
+    skip_ws(s);
+    if ((rc = parse_col_fast(s, col)) != 0)
+        return rc < 0 ? rc : 0;
     if ((rc = expect(s, '{')) != 0)
         return rc;
     open = s->p - 1;

@@ -183,8 +183,7 @@ map_catalog_is_unique(const map_pg_table_t *t, const char *const *cols,
         const map_pg_index_t *ix = &t->indexes[i];
         size_t j;
 
-        for (j = 0; j < ix->n_columns && contains(cols, n, ix->columns[j]);
-             j++)
+        for (j = 0; j < ix->n_columns && contains(cols, n, ix->columns[j]); j++)
             ;
         if (j == ix->n_columns && j > 0)
             return true;
@@ -200,8 +199,7 @@ resolve_one(map_config_t *cfg, map_entity_t *e, PGconn *src, ferry_err_t *err)
     map_pg_table_t t;
     const map_pg_index_t *pk;
     const char **key;
-    int rc = map_catalog_table(src, e->source_schema, e->source_table, &t,
-                               err);
+    int rc = map_catalog_table(src, e->source_schema, e->source_table, &t, err);
 
     if (rc != 0)
         goto done;

@@ -18,20 +18,21 @@
 #include <stddef.h>
 
 typedef struct map_pg_column {
-    const char *name;  /* borrowed from the table: the column name */
-    const char *type;  /* borrowed: format_type(), e.g. "character varying(40)" */
-    map_type_t base;   /* the base type (domains resolved) */
-    bool not_null;     /* attnotnull */
-    bool has_default;  /* a DEFAULT, identity or generated value exists */
-    bool generated;    /* GENERATED ALWAYS AS (...) STORED: cannot be written */
+    const char *name; /* borrowed from the table: the column name */
+    const char
+        *type;       /* borrowed: format_type(), e.g. "character varying(40)" */
+    map_type_t base; /* the base type (domains resolved) */
+    bool not_null;   /* attnotnull */
+    bool has_default; /* a DEFAULT, identity or generated value exists */
+    bool generated;   /* GENERATED ALWAYS AS (...) STORED: cannot be written */
 } map_pg_column_t;
 
 typedef struct map_pg_index {
-    const char *name;           /* borrowed: the index name */
-    const char **columns;       /* owned by the table: key columns in order */
-    size_t n_columns;           /* number of key columns */
-    bool primary;               /* the primary key's index */
-    bool replica_identity;      /* REPLICA IDENTITY USING INDEX this one */
+    const char *name;      /* borrowed: the index name */
+    const char **columns;  /* owned by the table: key columns in order */
+    size_t n_columns;      /* number of key columns */
+    bool primary;          /* the primary key's index */
+    bool replica_identity; /* REPLICA IDENTITY USING INDEX this one */
 } map_pg_index_t;
 
 /* One table; only valid unique, non-partial, plain-column indexes are
@@ -76,7 +77,7 @@ bool map_catalog_is_unique(const map_pg_table_t *t, const char *const *cols,
  * are copied into the model.  An entity whose table is missing or has no
  * primary key is an error.  Returns 0, FERRY_ECONFIG, FERRY_ETRANSIENT or
  * FERRY_ENOMEM, with err saying which entity. */
-int map_catalog_resolve_keys(map_config_t *cfg, PGconn *src, ferry_err_t *err)
-    FERRY_WUR;
+int map_catalog_resolve_keys(map_config_t *cfg, PGconn *src,
+                             ferry_err_t *err) FERRY_WUR;
 
 #endif

@@ -129,8 +129,9 @@ source_column(check_t *c, size_t i, map_pos_t pos, const char *path,
     const map_entity_t *e = &c->cfg->entities[i];
 
     if (map_catalog_column(&c->src[i], col) == NULL)
-        problem(c, pos, path, "%s \"%s\" does not exist in source table "
-                              "\"%s.%s\"",
+        problem(c, pos, path,
+                "%s \"%s\" does not exist in source table "
+                "\"%s.%s\"",
                 what, col, e->source_schema, e->source_table);
 }
 
@@ -142,9 +143,8 @@ check_source(check_t *c, size_t i)
 
     if (!c->src[i].exists) {
         epath(path, sizeof(path), e, "source");
-        problem(c, e->source_pos, path,
-                "source table \"%s.%s\" does not exist", e->source_schema,
-                e->source_table);
+        problem(c, e->source_pos, path, "source table \"%s.%s\" does not exist",
+                e->source_schema, e->source_table);
         return;
     }
     epath(path, sizeof(path), e, "key");
@@ -163,8 +163,7 @@ check_source(check_t *c, size_t i)
         snprintf(path, sizeof(path), "entities.%s.columns.%s", e->name,
                  col->name);
         for (size_t f = 0; f < col->n_from; f++)
-            source_column(c, i, col->pos, path, col->from[f],
-                          "source column");
+            source_column(c, i, col->pos, path, col->from[f], "source column");
         if (col->discriminator)
             source_column(c, i, col->pos, path, col->discriminator,
                           "discriminator column");
@@ -182,12 +181,14 @@ target_column(check_t *c, size_t i, map_pos_t pos, const char *path,
     const map_pg_column_t *tc = map_catalog_column(&c->tgt[i], col);
 
     if (tc == NULL)
-        problem(c, pos, path, "target column \"%s\" does not exist in target "
-                              "table \"%s.%s\"",
+        problem(c, pos, path,
+                "target column \"%s\" does not exist in target "
+                "table \"%s.%s\"",
                 col, e->target_schema, e->target_table);
     else if (tc->generated)
-        problem(c, pos, path, "target column \"%s\" of \"%s.%s\" is "
-                              "generated and cannot be written",
+        problem(c, pos, path,
+                "target column \"%s\" of \"%s.%s\" is "
+                "generated and cannot be written",
                 col, e->target_schema, e->target_table);
     return tc;
 }
@@ -249,9 +250,8 @@ check_copy(check_t *c, size_t i, const map_column_t *col,
                 sc->name, sc->type);
         return;
     }
-    if (!map_types_compatible(col->n_transforms ? (map_type_t){"text", 'S'}
-                                                : sc->base,
-                              tc->base))
+    if (!map_types_compatible(
+            col->n_transforms ? (map_type_t){"text", 'S'} : sc->base, tc->base))
         map_diag_hint(problem(c, col->pos, path,
                               "cannot copy source column \"%s\" (%s) into "
                               "target column \"%s\" (%s): not every value "
@@ -268,8 +268,7 @@ check_column(check_t *c, size_t i, const map_column_t *col)
     const map_pg_column_t *tc;
     char path[512];
 
-    snprintf(path, sizeof(path), "entities.%s.columns.%s", e->name,
-             col->name);
+    snprintf(path, sizeof(path), "entities.%s.columns.%s", e->name, col->name);
     tc = target_column(c, i, col->pos, path, col->name);
     if (col->kind == MAP_COLUMN_COPY) {
         if (c->src[i].exists)
@@ -307,8 +306,8 @@ check_legacy_ids(check_t *c, size_t i)
     epath(path, sizeof(path), e, "legacy_id_column");
     key = key_columns(c, i, &n_key);
     for (size_t k = 0; k < e->n_legacy_id_columns; k++) {
-        const map_pg_column_t *tc = target_column(
-            c, i, e->legacy_id_pos, path, e->legacy_id_columns[k]);
+        const map_pg_column_t *tc = target_column(c, i, e->legacy_id_pos, path,
+                                                  e->legacy_id_columns[k]);
         const map_pg_column_t *sc;
 
         if (tc == NULL || key == NULL || n_key != e->n_legacy_id_columns ||
@@ -366,9 +365,8 @@ check_target(check_t *c, size_t i)
 
     if (!c->tgt[i].exists) {
         epath(path, sizeof(path), e, "target");
-        problem(c, e->target_pos, path,
-                "target table \"%s.%s\" does not exist", e->target_schema,
-                e->target_table);
+        problem(c, e->target_pos, path, "target table \"%s.%s\" does not exist",
+                e->target_schema, e->target_table);
         return;
     }
     epath(path, sizeof(path), e, "id_column");

@@ -65,8 +65,8 @@ parse_cond_ref(map_parser_t *p, map_column_t *c, yaml_node_t *n,
     }
     map__path(sub, path, "cases");
     v = map__get(p, n, "cases");
-    if (v == NULL || !map__check_mapping(p, v, sub, NULL,
-                                         "discriminator value -> entity"))
+    if (v == NULL ||
+        !map__check_mapping(p, v, sub, NULL, "discriminator value -> entity"))
         return;
     len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
     if (len == 0) {
@@ -114,8 +114,7 @@ parse_ref(map_parser_t *p, map_column_t *c, yaml_node_t *n, const char *path)
 }
 
 static void
-parse_values(map_parser_t *p, map_column_t *c, yaml_node_t *n,
-             const char *path)
+parse_values(map_parser_t *p, map_column_t *c, yaml_node_t *n, const char *path)
 {
     map_kv_t *kv;
     size_t len;
@@ -220,8 +219,9 @@ check_spec_shape(map_parser_t *p, map_column_t *c, yaml_node_t *n,
     map__path(sub, path, "from");
     if (c->n_from == 0 && map__get(p, n, "from") == NULL &&
         (is_ref || c->default_value == NULL))
-        map__diag(p, n, path, "missing key \"from\" (expected the source "
-                              "column%s)",
+        map__diag(p, n, path,
+                  "missing key \"from\" (expected the source "
+                  "column%s)",
                   is_ref ? "(s) holding the legacy key" : ", or a default");
     else if (!is_ref && c->n_from > 1)
         map__diag(p, map__get(p, n, "from"), sub,

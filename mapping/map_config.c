@@ -74,8 +74,7 @@ parse_source(map_parser_t *p, yaml_node_t *n)
 {
     map_config_t *cfg = p->cfg;
 
-    if (!map__check_mapping(p, n, "source", "source",
-                            "with dsn and slot"))
+    if (!map__check_mapping(p, n, "source", "source", "with dsn and slot"))
         return;
     cfg->source_dsn = string_key(p, n, "source", "dsn", NULL);
     if (cfg->source_dsn)
@@ -178,8 +177,8 @@ finish_topics(map_parser_t *p)
         if (e->topic_is_override || cfg->kafka_topic_prefix == NULL ||
             e->source_table == NULL)
             continue;
-        if (asprintf(&t, "%s.%s.%s", cfg->kafka_topic_prefix,
-                     e->source_schema, e->source_table) < 0) {
+        if (asprintf(&t, "%s.%s.%s", cfg->kafka_topic_prefix, e->source_schema,
+                     e->source_table) < 0) {
             p->oom = true;
             return;
         }
@@ -287,8 +286,8 @@ map_config_parse(const char *text, size_t len, const char *name,
     if (have_doc) {
         parse_root(&p, yaml_document_get_root_node(&p.doc));
         if (p.cfg->entities != NULL && !p.oom) {
-            size_t *order = map__alloc(
-                p.arena, (p.cfg->n_entities + 1) * sizeof(*order));
+            size_t *order =
+                map__alloc(p.arena, (p.cfg->n_entities + 1) * sizeof(*order));
 
             if (order == NULL)
                 goto done;

@@ -73,8 +73,8 @@ typedef struct map_kv {
 
 /* One case of a conditional ref: discriminator value -> entity. */
 typedef struct map_ref_case {
-    const char *value;  /* the discriminator's value in PostgreSQL text form */
-    const char *entity; /* the entity name the id then points to */
+    const char *value;   /* the discriminator's value in PostgreSQL text form */
+    const char *entity;  /* the entity name the id then points to */
     size_t entity_index; /* index of that entity in map_config_t.entities */
     map_pos_t pos;       /* where the case is written */
 } map_ref_case_t;
@@ -84,17 +84,17 @@ typedef struct map_ref_case {
  * the result is NULL, then JSON parsing when json is set.  Refs turn the
  * legacy key in from[] into the parent's UUID. */
 typedef struct map_column {
-    const char *name;          /* the target column */
-    map_pos_t pos;             /* where the column's spec is written */
-    enum map_column_kind kind; /* copy, ref or conditional ref */
-    const char *const *from;   /* source columns: one, several for a
-                                  composite ref, none for a constant */
-    size_t n_from;             /* number of entries in from */
-    const char *ref;           /* MAP_COLUMN_REF: the entity name */
-    size_t ref_index;          /* MAP_COLUMN_REF: index in entities */
-    const char *discriminator; /* MAP_COLUMN_COND_REF: source column */
-    const map_ref_case_t *cases; /* MAP_COLUMN_COND_REF: the cases */
-    size_t n_cases;              /* number of cases */
+    const char *name;               /* the target column */
+    map_pos_t pos;                  /* where the column's spec is written */
+    enum map_column_kind kind;      /* copy, ref or conditional ref */
+    const char *const *from;        /* source columns: one, several for a
+                                       composite ref, none for a constant */
+    size_t n_from;                  /* number of entries in from */
+    const char *ref;                /* MAP_COLUMN_REF: the entity name */
+    size_t ref_index;               /* MAP_COLUMN_REF: index in entities */
+    const char *discriminator;      /* MAP_COLUMN_COND_REF: source column */
+    const map_ref_case_t *cases;    /* MAP_COLUMN_COND_REF: the cases */
+    size_t n_cases;                 /* number of cases */
     enum map_on_missing on_missing; /* refs only; default park */
     bool deferred; /* refs only: write NULL first, patch once the parent is
                       there; does not count for the apply order */
@@ -105,8 +105,8 @@ typedef struct map_column {
     size_t n_values;           /* number of entries in values */
     const enum map_transform *transforms; /* in the order to apply */
     size_t n_transforms;                  /* number of transforms */
-    bool json;                       /* parse the text as JSON */
-    enum map_on_invalid on_invalid;  /* json only; default error */
+    bool json;                            /* parse the text as JSON */
+    enum map_on_invalid on_invalid;       /* json only; default error */
 } map_column_t;
 
 /* One entity: a source table mapped onto a target table. */
@@ -132,31 +132,31 @@ typedef struct map_entity {
     map_pos_t legacy_id_pos; /* where legacy_id_column is written */
     const char *topic;       /* the Kafka topic (override or derived) */
     bool topic_is_override;  /* true when the file sets topic */
-    enum map_delete_mode delete_mode;       /* hard (default) or soft */
-    const char *soft_delete_column;         /* soft: the column to stamp */
-    map_pos_t delete_pos;                   /* where delete is written */
-    enum map_truncate_mode truncate_mode;   /* apply (default) or ignore */
-    const map_column_t *columns; /* target columns in file order */
-    size_t n_columns;            /* number of columns */
+    enum map_delete_mode delete_mode;     /* hard (default) or soft */
+    const char *soft_delete_column;       /* soft: the column to stamp */
+    map_pos_t delete_pos;                 /* where delete is written */
+    enum map_truncate_mode truncate_mode; /* apply (default) or ignore */
+    const map_column_t *columns;          /* target columns in file order */
+    size_t n_columns;                     /* number of columns */
 } map_entity_t;
 
 /* The whole mapping file. */
 typedef struct map_config {
-    const char *path;         /* the file name as given to the loader */
-    const char *source_dsn;   /* libpq conninfo of the legacy database;
-                                 secret: never print it */
-    const char *source_slot;  /* logical replication slot, default ferry */
-    const char *kafka_brokers;      /* librdkafka bootstrap.servers */
-    const char *kafka_topic_prefix; /* topics <prefix>.<schema>.<table> */
+    const char *path;          /* the file name as given to the loader */
+    const char *source_dsn;    /* libpq conninfo of the legacy database;
+                                  secret: never print it */
+    const char *source_slot;   /* logical replication slot, default ferry */
+    const char *kafka_brokers; /* librdkafka bootstrap.servers */
+    const char *kafka_topic_prefix;   /* topics <prefix>.<schema>.<table> */
     const map_kv_t *kafka_properties; /* handed to librdkafka as is; may
                                          hold secrets: never print values */
     size_t n_kafka_properties;        /* number of properties */
     const char *target_dsn;   /* libpq conninfo of the new database; secret */
     const char *state_schema; /* ferry's own tables, default ferry */
-    const char *uuid_namespace_text;   /* the namespace as written */
-    unsigned char uuid_namespace[16];  /* the namespace, binary */
-    const map_entity_t *entities;      /* entities in file order */
-    size_t n_entities;                 /* number of entities */
+    const char *uuid_namespace_text;  /* the namespace as written */
+    unsigned char uuid_namespace[16]; /* the namespace, binary */
+    const map_entity_t *entities;     /* entities in file order */
+    size_t n_entities;                /* number of entities */
     const size_t *apply_order; /* n_entities indexes into entities: parents
                                   before children, ties in file order */
     struct map_arena *arena;   /* private: owns every allocation above */
@@ -168,8 +168,8 @@ typedef struct map_config {
  * map_diags_init()), and returns FERRY_ECONFIG, or FERRY_ENOMEM.  Reads the
  * environment for ${VAR}.  Thread-safe as long as nobody changes the
  * environment meanwhile. */
-int map_config_load(const char *path, map_config_t **out, map_diags_t *diags)
-    FERRY_WUR;
+int map_config_load(const char *path, map_config_t **out,
+                    map_diags_t *diags) FERRY_WUR;
 
 /* As map_config_load(), from text (len bytes, borrowed) instead of a file;
  * name is used in diagnostics and copied into the model (may be NULL). */

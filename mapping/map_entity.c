@@ -49,10 +49,11 @@ parse_table(map_parser_t *p, yaml_node_t *n, const char *path,
     if (s == NULL)
         return;
     dot = strchr(s, '.');
-    if (s[0] == '\0' || (dot && (dot == s || dot[1] == '\0' ||
-                                 strchr(dot + 1, '.') != NULL))) {
-        map__diag(p, n, path, "invalid table name \"%s\" (expected "
-                              "\"table\" or \"schema.table\")",
+    if (s[0] == '\0' ||
+        (dot && (dot == s || dot[1] == '\0' || strchr(dot + 1, '.') != NULL))) {
+        map__diag(p, n, path,
+                  "invalid table name \"%s\" (expected "
+                  "\"table\" or \"schema.table\")",
                   s);
         return;
     }
@@ -69,8 +70,7 @@ parse_table(map_parser_t *p, yaml_node_t *n, const char *path,
 
 /* delete: hard | soft | {mode: hard|soft, column: COLUMN} */
 static void
-parse_delete(map_parser_t *p, map_entity_t *e, yaml_node_t *n,
-             const char *path)
+parse_delete(map_parser_t *p, map_entity_t *e, yaml_node_t *n, const char *path)
 {
     static const char *const modes[] = {"hard", "soft"};
     char sub[MAP__PATH_MAX];
@@ -134,8 +134,7 @@ parse_key_columns(map_parser_t *p, map_entity_t *e, yaml_node_t *n,
 }
 
 static void
-parse_entity(map_parser_t *p, map_entity_t *e, yaml_node_t *n,
-             const char *path)
+parse_entity(map_parser_t *p, map_entity_t *e, yaml_node_t *n, const char *path)
 {
     static const char *const truncs[] = {"apply", "ignore"};
     char sub[MAP__PATH_MAX];
@@ -163,10 +162,10 @@ parse_entity(map_parser_t *p, map_entity_t *e, yaml_node_t *n,
         e->topic_is_override = true;
         if (e->topic && strspn(e->topic, "abcdefghijklmnopqrstuvwxyz"
                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                         "0123456789._-") !=
-                            strlen(e->topic))
-            map__diag(p, v, sub, "invalid topic \"%s\" (expected letters, "
-                                 "digits, \".\", \"_\" and \"-\")",
+                                         "0123456789._-") != strlen(e->topic))
+            map__diag(p, v, sub,
+                      "invalid topic \"%s\" (expected letters, "
+                      "digits, \".\", \"_\" and \"-\")",
                       e->topic);
     }
     if ((v = map__get(p, n, "delete")) != NULL) {

@@ -99,12 +99,12 @@ begin_stage(PGconn *tgt, const map_config_t *cfg, ferry_err_t *err)
 /* Runs a check query.  Returns 1 when it found a row (a problem; its first
  * two values go to v1 and v2), 0 when none, or FERRY_ETRANSIENT. */
 static int
-first_row(PGconn *tgt, const char *sql, const char *entity, char *v1,
-          char *v2, size_t len, ferry_err_t *err)
+first_row(PGconn *tgt, const char *sql, const char *entity, char *v1, char *v2,
+          size_t len, ferry_err_t *err)
 {
     const char *params[1] = {entity};
-    PGresult *res = PQexecParams(tgt, sql, entity ? 1 : 0, NULL, params, NULL,
-                                 NULL, 0);
+    PGresult *res =
+        PQexecParams(tgt, sql, entity ? 1 : 0, NULL, params, NULL, NULL, 0);
     int rc = 0;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -139,8 +139,8 @@ check_stage(PGconn *tgt, const char *table, const char *entity,
         NULL, v1, v2, sizeof(v1), err);
     if (rc == 1)
         return ferry_err_set(err, FERRY_EDATA,
-                             "invalid row: legacy key \"%s\", uuid \"%s\"",
-                             v1, v2);
+                             "invalid row: legacy key \"%s\", uuid \"%s\"", v1,
+                             v2);
     if (rc == 0)
         rc = first_row(tgt,
                        "SELECT legacy_key FROM " STAGE " GROUP BY legacy_key "
@@ -240,8 +240,7 @@ start_copy(PGconn *tgt, const char *options, ferry_err_t *err)
     int rc = 0;
 
     snprintf(sql, sizeof(sql),
-             "COPY " STAGE " (legacy_key, uuid) FROM STDIN WITH (%s)",
-             options);
+             "COPY " STAGE " (legacy_key, uuid) FROM STDIN WITH (%s)", options);
     res = PQexec(tgt, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN)
         rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not start COPY: %s",
@@ -298,7 +297,7 @@ copy_escape(char *buf, size_t used, size_t cap, const char *v)
 {
     for (; *v; v++) {
         char c = *v;
-        char esc = c == '\\' ? '\\'
+        char esc = c == '\\'   ? '\\'
                    : c == '\t' ? 't'
                    : c == '\n' ? 'n'
                    : c == '\r' ? 'r'
@@ -329,8 +328,8 @@ send_rows(PGconn *tgt, PGresult *rows, ferry_err_t *err)
                                  "row %d has a NULL source_id or "
                                  "destination_id",
                                  r + 1);
-        used = copy_escape(line, used, sizeof(line) - 2,
-                           PQgetvalue(rows, r, 0));
+        used =
+            copy_escape(line, used, sizeof(line) - 2, PQgetvalue(rows, r, 0));
         if (used != TOO_LONG) {
             line[used++] = '\t';
             used = copy_escape(line, used, sizeof(line) - 2,
@@ -369,8 +368,8 @@ read_mappings(PGconn *from, const char *schema, const char *table,
     }
     res = PQexecParams(from, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ferry_err_set(err, FERRY_EDATA, "could not read \"%s.%s\": %s",
-                      schema, table, PQerrorMessage(from));
+        ferry_err_set(err, FERRY_EDATA, "could not read \"%s.%s\": %s", schema,
+                      table, PQerrorMessage(from));
         PQclear(res);
         res = NULL;
     }
@@ -384,10 +383,9 @@ done:
 
 int
 map_idmap_import_table(PGconn *tgt, const map_config_t *cfg,
-                       const map_entity_t *e, PGconn *from,
-                       const char *schema, const char *table,
-                       const char *source_table, long *imported,
-                       ferry_err_t *err)
+                       const map_entity_t *e, PGconn *from, const char *schema,
+                       const char *table, const char *source_table,
+                       long *imported, ferry_err_t *err)
 {
     PGresult *rows = NULL;
     int rc;

@@ -21,8 +21,8 @@
 
 /* Creates the state schema and the id-map table if they do not exist, via
  * tgt (borrowed).  Returns 0, or FERRY_ETRANSIENT with err set. */
-int map_idmap_ensure(PGconn *tgt, const char *state_schema, ferry_err_t *err)
-    FERRY_WUR;
+int map_idmap_ensure(PGconn *tgt, const char *state_schema,
+                     ferry_err_t *err) FERRY_WUR;
 
 /* Imports "legacy_key,uuid" CSV rows (with exactly that header line) from
  * csv (borrowed, read to its end) for entity e (borrowed) into the id-map of

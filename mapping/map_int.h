@@ -36,14 +36,14 @@ char *map__strndup(struct map_arena *a, const char *s, size_t n);
 
 /* The parser's state while it walks one document. */
 typedef struct map_parser {
-    yaml_document_t doc;   /* the loaded document */
-    const char *file;      /* borrowed: file name for diagnostics */
-    map_diags_t *diags;    /* borrowed: where problems go */
+    yaml_document_t doc;     /* the loaded document */
+    const char *file;        /* borrowed: file name for diagnostics */
+    map_diags_t *diags;      /* borrowed: where problems go */
     struct map_arena *arena; /* borrowed: the model's arena */
-    map_config_t *cfg;     /* borrowed: the model being built */
-    bool oom;              /* an allocation failed */
-    const char **names;    /* arena: entity names in file order */
-    size_t n_names;        /* number of names */
+    map_config_t *cfg;       /* borrowed: the model being built */
+    bool oom;                /* an allocation failed */
+    const char **names;      /* arena: entity names in file order */
+    size_t n_names;          /* number of names */
 } map_parser_t;
 
 /* The kinds a key's value may have, for the key table. */
@@ -58,12 +58,12 @@ enum map__key_type {
 
 /* One row of the key table: every key the file may hold. */
 typedef struct map__key_def {
-    const char *section; /* "", "source", "entity", "column", ... */
-    const char *name;    /* the key */
+    const char *section;     /* "", "source", "entity", "column", ... */
+    const char *name;        /* the key */
     enum map__key_type type; /* its shape */
-    bool required;       /* must be present */
-    const char *def;     /* the default, or NULL */
-    const char *doc;     /* one line on its meaning */
+    bool required;           /* must be present */
+    const char *def;         /* the default, or NULL */
+    const char *doc;         /* one line on its meaning */
 } map__key_def_t;
 
 /* The key table, terminated by a row with a NULL name. */

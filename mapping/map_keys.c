@@ -77,8 +77,7 @@ const map__key_def_t map__keys[] = {
      "legacy value -> target value (~ for NULL); others pass"},
     {"column", "transform", MAP__T_STRING_LIST, false, "none",
      "trim, lower, upper, nullif_empty; a list applies in order"},
-    {"column", "json", MAP__T_BOOL, false, "false",
-     "parse the text as JSON"},
+    {"column", "json", MAP__T_BOOL, false, "false", "parse the text as JSON"},
     {"column", "on_invalid", MAP__T_ENUM, false, "error",
      "json: null or error for text that is not JSON"},
 

@@ -23,17 +23,15 @@
  * cycle are then placed as if the cycle were broken, so order is always
  * complete.  Returns 0, FERRY_ECONFIG when there was a cycle, or
  * FERRY_ENOMEM. */
-int map_plan_order(const map_config_t *cfg, size_t *order, map_diags_t *diags)
-    FERRY_WUR;
+int map_plan_order(const map_config_t *cfg, size_t *order,
+                   map_diags_t *diags) FERRY_WUR;
 
 /* Writes into deps (caller-owned, cfg->n_entities slots) the indexes of the
  * entities that entity waits on, in file order, and returns their number. */
-size_t map_plan_waits_on(const map_config_t *cfg, size_t entity,
-                         size_t *deps);
+size_t map_plan_waits_on(const map_config_t *cfg, size_t entity, size_t *deps);
 
 /* Returns the first column of entity a (borrowed) through which it waits on
  * entity b, or NULL. */
-const map_column_t *map_plan_edge(const map_config_t *cfg, size_t a,
-                                  size_t b);
+const map_column_t *map_plan_edge(const map_config_t *cfg, size_t a, size_t b);
 
 #endif

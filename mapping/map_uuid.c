@@ -23,8 +23,7 @@ map_uuid_format(const map_uuid_t *u, char *out)
 }
 
 void
-map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len,
-            map_uuid_t *out)
+map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len, map_uuid_t *out)
 {
     uuid_generate_sha1(out->b, ns->b, name, len);
 }

@@ -215,8 +215,7 @@ section_keys(const char *section, char *buf, size_t len)
 
         if (strcmp(d->section, section) != 0)
             continue;
-        w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-                     d->name);
+        w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", d->name);
         if (w < 0 || (size_t)w >= len - used)
             return;
         used += (size_t)w;
@@ -337,8 +336,7 @@ map__bool(map_parser_t *p, yaml_node_t *n, const char *path, bool *out)
         map__diag(p, n, path, "invalid value \"%s\" (expected true or false)",
                   (const char *)n->data.scalar.value);
     else
-        map__diag(p, n, path, "expected true or false, found %s",
-                  map__kind(n));
+        map__diag(p, n, path, "expected true or false, found %s", map__kind(n));
     return false;
 }
 
@@ -368,8 +366,7 @@ map__enum(map_parser_t *p, yaml_node_t *n, const char *path,
         }
     }
     if (n == NULL || n->type != YAML_SCALAR_NODE || map__is_null(n)) {
-        map__diag(p, n, path, "expected %s, found %s", expected,
-                  map__kind(n));
+        map__diag(p, n, path, "expected %s, found %s", expected, map__kind(n));
         return false;
     }
     map__diag(p, n, path, "invalid value \"%s\" (expected %s)",
@@ -399,16 +396,18 @@ map__string_list(map_parser_t *p, yaml_node_t *n, const char *path,
         return items;
     }
     if (n == NULL || n->type != YAML_SEQUENCE_NODE) {
-        map__diag(p, n, path, "expected a string or a list of strings, "
-                              "found %s",
+        map__diag(p, n, path,
+                  "expected a string or a list of strings, "
+                  "found %s",
                   map__kind(n));
         return NULL;
     }
     len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (len == 0) {
         if (!empty_ok)
-            map__diag(p, n, path, "expected at least one string, found an "
-                                  "empty list");
+            map__diag(p, n, path,
+                      "expected at least one string, found an "
+                      "empty list");
         return NULL;
     }
     items = map__alloc(p->arena, len * sizeof(*items));

@@ -87,12 +87,10 @@ tool_cmd_check(int argc, char **argv)
     describe("target", cfg->target_dsn);
     src = tool_connect(cfg->source_dsn, "source", msg, sizeof(msg));
     if (src == NULL)
-        map_diags_add(&diags, path, (map_pos_t){0, 0}, "source.dsn", "%s",
-                      msg);
+        map_diags_add(&diags, path, (map_pos_t){0, 0}, "source.dsn", "%s", msg);
     tgt = tool_connect(cfg->target_dsn, "target", msg, sizeof(msg));
     if (tgt == NULL)
-        map_diags_add(&diags, path, (map_pos_t){0, 0}, "target.dsn", "%s",
-                      msg);
+        map_diags_add(&diags, path, (map_pos_t){0, 0}, "target.dsn", "%s", msg);
     rc = TOOL_EXIT_PROBLEMS;
     if ((src || tgt) && map_check_run(cfg, src, tgt, &diags, &err) != 0) {
         fprintf(stderr, "ferry-map check: %s\n", err.msg);

@@ -8,8 +8,8 @@
 int
 tool_cmd_keys(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-                     strcmp(argv[1], "--help") == 0)) {
+    if (argc > 1 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         printf("ferry-map keys prints every key of ferry.yaml (section, "
                "key, type,\n"
                "default, meaning) as a Markdown table, from the table the "

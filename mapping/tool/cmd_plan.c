@@ -140,8 +140,7 @@ print_entity_text(const map_config_t *cfg, size_t i, size_t pos, size_t *deps)
             printf("     deferred: %s -> %s (patched once the parent is "
                    "there)\n",
                    c->name,
-                   c->kind == MAP_COLUMN_REF ? c->ref
-                                             : "(conditional ref)");
+                   c->kind == MAP_COLUMN_REF ? c->ref : "(conditional ref)");
         else if (c->kind == MAP_COLUMN_REF && c->ref_index == i)
             printf("     self ref: %s\n", c->name);
     }
@@ -177,8 +176,8 @@ tool_cmd_plan(int argc, char **argv)
             return tool_usage_error("plan ");
         }
     }
-    if (optind < argc || (strcmp(format, "text") != 0 &&
-                          strcmp(format, "json") != 0)) {
+    if (optind < argc ||
+        (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)) {
         fprintf(stderr, "ferry-map plan: %s\n",
                 optind < argc ? "unexpected argument"
                               : "--format must be text or json");

@@ -38,8 +38,7 @@ tool_connect(const char *dsn, const char *which, char *errbuf, size_t errlen)
         return conn;
     ferry_log_dsn_safe(dsn, safe, sizeof(safe));
     snprintf(errbuf, errlen, "could not connect to the %s database (%s): %s",
-             which, safe,
-             conn ? PQerrorMessage(conn) : "out of memory");
+             which, safe, conn ? PQerrorMessage(conn) : "out of memory");
     len = strlen(errbuf);
     while (len > 0 && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
         errbuf[--len] = '\0';

@@ -83,3 +83,47 @@ start_devbroker() {
   DEV_CONTROL=$dir/control
   export DEV_BROKERS DEV_CONTROL
 }
+
+# write_cdc_config FILE SLOT PREFIX BROKERS TABLE...
+# A mapping with one entity per source table (public.TABLE -> public.TABLE),
+# enough for ferry-cdc; prints nothing.
+write_cdc_config() {
+  local file=$1 slot=$2 prefix=$3 brokers=$4; shift 4
+  {
+    echo "source:"
+    echo "  dsn: \"$SRC_DSN\""
+    echo "  slot: $slot"
+    echo "kafka:"
+    echo "  brokers: \"$brokers\""
+    echo "  topic_prefix: $prefix"
+    echo "target:"
+    echo "  dsn: \"$TGT_DSN\""
+    echo "  uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f"
+    echo "entities:"
+    for t in "$@"; do
+      echo "  $t:"
+      echo "    source: public.$t"
+      echo "    target: public.$t"
+      echo "    legacy_id_column: legacy_id"
+    done
+  } >"$file"
+}
+
+# The source's current WAL position.
+src_lsn() { src_psql -c "SELECT pg_current_wal_lsn()"; }
+
+# The slot's confirmed_flush_lsn as a number of bytes.
+slot_confirmed_bytes() {
+  src_psql -c "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# Peak resident set size (kB) of PID, sampled until it exits; prints it.
+watch_peak_rss() {
+  local pid=$1 peak=0 rss
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
+    sleep 0.1
+  done
+  echo "$peak"
+}

@@ -70,9 +70,9 @@ test_errors_name_the_variable_but_not_the_value(void **state)
     expect_error("x=${}", "empty variable name");
     expect_error("x=${1ABC}", "invalid environment variable name");
     expect_error("x=${A-B}", "invalid environment variable name");
-    assert_int_equal(map_env_expand("password=hunter2 ${FERRY_T_UNSET}", &out,
-                                    &err),
-                     FERRY_ECONFIG);
+    assert_int_equal(
+        map_env_expand("password=hunter2 ${FERRY_T_UNSET}", &out, &err),
+        FERRY_ECONFIG);
     assert_null(strstr(err.msg, "hunter2"));
 }
 

@@ -68,8 +68,8 @@ static const err_case_t cases[] = {
      "source.dsn", "environment variable \"FERRY_T_NOT_SET\" is not set", 1},
     {"env_unterminated", "source: {dsn: \"host=${A\"}\n", "source.dsn",
      "unterminated", 1},
-    {"properties_not_mapping", "kafka: {properties: [a]}\n",
-     "kafka.properties", "expected a mapping", 1},
+    {"properties_not_mapping", "kafka: {properties: [a]}\n", "kafka.properties",
+     "expected a mapping", 1},
     {"property_value_list", "kafka:\n  properties:\n    acks: [1]\n",
      "kafka.properties.acks", "expected a string, found a list", 3},
     {"topic_prefix_invalid", "kafka: {brokers: k, topic_prefix: \"a b\"}\n",
@@ -130,13 +130,14 @@ static const err_case_t cases[] = {
     {"columns_not_mapping", ENT "  p: {source: p, target: p, columns: [a]}\n",
      "entities.p.columns", "expected a mapping", 5},
     /* columns. */
-    {"column_list", ENT "  p:\n    source: p\n    target: p\n    columns:\n"
-                        "      a: [x]\n",
+    {"column_list",
+     ENT "  p:\n    source: p\n    target: p\n    columns:\n"
+         "      a: [x]\n",
      "entities.p.columns.a",
-     "expected a source column name or a column spec mapping, found a list",
-     9},
-    {"column_null", ENT "  p:\n    source: p\n    target: p\n    columns:\n"
-                        "      a:\n",
+     "expected a source column name or a column spec mapping, found a list", 9},
+    {"column_null",
+     ENT "  p:\n    source: p\n    target: p\n    columns:\n"
+         "      a:\n",
      "entities.p.columns.a", "found nothing", 0},
     {"column_unknown_key",
      ENT "  p: {source: p, target: p, columns: {a: {form: x}}}\n",
@@ -209,8 +210,8 @@ static const err_case_t cases[] = {
     {"deferred_without_ref",
      ENT "  p: {source: p, target: p, columns: {a: {from: a, deferred: "
          "true}}}\n",
-     "entities.p.columns.a.deferred", "\"deferred\" is only allowed with \"ref\"",
-     5},
+     "entities.p.columns.a.deferred",
+     "\"deferred\" is only allowed with \"ref\"", 5},
     {"on_missing_without_ref",
      ENT "  p: {source: p, target: p, columns: {a: {from: a, on_missing: "
          "null}}}\n",
@@ -326,16 +327,16 @@ test_all_errors_are_reported_at_once(void **state)
 
     (void)state;
     map_diags_init(&diags);
-    assert_int_equal(map_config_parse(yaml, strlen(yaml), "f.yaml", &cfg,
-                                      &diags),
-                     FERRY_ECONFIG);
+    assert_int_equal(
+        map_config_parse(yaml, strlen(yaml), "f.yaml", &cfg, &diags),
+        FERRY_ECONFIG);
     assert_int_equal(diags.n, 7);
     out = open_memstream(&text, &len);
     map_diags_print(&diags, out);
     fclose(out);
     assert_non_null(strstr(text, "f.yaml:1:15: source.dsn: expected a string, "
                                  "found a list\n"));
-    assert_non_null(strstr(text, "f.yaml:5:71: entities.a.columns.x.ref: "
+    assert_non_null(strstr(text, "f.yaml:5:62: entities.a.columns.x.ref: "
                                  "unknown entity \"zz\""));
     free(text);
     map_diags_free(&diags);
@@ -349,8 +350,7 @@ test_missing_file_is_reported(void **state)
 
     (void)state;
     map_diags_init(&diags);
-    assert_int_equal(map_config_load("cases/does-not-exist.yaml", &cfg,
-                                     &diags),
+    assert_int_equal(map_config_load("cases/does-not-exist.yaml", &cfg, &diags),
                      FERRY_ECONFIG);
     assert_int_equal(diags.n, 1);
     assert_non_null(strstr(diags.items[0].msg, "could not open mapping file"));

@@ -29,8 +29,8 @@ test_widening_and_text_are_compatible(void **state)
     assert_true(map_types_compatible(T("timestamp", 'D'), T("text", 'S')));
     assert_true(map_types_compatible(T("text", 'S'), T("varchar", 'S')));
     assert_true(map_types_compatible(T("date", 'D'), T("timestamptz", 'D')));
-    assert_true(map_types_compatible(T("timestamp", 'D'),
-                                     T("timestamptz", 'D')));
+    assert_true(
+        map_types_compatible(T("timestamp", 'D'), T("timestamptz", 'D')));
     assert_true(map_types_compatible(T("jsonb", 'U'), T("json", 'U')));
     assert_true(map_types_compatible(T("uuid", 'U'), T("uuid", 'U')));
 }
