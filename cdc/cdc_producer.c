@@ -25,7 +25,7 @@ static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"partitioner", "murmur2_random"},
-    {"message.timeout.ms", "0"},
+    {"message.timeout.ms", "300000"},
     {"linger.ms", "20"},
     {"batch.num.messages", "10000"},
     {"queue.buffering.max.messages", "200000"},
@@ -47,8 +47,8 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (!p->failed) {
         p->failed = 1;
         snprintf(p->failure, sizeof(p->failure),
-                 "the broker refused a message for topic \"%s\" partition "
-                 "%d: %s",
+                 "could not deliver a message to topic \"%s\" partition %d: "
+                 "%s",
                  rd_kafka_topic_name(m->rkt), (int)m->partition,
                  rd_kafka_err2str(m->err));
     }

@@ -4,8 +4,9 @@
  *
  * Settings are applied in this order, later ones winning: ferry's defaults
  * (enable.idempotence=true, acks=all, partitioner=murmur2_random so that
- * keys land where Java clients put them, message.timeout.ms=0 so that a
- * broker outage stalls instead of dropping, linger.ms=20), then
+ * keys land where Java clients put them, message.timeout.ms=300000: a
+ * message Kafka has not taken within 5 minutes stops ferry-cdc with an error
+ * instead of being dropped, linger.ms=20), then
  * bootstrap.servers from the mapping, then kafka.properties from the mapping
  * as they are (TLS and SASL settings pass through unchanged).  Settings that
  * would allow loss (acks other than all, idempotence off) are refused.

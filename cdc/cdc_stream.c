@@ -595,7 +595,7 @@ cdc_stream_run(const map_config_t *cfg, const cdc_stream_opts_t *opts,
         rc = stream_session(&s, err);
         if (rc == FERRY_OK) {
             /* Stop or endpos: everything must be acknowledged. */
-            rc = finish_session(&s, opts->endpos ? -1 : 30000, err);
+            rc = finish_session(&s, opts->endpos && !*stop ? -1 : 30000, err);
             break;
         }
         if (rc != FERRY_ETRANSIENT)

@@ -2,40 +2,95 @@
  * sink/main.c */
 #include "ferry_log.h"
 #include "ferry_version.h"
+#include "map_config.h"
+#include "sink_run.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "ferry-sink consumes the topics written by ferry-cdc and applies\n"
-            "source-wins upserts to the target database, in foreign-key\n"
-            "dependency order, resolving legacy integer keys to UUIDs.\n\n"
-            "Usage:\n"
-            "  ferry-sink --config FILE [OPTION]...\n\n"
-            "Options:\n"
-            "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
-            "  -V, --version       print the version and exit\n"
-            "  -h, --help          show this help and exit\n\n"
-            "Applying changes is not implemented in this version.\n");
+    fprintf(
+        out,
+        "ferry-sink consumes the topics written by ferry-cdc and applies\n"
+        "source-wins upserts to the target database, in foreign-key\n"
+        "dependency order, resolving legacy integer keys to UUIDs.  Kafka\n"
+        "offsets are stored in the target in the same transaction as the\n"
+        "rows, so each event is applied exactly once.\n\n"
+        "Usage:\n"
+        "  ferry-sink --config FILE [OPTION]...\n\n"
+        "Options:\n"
+        "  -c, --config=FILE     the mapping file (default ./ferry.yaml)\n"
+        "  -e, --exit-at-end     exit 0 once everything the topics held at\n"
+        "                        start has been applied or recorded\n"
+        "      --rebuild         replay every topic from the beginning "
+        "into\n"
+        "                        an empty target, then go on live\n"
+        "      --batch=N         events per target transaction "
+        "(default 20000)\n"
+        "  -v, --verbose         log at debug level\n"
+        "  -V, --version         print the version and exit\n"
+        "  -h, --help            show this help and exit\n\n"
+        "SIGTERM or SIGINT: finish the current batch and exit 0.\n"
+        "Exit status: 0 after a clean stop, 1 on an error, 2 on bad usage "
+        "or\nconfiguration.  docs/sink.md explains the state tables.\n");
 }
 
-int
-main(int argc, char **argv)
+static int
+parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"exit-at-end", no_argument, NULL, 'e'},
+        {"rebuild", no_argument, NULL, 1},
+        {"batch", required_argument, NULL, 2},
+        {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    char *end;
+    long v;
     int c;
 
-    ferry_log_init("ferry-sink");
-    while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:evVh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
+            *config = optarg;
+            break;
+        case 'e':
+            opts->exit_at_end = true;
+            break;
+        case 1:
+            opts->rebuild = true;
+            break;
+        case 2:
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || v < 1 || v > 10000000) {
+                fprintf(stderr,
+                        "ferry-sink: invalid --batch \"%s\": expected 1 to "
+                        "10000000\n",
+                        optarg);
+                return 2;
+            }
+            opts->max_batch = (size_t)v;
+            break;
+        case 'v':
+            ferry_log_set_level(FERRY_LOG_DEBUG);
             break;
         case 'V':
             printf("ferry-sink %s\n", FERRY_VERSION);
@@ -49,6 +104,49 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    ferry_error("applying changes is not implemented in this version");
-    return 1;
+    if (optind < argc) {
+        fprintf(stderr, "ferry-sink: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = "ferry.yaml";
+    sink_run_opts_t opts;
+    map_config_t *cfg = NULL;
+    map_diags_t diags;
+    ferry_err_t err = {0, ""};
+    struct sigaction sa;
+    int rc;
+
+    ferry_log_init("ferry-sink");
+    sink_run_opts_init(&opts);
+    rc = parse_args(argc, argv, &config, &opts);
+    if (rc >= 0)
+        return rc;
+    map_diags_init(&diags);
+    if (map_config_load(config, &cfg, &diags) != 0) {
+        map_diags_print(&diags, stderr);
+        map_diags_free(&diags);
+        return 2;
+    }
+    map_diags_free(&diags);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = sink_run(cfg, &opts, &stop_requested, &err);
+    if (rc != FERRY_OK)
+        ferry_error("%s", err.msg);
+    map_config_free(cfg);
+    if (rc == FERRY_OK || (stop_requested && rc == FERRY_ETRANSIENT))
+        return 0;
+    return rc == FERRY_ECONFIG ? 2 : 1;
 }

@@ -127,3 +127,6 @@ watch_peak_rss() {
   done
   echo "$peak"
 }
+
+# True once SLOT's confirmed_flush_lsn is at least BYTES (for wait_until).
+slot_confirmed_at_least() { [ "$(slot_confirmed_bytes "$1")" -ge "$2" ]; }

@@ -5,22 +5,29 @@ src_psql -c "CREATE TABLE events (id int PRIMARY KEY, v int NOT NULL)"
 write_cdc_config "$FERRY_TEST_TMP/ferry.yaml" cdc_kill9 cdc_kill9 "$FERRY_BROKERS" events
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$(src_lsn)" 2>/dev/null || fail "slot creation failed"
 
-# A writer: 300 transactions of 50 inserts and 10 updates each.
+# A writer: 300 transactions of 50 inserts and 10 updates each, spread over
+# several seconds so that every kill lands in a busy stream.
 (
   for t in $(seq 0 299); do
     lo=$((t * 50 + 1)); hi=$((t * 50 + 50))
     echo "BEGIN; INSERT INTO events SELECT g, 0 FROM generate_series($lo, $hi) g;"
     echo "UPDATE events SET v = v + 1 WHERE id BETWEEN $lo AND $((lo + 9)); COMMIT;"
+    echo "SELECT pg_sleep(0.02);"
   done
 ) | src_psql >/dev/null &
 writer=$!
 track_pid $writer
 
 for round in 1 2 3; do
+  before=$(slot_confirmed_bytes cdc_kill9)
   ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" 2>>"$FERRY_TEST_TMP/cdc.log" &
   pid=$!
-  sleep "0.$((RANDOM % 9 + 1))"
-  sleep 1
+  # Kill at a random moment after it has confirmed some progress.
+  track_pid $pid
+  wait_until 30 slot_confirmed_at_least cdc_kill9 $((before + 1)) ||
+    fail "ferry-cdc confirmed nothing in round $round"
+  sleep "0.$((RANDOM % 9))"
+  kill -0 $writer 2>/dev/null || fail "the writer finished before round $round's kill"
   kill -9 $pid
   wait $pid 2>/dev/null || true
   echo "round $round: killed ferry-cdc at confirmed $(slot_confirmed_bytes cdc_kill9)"

@@ -1,0 +1,348 @@
+/* Applying source transactions to the target, set-based and in order.
+ * sink/sink_apply.c */
+#include "sink_apply.h"
+#include "sink_apply_int.h"
+#include "ferry_log.h"
+#include "map_catalog.h"
+#include "map_idmap.h"
+#include "sink_pg.h"
+#include "sink_row.h"
+#include "sink_sql.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+quote_ident(PGconn *conn, const char *name)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    char *copy = q != NULL ? strdup(q) : NULL;
+
+    PQfreemem(q);
+    return copy;
+}
+
+static char *
+quote_table(PGconn *conn, const char *schema, const char *table)
+{
+    char *s = quote_ident(conn, schema), *t = quote_ident(conn, table);
+    char *out = NULL;
+    size_t len;
+
+    if (s != NULL && t != NULL) {
+        len = strlen(s) + strlen(t) + 2;
+        out = malloc(len);
+        if (out != NULL)
+            snprintf(out, len, "%s.%s", s, t);
+    }
+    free(s);
+    free(t);
+    return out;
+}
+
+/* Quotes column name and copies its type from the catalog. */
+static int
+plan_column(PGconn *conn, const map_pg_table_t *t, const map_entity_t *e,
+            const char *name, char **q, char **type, ferry_err_t *err)
+{
+    const map_pg_column_t *c = map_catalog_column(t, name);
+
+    if (c == NULL)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "entity \"%s\": target column \"%s\" of table "
+                             "\"%s.%s\" does not exist",
+                             e->name, name, e->target_schema, e->target_table);
+    *q = quote_ident(conn, name);
+    *type = strdup(c->type);
+    return *q != NULL && *type != NULL ? 0 : FERRY_ENOMEM;
+}
+
+static int
+plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
+{
+    const map_entity_t *e = &a->cfg->entities[idx];
+    sink_plan_t *p = &a->plans[idx];
+    map_pg_table_t t;
+    char stage[64];
+    size_t i;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    p->e = e;
+    p->index = idx;
+    p->plans = a->plans;
+    p->q_state = a->q_state;
+    rc = map_catalog_table(conn, e->target_schema, e->target_table, &t, err);
+    if (rc != 0)
+        goto done;
+    if (!t.exists) {
+        rc = ferry_err_set(err, FERRY_ECONFIG,
+                           "entity \"%s\": target table \"%s.%s\" does not "
+                           "exist",
+                           e->name, e->target_schema, e->target_table);
+        goto done;
+    }
+    snprintf(stage, sizeof(stage), "ferry_stage_%zu", idx);
+    p->q_target = quote_table(conn, e->target_schema, e->target_table);
+    p->q_stage = quote_table(conn, "pg_temp", stage);
+    p->n_lcols = e->n_legacy_id_columns;
+    p->q_lcols = calloc(p->n_lcols + 1, sizeof(char *));
+    p->lcol_types = calloc(p->n_lcols + 1, sizeof(char *));
+    p->q_cols = calloc(e->n_columns + 1, sizeof(char *));
+    p->col_types = calloc(e->n_columns + 1, sizeof(char *));
+    if (p->q_target == NULL || p->q_stage == NULL || p->q_lcols == NULL ||
+        p->lcol_types == NULL || p->q_cols == NULL || p->col_types == NULL) {
+        rc = FERRY_ENOMEM;
+        goto done;
+    }
+    rc = plan_column(conn, &t, e, e->id_column, &p->q_id, &p->id_type, err);
+    for (i = 0; rc == 0 && i < p->n_lcols; i++)
+        rc = plan_column(conn, &t, e, e->legacy_id_columns[i], &p->q_lcols[i],
+                         &p->lcol_types[i], err);
+    for (i = 0; rc == 0 && i < e->n_columns; i++)
+        rc = plan_column(conn, &t, e, e->columns[i].name, &p->q_cols[i],
+                         &p->col_types[i], err);
+    if (rc == 0 && e->delete_mode == MAP_DELETE_SOFT)
+        rc = plan_column(conn, &t, e, e->soft_delete_column, &p->q_soft,
+                         &p->soft_type, err);
+done:
+    map_catalog_table_free(&t);
+    return rc;
+}
+
+static int
+sql_init(sink_apply_t *a, size_t idx)
+{
+    const sink_plan_t *p = &a->plans[idx];
+    plan_sql_t *s = &a->sql[idx];
+    size_t i;
+    int rc = 0;
+
+    s->null_miss = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
+    if (s->null_miss == NULL)
+        return FERRY_ENOMEM;
+    rc |= sink_sql_stage_ddl(p, &s->stage_ddl);
+    rc |= sink_buf_printf(&s->copy, "COPY %s FROM STDIN", p->q_stage);
+    rc |= sink_sql_stale(p, &s->stale);
+    rc |= sink_sql_upsert(p, false, &s->upsert);
+    rc |= sink_sql_upsert(p, true, &s->upsert1);
+    rc |= sink_sql_delete(p, false, &s->del);
+    rc |= sink_sql_delete(p, true, &s->del1);
+    rc |= sink_sql_row_lsn(p, &s->row_lsn);
+    rc |= sink_sql_idmap(p, &s->idmap);
+    rc |= sink_sql_truncate(p, &s->truncate);
+    for (i = 0; i < 3; i++)
+        rc |= sink_sql_take_missing(p, (enum map_on_missing)i, &s->take[i]);
+    for (i = 0; i < p->e->n_columns; i++) {
+        const map_column_t *c = &p->e->columns[i];
+
+        if (c->kind != MAP_COLUMN_COPY &&
+            (c->deferred || c->on_missing == MAP_ON_MISSING_NULL))
+            rc |= sink_sql_null_missing(p, i, &s->null_miss[i]);
+    }
+    return rc != 0 ? FERRY_ENOMEM : 0;
+}
+
+static void
+free_imported(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+static int
+load_imported(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    int i, rc;
+
+    if (sink_buf_printf(&sql,
+                        "SELECT entity || chr(31) || legacy_key, uuid::text "
+                        "FROM %s.id_map WHERE source = 'import'",
+                        a->q_state) != 0)
+        return FERRY_ENOMEM;
+    rc = sink_pg_exec(conn, "read the id-map", sql.data, 0, NULL, &res, NULL,
+                      err);
+    for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+        char *u = strdup(PQgetvalue(res, i, 1));
+
+        if (u == NULL || sink_map_put(a->imported, PQgetvalue(res, i, 0), u)) {
+            free(u);
+            rc = FERRY_ENOMEM;
+        }
+    }
+    PQclear(res);
+    sink_buf_free(&sql);
+    return rc;
+}
+
+int
+sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
+               sink_slot_topic_fn slot_topic, void *arg, sink_apply_t **out,
+               ferry_err_t *err)
+{
+    sink_apply_t *a = calloc(1, sizeof(*a));
+    size_t i;
+    int rc = FERRY_ENOMEM;
+
+    *out = NULL;
+    if (a == NULL)
+        return FERRY_ENOMEM;
+    a->cfg = cfg;
+    a->dlq = dlq;
+    a->slot_topic = slot_topic;
+    a->arg = arg;
+    a->plans = calloc(cfg->n_entities + 1, sizeof(*a->plans));
+    a->sql = calloc(cfg->n_entities + 1, sizeof(*a->sql));
+    a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
+    a->q_state = quote_ident(conn, cfg->state_schema);
+    a->imported = sink_map_new();
+    if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
+        a->q_state == NULL || a->imported == NULL)
+        goto fail;
+    memcpy(a->uctx.ns.b, cfg->uuid_namespace, 16);
+    a->uctx.cfg = cfg;
+    a->uctx.imported = a->imported;
+    for (i = 0; i < cfg->n_entities; i++) {
+        if ((rc = plan_init(a, conn, i, err)) != 0 ||
+            (rc = sql_init(a, i)) != 0)
+            goto fail;
+        if ((a->sets[i].index = sink_map_new()) == NULL) {
+            rc = FERRY_ENOMEM;
+            goto fail;
+        }
+    }
+    if ((rc = load_imported(a, conn, err)) != 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    if (rc == FERRY_ENOMEM)
+        ferry_err_set(err, rc, "out of memory");
+    sink_apply_free(a);
+    return rc;
+}
+
+static void
+plan_free(sink_plan_t *p, size_t n_cols)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_lcols && p->q_lcols != NULL; i++) {
+        free(p->q_lcols[i]);
+        free(p->lcol_types[i]);
+    }
+    for (i = 0; i < n_cols && p->q_cols != NULL; i++) {
+        free(p->q_cols[i]);
+        free(p->col_types[i]);
+    }
+    free(p->q_lcols);
+    free(p->lcol_types);
+    free(p->q_cols);
+    free(p->col_types);
+    free(p->q_target);
+    free(p->q_stage);
+    free(p->q_id);
+    free(p->id_type);
+    free(p->q_soft);
+    free(p->soft_type);
+}
+
+static void
+sql_free(plan_sql_t *s, size_t n_cols)
+{
+    size_t i;
+
+    sink_buf_free(&s->stage_ddl);
+    sink_buf_free(&s->copy);
+    sink_buf_free(&s->stale);
+    sink_buf_free(&s->upsert);
+    sink_buf_free(&s->upsert1);
+    sink_buf_free(&s->del);
+    sink_buf_free(&s->del1);
+    sink_buf_free(&s->row_lsn);
+    sink_buf_free(&s->idmap);
+    sink_buf_free(&s->truncate);
+    for (i = 0; i < 3; i++)
+        sink_buf_free(&s->take[i]);
+    for (i = 0; s->null_miss != NULL && i < n_cols; i++)
+        sink_buf_free(&s->null_miss[i]);
+    free(s->null_miss);
+}
+
+void
+sink__rowset_clear(rowset_t *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        sink_row_clear(&s->rows[i]);
+    s->n = 0;
+    if (s->index != NULL && sink_map_count(s->index) > 0) {
+        sink_map_free(s->index);
+        s->index = sink_map_new();
+    }
+}
+
+void
+sink_apply_free(sink_apply_t *a)
+{
+    size_t i;
+
+    if (a == NULL)
+        return;
+    for (i = 0; i < a->cfg->n_entities; i++) {
+        size_t nc = a->cfg->entities[i].n_columns;
+
+        if (a->plans != NULL)
+            plan_free(&a->plans[i], nc);
+        if (a->sql != NULL)
+            sql_free(&a->sql[i], nc);
+        if (a->sets != NULL) {
+            sink__rowset_clear(&a->sets[i]);
+            free(a->sets[i].rows);
+            sink_map_free(a->sets[i].index);
+        }
+    }
+    free(a->plans);
+    free(a->sql);
+    free(a->sets);
+    free(a->q_state);
+    if (a->imported != NULL)
+        sink_map_each(a->imported, free_imported, NULL);
+    sink_map_free(a->imported);
+    sink_buf_free(&a->copybuf);
+    free(a);
+}
+
+int
+sink_apply_attach(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
+{
+    size_t i;
+    int rc;
+
+    a->conn = conn;
+    for (i = 0; i < a->cfg->n_entities; i++)
+        if ((rc = sink_pg_exec(conn, "create a staging table",
+                               a->sql[i].stage_ddl.data, 0, NULL, NULL, NULL,
+                               err)) != 0)
+            return rc;
+    return 0;
+}
+
+void
+sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out)
+{
+    *out = a->stats;
+}
+
+void
+sink_apply_set_parked(sink_apply_t *a, long parked_rows)
+{
+    a->parked_rows = parked_rows;
+}

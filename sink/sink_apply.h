@@ -1,0 +1,71 @@
+/* Applying reassembled source transactions to the target: staging COPY,
+ * stale filtering, parking, set-based upserts in dependency order, deletes
+ * in reverse order, per-row isolation of rejected rows, and draining parked
+ * rows once their parents arrive.
+ * sink/sink_apply.h
+ *
+ * The caller opens the target transaction, calls sink_apply_txs() for one
+ * or more source transactions, stores the Kafka offsets and commits.  Rows
+ * the target rejects (and malformed messages) are written to
+ * <state_schema>.errors inside that transaction and handed to the caller's
+ * dead-letter callback.  Not thread-safe: one applier per connection.
+ */
+#ifndef SINK_APPLY_H
+#define SINK_APPLY_H
+
+#include "map_config.h"
+#include "sink_txbuf.h"
+
+#include <libpq-fe.h>
+
+typedef struct sink_apply sink_apply_t;
+
+/* Called for every event that goes to the dead-letter topic: ev
+ * (borrowed), the entity name or NULL, and the reason (borrowed).
+ * Returns 0, or a FERRY_E* class that aborts the batch. */
+typedef int (*sink_dlq_fn)(void *arg, const sink_event_t *ev,
+                           const char *entity, const char *reason);
+
+/* Returns the topic name of consumer slot slot (borrowed), or NULL. */
+typedef const char *(*sink_slot_topic_fn)(void *arg, int slot, int *partition);
+
+/* Creates an applier for cfg (borrowed, must outlive it).  Reads the target
+ * tables' column types and the id-map's imported UUIDs through conn
+ * (borrowed).  On success *out is new (free with sink_apply_free()).
+ * Returns 0, FERRY_ECONFIG (a target table or column is missing),
+ * FERRY_ETRANSIENT or FERRY_ENOMEM, with err set. */
+int sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
+                   sink_slot_topic_fn slot_topic, void *arg, sink_apply_t **out,
+                   ferry_err_t *err) FERRY_WUR;
+
+/* Frees the applier; NULL is a no-op. */
+void sink_apply_free(sink_apply_t *a);
+
+/* Uses conn (borrowed) from now on, and creates the staging tables on it;
+ * call after each (re)connect.  Returns 0 or an error class. */
+int sink_apply_attach(sink_apply_t *a, PGconn *conn,
+                      ferry_err_t *err) FERRY_WUR;
+
+/* Applies the n transactions (borrowed) in order inside the caller's open
+ * transaction, then drains parked rows whose parents are now there.
+ * Returns 0; FERRY_ETRANSIENT (roll back and retry the same transactions);
+ * FERRY_EFATAL or FERRY_ENOMEM (stop), with err set. */
+int sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
+                   ferry_err_t *err) FERRY_WUR;
+
+/* Counters since the applier was created. */
+typedef struct sink_apply_stats {
+    long applied; /* rows upserted or deleted */
+    long stale;   /* rows skipped as stale */
+    long parked;  /* rows parked */
+    long drained; /* parked rows applied again */
+    long errors;  /* rows and messages sent to errors and the DLQ */
+} sink_apply_stats_t;
+
+/* Copies the counters into *out. */
+void sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out);
+
+/* Forgets rows parked in memory counters (after a rollback). */
+void sink_apply_set_parked(sink_apply_t *a, long parked_rows);
+
+#endif

@@ -1,0 +1,49 @@
+/* Internal to the applier: its state, shared by sink_apply.c (set-up) and
+ * sink_batch.c (applying batches).
+ * sink/sink_apply_int.h
+ */
+#ifndef SINK_APPLY_INT_H
+#define SINK_APPLY_INT_H
+
+#include "sink_apply.h"
+#include "sink_row.h"
+#include "sink_sql.h"
+#include "sink_util.h"
+
+/* The rows of one entity in a batch, one per legacy key. */
+typedef struct rowset {
+    sink_row_t *rows;  /* owned: collapsed rows */
+    size_t n;          /* rows in use */
+    size_t cap;        /* allocated */
+    sink_map_t *index; /* legacy key -> row index + 1 */
+} rowset_t;
+
+/* The statements of one entity, built once. */
+typedef struct plan_sql {
+    sink_buf_t stage_ddl, copy, stale, upsert, upsert1, del, del1, row_lsn,
+        idmap, truncate;
+    sink_buf_t take[3];    /* by on_missing policy; empty when unused */
+    sink_buf_t *null_miss; /* per column: null the ref where missing */
+} plan_sql_t;
+
+struct sink_apply {
+    const map_config_t *cfg;       /* borrowed */
+    PGconn *conn;                  /* borrowed */
+    sink_plan_t *plans;            /* owned: by entity index */
+    plan_sql_t *sql;               /* owned: by entity index */
+    rowset_t *sets;                /* owned: by entity index */
+    char *q_state;                 /* owned: quoted state schema */
+    sink_map_t *imported;          /* owned: imported UUIDs (values owned) */
+    sink_uuidctx_t uctx;           /* UUID resolution */
+    sink_dlq_fn dlq;               /* the dead-letter callback */
+    sink_slot_topic_fn slot_topic; /* slot -> topic */
+    void *arg;                     /* their argument */
+    long parked_rows;              /* rows in the parked table */
+    sink_buf_t copybuf;            /* COPY data */
+    sink_apply_stats_t stats;      /* counters */
+};
+
+/* Frees the rows of s and empties it for the next batch. */
+void sink__rowset_clear(rowset_t *s);
+
+#endif

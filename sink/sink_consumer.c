@@ -1,0 +1,239 @@
+/* Kafka consumer with manual assignment, and the dead-letter producer.
+ * sink/sink_consumer.c */
+#include "sink_consumer.h"
+#include "ferry_log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
+{
+    char errstr[512];
+
+    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "invalid Kafka property \"%s\": %s", k, errstr);
+    return 0;
+}
+
+static rd_kafka_t *
+make_client(const map_config_t *cfg, rd_kafka_type_t type, ferry_err_t *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512], group[300];
+    size_t i;
+    rd_kafka_t *rk;
+
+    snprintf(group, sizeof(group), "ferry-sink-%s", cfg->kafka_topic_prefix);
+    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
+        goto fail;
+    for (i = 0; i < cfg->n_kafka_properties; i++)
+        if (conf_set(conf, cfg->kafka_properties[i].key,
+                     cfg->kafka_properties[i].value, err) != 0)
+            goto fail;
+    if (type == RD_KAFKA_CONSUMER) {
+        if (conf_set(conf, "group.id", group, err) != 0 ||
+            conf_set(conf, "enable.auto.commit", "false", err) != 0 ||
+            conf_set(conf, "enable.auto.offset.store", "false", err) != 0 ||
+            conf_set(conf, "enable.partition.eof", "true", err) != 0 ||
+            conf_set(conf, "auto.offset.reset", "error", err) != 0)
+            goto fail;
+    } else if (conf_set(conf, "enable.idempotence", "true", err) != 0 ||
+               conf_set(conf, "compression.type", "none", err) != 0) {
+        goto fail;
+    }
+    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        ferry_err_set(err, FERRY_ECONFIG,
+                      "could not create the Kafka client: %s", errstr);
+        goto fail;
+    }
+    return rk;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static int
+add_topic(sink_consumer_t *c, const char *t)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_topics; i++)
+        if (strcmp(c->topics[i], t) == 0)
+            return 0;
+    c->topics[c->n_topics] = strdup(t);
+    if (c->topics[c->n_topics] == NULL)
+        return FERRY_ENOMEM;
+    c->n_topics++;
+    return 0;
+}
+
+int
+sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
+                   ferry_err_t *err)
+{
+    char tx[300];
+    size_t i, len;
+
+    memset(c, 0, sizeof(*c));
+    c->topics = calloc(cfg->n_entities + 2, sizeof(char *));
+    c->slot_of = sink_map_new();
+    len = strlen(cfg->kafka_topic_prefix) + 5;
+    c->dlq_topic = malloc(len);
+    if (c->topics == NULL || c->slot_of == NULL || c->dlq_topic == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    snprintf(c->dlq_topic, len, "%s.dlq", cfg->kafka_topic_prefix);
+    snprintf(tx, sizeof(tx), "%s.transaction", cfg->kafka_topic_prefix);
+    if (add_topic(c, tx) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (i = 0; i < cfg->n_entities; i++)
+        if (add_topic(c, map_entity_topic(cfg, &cfg->entities[i])) != 0)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    c->rk = make_client(cfg, RD_KAFKA_CONSUMER, err);
+    if (c->rk == NULL)
+        return err->status;
+    c->dlq = make_client(cfg, RD_KAFKA_PRODUCER, err);
+    return c->dlq != NULL ? 0 : err->status;
+}
+
+/* The partitions of topic t (0 when it does not exist yet). */
+static int
+topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, t, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e;
+
+    *n = 0;
+    if (rkt == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not read the metadata of topic \"%s\": %s",
+                             t, rd_kafka_err2str(e));
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        *n = md->topics[0].partition_cnt;
+    else
+        ferry_warn("topic \"%s\" does not exist yet; it is not consumed", t);
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+static int
+add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
+         ferry_err_t *err)
+{
+    sink_slot_t *s = &c->slots[c->n_slots];
+    char key[400];
+    const int64_t *off;
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e;
+
+    snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
+    off = sink_map_get(stored, key);
+    s->topic = c->topics[ti];
+    s->partition = p;
+    s->is_tx = ti == 0;
+    s->stored = off != NULL ? *off : -1;
+    e = rd_kafka_query_watermark_offsets(c->rk, s->topic, p, &lo, &hi, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not read the offsets of topic \"%s\" "
+                             "partition %d: %s",
+                             s->topic, (int)p, rd_kafka_err2str(e));
+    s->next = off != NULL ? *off : 0;
+    s->end = hi;
+    if (s->next < lo)
+        return ferry_err_set(
+            err, FERRY_EFATAL,
+            "cannot resume topic \"%s\" partition %d at offset %" PRId64
+            ": the broker no longer holds it (earliest offset %" PRId64
+            "); the events in between are lost, rebuild the target from a "
+            "fresh snapshot",
+            s->topic, (int)p, s->next, lo);
+    if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1)))
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    c->n_slots++;
+    return 0;
+}
+
+int
+sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
+                     ferry_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    size_t ti, total = 0, i;
+    int *counts = calloc(c->n_topics + 1, sizeof(int));
+    int rc = 0, p;
+    rd_kafka_resp_err_t e;
+
+    if (counts == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (ti = 0; rc == 0 && ti < c->n_topics; ti++) {
+        rc = topic_partitions(c, c->topics[ti], &counts[ti], err);
+        total += (size_t)counts[ti];
+    }
+    if (rc != 0)
+        goto done;
+    c->slots = calloc(total + 1, sizeof(*c->slots));
+    list = rd_kafka_topic_partition_list_new((int)total + 1);
+    if (c->slots == NULL || list == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (ti = 0; rc == 0 && ti < c->n_topics; ti++)
+        for (p = 0; rc == 0 && p < counts[ti]; p++)
+            rc = add_slot(c, ti, p, stored, err);
+    for (i = 0; rc == 0 && i < c->n_slots; i++)
+        rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
+                                          c->slots[i].partition)
+            ->offset = c->slots[i].next;
+    if (rc == 0 && (e = rd_kafka_assign(c->rk, list)) != 0)
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not assign the partitions: %s",
+                           rd_kafka_err2str(e));
+done:
+    if (list != NULL)
+        rd_kafka_topic_partition_list_destroy(list);
+    free(counts);
+    return rc;
+}
+
+int
+sink_consumer_slot(const sink_consumer_t *c, const char *topic,
+                   int32_t partition)
+{
+    char key[400];
+
+    snprintf(key, sizeof(key), "%s\x1f%d", topic, (int)partition);
+    return (int)(uintptr_t)sink_map_get(c->slot_of, key) - 1;
+}
+
+void
+sink_consumer_close(sink_consumer_t *c)
+{
+    size_t i;
+
+    if (c->rk != NULL) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    if (c->dlq != NULL) {
+        rd_kafka_flush(c->dlq, 10000);
+        rd_kafka_destroy(c->dlq);
+    }
+    for (i = 0; c->topics != NULL && i < c->n_topics; i++)
+        free(c->topics[i]);
+    free(c->topics);
+    free(c->slots);
+    free(c->dlq_topic);
+    sink_map_free(c->slot_of);
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,540 @@
+/* The value pipeline and UUID resolution of one row.
+ * sink/sink_row.c */
+#include "sink_row.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* JSON syntax check, iterative over nesting depth. */
+static const char *
+json_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *
+json_string_end(const char *p, const char *end)
+{
+    p++;
+    while (p < end && *p != '"') {
+        if ((unsigned char)*p < 0x20)
+            return NULL;
+        if (*p == '\\') {
+            p++;
+            if (p >= end)
+                return NULL;
+            if (*p == 'u') {
+                int i;
+
+                for (i = 0; i < 4; i++)
+                    if (++p >= end || !isxdigit((unsigned char)*p))
+                        return NULL;
+            } else if (strchr("\"\\/bfnrt", *p) == NULL) {
+                return NULL;
+            }
+        }
+        p++;
+    }
+    return p < end ? p + 1 : NULL;
+}
+
+static const char *
+json_number_end(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || !isdigit((unsigned char)*p))
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && isdigit((unsigned char)*p))
+            p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !isdigit((unsigned char)*p))
+            return NULL;
+        while (p < end && isdigit((unsigned char)*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !isdigit((unsigned char)*p))
+            return NULL;
+        while (p < end && isdigit((unsigned char)*p))
+            p++;
+    }
+    return p;
+}
+
+static const char *
+json_scalar_end(const char *p, const char *end)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    size_t i;
+
+    if (*p == '"')
+        return json_string_end(p, end);
+    for (i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+
+        if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
+            return p + n;
+    }
+    return json_number_end(p, end);
+}
+
+bool
+sink_json_valid(const char *s, size_t len)
+{
+    char stack[1024];
+    size_t depth = 0;
+    const char *p = s, *end = s + len;
+    bool want_value = true;
+
+    for (;;) {
+        p = json_ws(p, end);
+        if (p >= end)
+            return false;
+        if (want_value) {
+            if (*p == '{' || *p == '[') {
+                if (depth == sizeof(stack))
+                    return false;
+                stack[depth++] = *p++;
+                p = json_ws(p, end);
+                if (p < end && *p == (stack[depth - 1] == '{' ? '}' : ']')) {
+                    depth--;
+                    p++;
+                    want_value = false;
+                    goto after_value;
+                }
+                if (stack[depth - 1] == '{')
+                    goto want_key;
+                continue;
+            }
+            p = json_scalar_end(p, end);
+            if (p == NULL)
+                return false;
+        }
+    after_value:
+        p = json_ws(p, end);
+        if (depth == 0)
+            return p == end;
+        if (p >= end)
+            return false;
+        if (*p == ',') {
+            p++;
+            want_value = true;
+            if (stack[depth - 1] == '{')
+                goto want_key;
+            continue;
+        }
+        if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
+            return false;
+        depth--;
+        p++;
+        want_value = false;
+        goto after_value;
+    want_key:
+        p = json_ws(p, end);
+        if (p >= end || *p != '"')
+            return false;
+        p = json_string_end(p, end);
+        if (p == NULL)
+            return false;
+        p = json_ws(p, end);
+        if (p >= end || *p != ':')
+            return false;
+        p++;
+        want_value = true;
+    }
+}
+
+static char *
+trim_copy(const char *v)
+{
+    const char *b = v, *e = v + strlen(v);
+
+    while (*b != '\0' && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    return strndup(b, (size_t)(e - b));
+}
+
+int
+sink_row_pipeline(const map_column_t *c, const char *v, char **out,
+                  ferry_err_t *err)
+{
+    char *cur = NULL;
+    size_t i;
+
+    *out = NULL;
+    if (c->n_from == 0)
+        v = NULL;
+    if (v != NULL && (cur = strdup(v)) == NULL)
+        return FERRY_ENOMEM;
+    for (i = 0; i < c->n_transforms && cur != NULL; i++) {
+        char *p;
+
+        switch (c->transforms[i]) {
+        case MAP_TRANSFORM_TRIM:
+            p = trim_copy(cur);
+            free(cur);
+            if ((cur = p) == NULL)
+                return FERRY_ENOMEM;
+            break;
+        case MAP_TRANSFORM_LOWER:
+        case MAP_TRANSFORM_UPPER:
+            for (p = cur; *p != '\0'; p++)
+                if ((unsigned char)*p < 0x80)
+                    *p = (char)(c->transforms[i] == MAP_TRANSFORM_LOWER
+                                    ? tolower((unsigned char)*p)
+                                    : toupper((unsigned char)*p));
+            break;
+        case MAP_TRANSFORM_NULLIF_EMPTY:
+            if (*cur == '\0') {
+                free(cur);
+                cur = NULL;
+            }
+            break;
+        }
+    }
+    for (i = 0; i < c->n_values && cur != NULL; i++) {
+        if (strcmp(c->values[i].key, cur) == 0) {
+            free(cur);
+            cur = NULL;
+            if (c->values[i].value != NULL &&
+                (cur = strdup(c->values[i].value)) == NULL)
+                return FERRY_ENOMEM;
+            break;
+        }
+    }
+    if (cur == NULL && c->default_value != NULL &&
+        (cur = strdup(c->default_value)) == NULL)
+        return FERRY_ENOMEM;
+    if (cur != NULL && c->json && !sink_json_valid(cur, strlen(cur))) {
+        free(cur);
+        cur = NULL;
+        if (c->on_invalid == MAP_ON_INVALID_ERROR)
+            return ferry_err_set(err, FERRY_EDATA,
+                                 "column \"%s\": value is not valid JSON",
+                                 c->name);
+    }
+    *out = cur;
+    return 0;
+}
+
+int
+sink_row_uuid(const sink_uuidctx_t *ctx, const char *entity, const char *lkey,
+              char *out)
+{
+    map_uuid_t u;
+
+    if (ctx->imported != NULL && sink_map_count(ctx->imported) > 0) {
+        char *k = malloc(strlen(entity) + strlen(lkey) + 2);
+        const char *hit;
+
+        if (k == NULL)
+            return FERRY_ENOMEM;
+        snprintf(k, strlen(entity) + strlen(lkey) + 2, "%s\x1f%s", entity,
+                 lkey);
+        hit = sink_map_get(ctx->imported, k);
+        free(k);
+        if (hit != NULL) {
+            snprintf(out, MAP_UUID_STRLEN, "%s", hit);
+            return 0;
+        }
+    }
+    if (map_uuid_entity(&ctx->ns, entity, lkey, &u) != 0)
+        return FERRY_ENOMEM;
+    map_uuid_format(&u, out);
+    return 0;
+}
+
+static bool
+is_absent(const sink_event_t *ev, const char *col)
+{
+    size_t i;
+
+    for (i = 0; ev->absent != NULL && i < json_array_size(ev->absent); i++) {
+        const char *a = json_string_value(json_array_get(ev->absent, i));
+
+        if (a != NULL && strcmp(a, col) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The text of source column col of the row image img, into *out (new or
+ * NULL). */
+static int
+source_text(const json_t *img, const char *col, char **out, ferry_err_t *err)
+{
+    char buf[64];
+    bool ok;
+    const char *t =
+        sink_event_text(json_object_get(img, col), buf, sizeof(buf), &ok);
+
+    *out = NULL;
+    if (!ok)
+        return ferry_err_set(err, FERRY_EDATA,
+                             "source column \"%s\" holds a JSON object or "
+                             "array",
+                             col);
+    if (t != NULL && (*out = strdup(t)) == NULL)
+        return FERRY_ENOMEM;
+    return 0;
+}
+
+static int
+build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
+          const sink_event_t *ev, sink_row_t *row, ferry_err_t *err)
+{
+    const json_t *img = ev->op == 'd' ? ev->before : ev->after;
+    size_t i, n = e->n_key;
+    int rc;
+
+    if (n == 0) {
+        if (!json_is_object(ev->key) || json_object_size(ev->key) == 0)
+            return ferry_err_set(err, FERRY_EDATA,
+                                 "message has no key and the entity names "
+                                 "no key columns");
+        n = json_object_size(ev->key);
+    }
+    row->keyvals = calloc(n, sizeof(char *));
+    if (row->keyvals == NULL)
+        return FERRY_ENOMEM;
+    row->n_key = n;
+    if (e->n_key > 0) {
+        for (i = 0; i < n; i++)
+            if ((rc = source_text(img, e->key[i], &row->keyvals[i], err)) != 0)
+                return rc;
+    } else {
+        const char *k;
+        json_t *v;
+
+        i = 0;
+        json_object_foreach(ev->key, k, v)
+        {
+            char buf[64];
+            bool ok;
+            const char *t = sink_event_text(v, buf, sizeof(buf), &ok);
+
+            if (t != NULL && (row->keyvals[i] = strdup(t)) == NULL)
+                return FERRY_ENOMEM;
+            i++;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (row->keyvals[i] == NULL)
+            return ferry_err_set(err, FERRY_EDATA, "a key column is NULL");
+    row->lkey = map_uuid_legacy_key((const char *const *)row->keyvals, n);
+    if (row->lkey == NULL)
+        return FERRY_ENOMEM;
+    return sink_row_uuid(ctx, e->name, row->lkey, row->uuid);
+}
+
+/* The parent entity of ref column c for this row, or NULL for a NULL
+ * reference; sets *nocase for a discriminator value without a case. */
+static const char *
+ref_target(const map_column_t *c, const json_t *img, bool *nocase)
+{
+    char buf[64];
+    bool ok;
+    const char *d;
+    size_t i;
+
+    *nocase = false;
+    if (c->kind == MAP_COLUMN_REF)
+        return c->ref;
+    d = sink_event_text(json_object_get(img, c->discriminator), buf,
+                        sizeof(buf), &ok);
+    if (d == NULL)
+        return NULL;
+    for (i = 0; i < c->n_cases; i++)
+        if (strcmp(c->cases[i].value, d) == 0)
+            return c->cases[i].entity;
+    *nocase = true;
+    return NULL;
+}
+
+static int
+build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
+          const sink_event_t *ev, sink_row_t *row, size_t ci, ferry_err_t *err)
+{
+    char *vals[16];
+    size_t i, n = c->n_from < 16 ? c->n_from : 16;
+    bool nocase;
+    const char *parent = ref_target(c, ev->after, &nocase);
+    int rc = 0;
+
+    memset(vals, 0, sizeof(vals));
+    if (nocase) {
+        if (c->on_missing == MAP_ON_MISSING_ERROR)
+            return ferry_err_set(err, FERRY_EDATA,
+                                 "column \"%s\": discriminator value has no "
+                                 "case",
+                                 c->name);
+        if (c->on_missing == MAP_ON_MISSING_PARK)
+            row->park_entity = "";
+        return 0;
+    }
+    if (parent == NULL)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (is_absent(ev, c->from[i])) {
+            row->absent[ci] = true;
+            goto done;
+        }
+        if ((rc = source_text(ev->after, c->from[i], &vals[i], err)) != 0)
+            goto done;
+        if (vals[i] == NULL)
+            goto done;
+    }
+    {
+        char *lkey = map_uuid_legacy_key((const char *const *)vals, n);
+
+        if (lkey == NULL) {
+            rc = FERRY_ENOMEM;
+            goto done;
+        }
+        row->vals[ci] = malloc(MAP_UUID_STRLEN);
+        rc = row->vals[ci] == NULL
+                 ? FERRY_ENOMEM
+                 : sink_row_uuid(ctx, parent, lkey, row->vals[ci]);
+        free(lkey);
+        row->ref_entity[ci] = parent;
+    }
+done:
+    for (i = 0; i < n; i++)
+        free(vals[i]);
+    return rc;
+}
+
+static int
+build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
+              const sink_event_t *ev, sink_row_t *row, ferry_err_t *err)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < e->n_columns; i++) {
+        const map_column_t *c = &e->columns[i];
+        char *src = NULL;
+
+        if (c->kind != MAP_COLUMN_COPY) {
+            if ((rc = build_ref(ctx, c, ev, row, i, err)) != 0)
+                return rc;
+            continue;
+        }
+        if (c->n_from > 0 && is_absent(ev, c->from[0])) {
+            row->absent[i] = true;
+            continue;
+        }
+        if (c->n_from > 0 &&
+            (rc = source_text(ev->after, c->from[0], &src, err)) != 0)
+            return rc;
+        rc = sink_row_pipeline(c, src, &row->vals[i], err);
+        free(src);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+sink_row_build(const sink_uuidctx_t *ctx, const map_entity_t *e,
+               sink_event_t *ev, sink_row_t *row, ferry_err_t *err)
+{
+    size_t i;
+    int rc;
+
+    memset(row, 0, sizeof(*row));
+    row->op = ev->op == 'd' ? 'd' : 'u';
+    row->pair = ev->pair;
+    row->ts_ms = ev->ts_ms;
+    row->ev = ev;
+    row->n_cols = e->n_columns;
+    row->vals = calloc(e->n_columns + 1, sizeof(char *));
+    row->ref_entity = calloc(e->n_columns + 1, sizeof(char *));
+    row->absent = calloc(e->n_columns + 1, sizeof(bool));
+    if (row->vals == NULL || row->ref_entity == NULL || row->absent == NULL)
+        return FERRY_ENOMEM;
+    if ((rc = build_key(ctx, e, ev, row, err)) != 0)
+        return rc;
+    if (row->op == 'd')
+        return 0;
+    if ((rc = build_columns(ctx, e, ev, row, err)) != 0)
+        return rc;
+    for (i = 0; i < e->n_columns; i++)
+        if (row->absent[i])
+            return 0;
+    free(row->absent);
+    row->absent = NULL;
+    return 0;
+}
+
+void
+sink_row_clear(sink_row_t *row)
+{
+    size_t i;
+
+    if (row->keyvals != NULL)
+        for (i = 0; i < row->n_key; i++)
+            free(row->keyvals[i]);
+    if (row->vals != NULL)
+        for (i = 0; i < row->n_cols; i++)
+            free(row->vals[i]);
+    free(row->keyvals);
+    free(row->vals);
+    free(row->ref_entity);
+    free(row->absent);
+    free(row->lkey);
+    memset(row, 0, sizeof(*row));
+}
+
+void
+sink_row_merge(sink_row_t *dst, sink_row_t *src, bool soft)
+{
+    size_t i;
+
+    if (soft && src->op == 'd' && dst->op == 'u') {
+        dst->soft_deleted = true;
+        dst->del_ts_ms = src->ts_ms;
+        dst->pair = src->pair;
+        dst->ev = src->ev;
+        sink_row_clear(src);
+        return;
+    }
+
+    if (src->op == 'd' || dst->op == 'd' || src->absent == NULL) {
+        sink_row_clear(dst);
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+        return;
+    }
+    /* An update that left columns out keeps dst's values for them. */
+    for (i = 0; i < src->n_cols; i++) {
+        if (src->absent[i])
+            continue;
+        free(dst->vals[i]);
+        dst->vals[i] = src->vals[i];
+        src->vals[i] = NULL;
+        dst->ref_entity[i] = src->ref_entity[i];
+        if (dst->absent != NULL)
+            dst->absent[i] = false;
+    }
+    dst->pair = src->pair;
+    dst->ts_ms = src->ts_ms;
+    dst->ev = src->ev;
+    dst->park_entity = src->park_entity;
+    dst->soft_deleted = false;
+    sink_row_clear(src);
+}

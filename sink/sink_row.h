@@ -1,0 +1,88 @@
+/* One change event turned into target column values: the value pipeline,
+ * the row's UUID and every ref resolved to its parent's UUID.
+ * sink/sink_row.h
+ *
+ * The pipeline of docs/mapping.md: the source value, each transform in
+ * order, the values map, the default when the result is NULL, then JSON
+ * validation when json is set.  UUIDs come from the id-map's imported rows
+ * first, else UUIDv5 (map_uuid_entity()).  Pure: no database access.  Not
+ * thread-safe per row; the model and the imported map are only read.
+ */
+#ifndef SINK_ROW_H
+#define SINK_ROW_H
+
+#include "map_config.h"
+#include "map_uuid.h"
+#include "sink_event.h"
+#include "sink_util.h"
+
+#include <stdbool.h>
+
+/* What the sink needs to resolve UUIDs. */
+typedef struct sink_uuidctx {
+    const map_config_t *cfg;    /* borrowed: the model */
+    map_uuid_t ns;              /* the uuid_namespace */
+    const sink_map_t *imported; /* borrowed: "entity\x1flegacy key" ->
+                                   UUID text of imported rows; may be NULL */
+} sink_uuidctx_t;
+
+/* One target row, or one target delete. */
+typedef struct sink_row {
+    char op;                    /* 'u' upsert, 'd' delete */
+    char *lkey;                 /* owned: the legacy key text */
+    char **keyvals;             /* owned: text of each key column (n_key) */
+    size_t n_key;               /* number of key values */
+    char uuid[MAP_UUID_STRLEN]; /* the row's UUID */
+    char **vals;                /* owned: value of each mapped column, NULL for
+                                   SQL NULL (n_columns entries) */
+    const char **ref_entity;    /* owned array, borrowed names: for a ref
+                                   column, the parent entity, else NULL */
+    bool *absent;               /* owned: per column, true when the source did
+                                   not send it (unchanged TOAST); or NULL */
+    size_t n_cols;              /* number of columns */
+    const char *park_entity;    /* borrowed: set when the row must be parked
+                                   for a discriminator with no case */
+    sink_pair_t pair;           /* the event's ordering pair */
+    int64_t ts_ms;              /* the commit time, for soft deletes */
+    bool soft_deleted;          /* an upsert then a soft delete in one batch:
+                                   write the row stamped deleted at del_ts_ms */
+    int64_t del_ts_ms;          /* the delete's commit time */
+    sink_event_t *ev;           /* borrowed: the source event */
+} sink_row_t;
+
+/* Builds the row of entity e (borrowed) from change event ev (borrowed,
+ * op c, u, r or d) into *row (caller-allocated; release with
+ * sink_row_clear() whatever the result).  Returns 0, FERRY_EDATA with err
+ * saying why the row cannot be applied (bad value, missing key, invalid
+ * JSON with on_invalid: error, unknown discriminator with on_missing:
+ * error), or FERRY_ENOMEM. */
+int sink_row_build(const sink_uuidctx_t *ctx, const map_entity_t *e,
+                   sink_event_t *ev, sink_row_t *row,
+                   ferry_err_t *err) FERRY_WUR;
+
+/* Frees what the row owns. */
+void sink_row_clear(sink_row_t *row);
+
+/* Merges the later row src into dst (same key): a delete replaces (with
+ * soft, a delete after an upsert keeps the row and stamps it), an upsert
+ * overlays the columns it sent on dst's.  src is cleared. */
+void sink_row_merge(sink_row_t *dst, sink_row_t *src, bool soft);
+
+/* Runs the value pipeline of copy column c (borrowed) on value v (borrowed,
+ * NULL for SQL NULL).  On success *out is a new string (free with free())
+ * or NULL for SQL NULL, and returns 0; FERRY_EDATA for JSON that does not
+ * parse with on_invalid: error; FERRY_ENOMEM. */
+int sink_row_pipeline(const map_column_t *c, const char *v, char **out,
+                      ferry_err_t *err) FERRY_WUR;
+
+/* True when the len bytes at s are one valid JSON text (RFC 8259); numbers
+ * of any size are accepted, unlike jansson. */
+bool sink_json_valid(const char *s, size_t len);
+
+/* The UUID of entity's row with legacy key lkey (both borrowed): the
+ * imported one if any, else UUIDv5.  Writes text into out
+ * (MAP_UUID_STRLEN bytes).  Returns 0 or FERRY_ENOMEM. */
+int sink_row_uuid(const sink_uuidctx_t *ctx, const char *entity,
+                  const char *lkey, char *out) FERRY_WUR;
+
+#endif

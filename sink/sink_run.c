@@ -1,0 +1,777 @@
+/* ferry-sink's main loop.
+ * sink/sink_run.c */
+#include "sink_run.h"
+#include "ferry_log.h"
+#include "map_idmap.h"
+#include "sink_apply.h"
+#include "sink_consumer.h"
+#include "sink_pg.h"
+#include "sink_sql.h"
+#include "sink_txbuf.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct run {
+    const map_config_t *cfg;     /* borrowed */
+    const sink_run_opts_t *opts; /* borrowed */
+    volatile sig_atomic_t *stop; /* borrowed */
+    PGconn *conn;                /* owned: the target */
+    char *q_state;               /* owned: quoted state schema */
+    sink_consumer_t kc;          /* the Kafka side */
+    sink_txbuf_t *txbuf;         /* owned: reassembly */
+    sink_apply_t *apply;         /* owned: the applier */
+    sink_map_t *applied;         /* owned: commit LSNs already applied */
+    sink_tx_t **batch;           /* owned: transactions to apply */
+    size_t n_batch, cap_batch;   /* in use, allocated */
+    size_t batch_events;         /* events in the batch */
+    int64_t *minoff;             /* owned: per slot, offsets to store */
+    bool dirty;                  /* offsets moved since the last commit */
+} run_t;
+
+void
+sink_run_opts_init(sink_run_opts_t *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->max_batch = 20000;
+    opts->max_wait_ms = 200;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+connect_target(run_t *r, ferry_err_t *err)
+{
+    char safe[256];
+
+    PQfinish(r->conn);
+    r->conn = PQconnectdb(r->cfg->target_dsn);
+    if (PQstatus(r->conn) != CONNECTION_OK) {
+        char msg[512];
+        size_t len;
+
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
+        len = strlen(msg);
+        while (len > 0 && msg[len - 1] == '\n')
+            msg[--len] = '\0';
+        return ferry_err_set(
+            err, FERRY_ETRANSIENT, "could not connect to the target (%s): %s",
+            ferry_log_dsn_safe(r->cfg->target_dsn, safe, sizeof(safe)), msg);
+    }
+    return sink_pg_exec(r->conn, "set the session",
+                        "SET synchronous_commit = on", 0, NULL, NULL, NULL,
+                        err);
+}
+
+static int
+exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
+{
+    PGresult *res = PQexec(r->conn, sql);
+    int rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = ferry_err_set(err, sink_pg_class(r->conn, res), "could not %s: %s",
+                           what, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+}
+
+static int
+state_init(run_t *r, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    int rc;
+
+    if (sink_sql_state_ddl(r->q_state, &sql) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = exec_multi(r, "create the state tables", sql.data, err);
+    sink_buf_free(&sql);
+    if (rc == 0)
+        rc = map_idmap_ensure(r->conn, r->cfg->state_schema, err);
+    return rc;
+}
+
+/* --rebuild: forget every position and refuse a target that holds rows. */
+static int
+rebuild_reset(run_t *r, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < r->cfg->n_entities; i++) {
+        const map_entity_t *e = &r->cfg->entities[i];
+        PGresult *res = NULL;
+        char *qs = PQescapeIdentifier(r->conn, e->target_schema,
+                                      strlen(e->target_schema));
+        char *qt = PQescapeIdentifier(r->conn, e->target_table,
+                                      strlen(e->target_table));
+
+        sink_buf_reset(&sql);
+        if (qs == NULL || qt == NULL ||
+            sink_buf_printf(&sql, "SELECT EXISTS (SELECT 1 FROM %s.%s)", qs,
+                            qt) != 0)
+            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        PQfreemem(qs);
+        PQfreemem(qt);
+        if (rc == 0)
+            rc = sink_pg_exec(r->conn, "check the target table", sql.data, 0,
+                              NULL, &res, NULL, err);
+        if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+            rc = ferry_err_set(err, FERRY_ECONFIG,
+                               "cannot rebuild: target table \"%s.%s\" of "
+                               "entity \"%s\" is not empty",
+                               e->target_schema, e->target_table, e->name);
+        PQclear(res);
+    }
+    sink_buf_reset(&sql);
+    if (rc == 0 &&
+        sink_buf_printf(&sql,
+                        "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
+                        "%s.truncated, %s.applied_tx, %s.parked, %s.errors; "
+                        "DELETE FROM %s.id_map WHERE source = 'v5'; COMMIT",
+                        r->q_state, r->q_state, r->q_state, r->q_state,
+                        r->q_state, r->q_state, r->q_state) != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);
+    sink_buf_free(&sql);
+    if (rc == 0)
+        ferry_info("rebuild: state reset; replaying every topic from the "
+                   "beginning");
+    return rc;
+}
+
+static void
+free_value(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+static int
+load_state(run_t *r, sink_map_t *offsets, long *parked, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    int i, rc;
+
+    if (sink_buf_printf(&sql,
+                        "SELECT topic || chr(31) || partition, next_offset "
+                        "FROM %s.offsets",
+                        r->q_state) != 0)
+        return FERRY_ENOMEM;
+    rc = sink_pg_exec(r->conn, "read the stored offsets", sql.data, 0, NULL,
+                      &res, NULL, err);
+    for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+        int64_t *o = malloc(sizeof(*o));
+
+        if (o == NULL || sink_map_put(offsets, PQgetvalue(res, i, 0), o)) {
+            free(o);
+            rc = FERRY_ENOMEM;
+            break;
+        }
+        *o = atoll(PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+    sink_buf_reset(&sql);
+    if (rc == 0 && sink_buf_printf(&sql, "SELECT commit_lsn FROM %s.applied_tx",
+                                   r->q_state) != 0)
+        rc = FERRY_ENOMEM;
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, "read the applied transactions", sql.data, 0,
+                          NULL, &res, NULL, err);
+    for (i = 0; rc == 0 && i < PQntuples(res); i++)
+        if (sink_map_put(r->applied, PQgetvalue(res, i, 0), r) != 0)
+            rc = FERRY_ENOMEM;
+    PQclear(res);
+    sink_buf_reset(&sql);
+    if (rc == 0 && sink_buf_printf(&sql, "SELECT count(*) FROM %s.parked",
+                                   r->q_state) != 0)
+        rc = FERRY_ENOMEM;
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, "count parked rows", sql.data, 0, NULL, &res,
+                          NULL, err);
+    if (rc == 0)
+        *parked = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    sink_buf_free(&sql);
+    return rc;
+}
+
+static const char *
+slot_topic(void *arg, int slot, int *partition)
+{
+    run_t *r = arg;
+
+    if (slot < 0 || (size_t)slot >= r->kc.n_slots)
+        return NULL;
+    *partition = r->kc.slots[slot].partition;
+    return r->kc.slots[slot].topic;
+}
+
+/* A dead letter: the reason, where the message came from, and the message
+ * itself as text. */
+static int
+dlq_send(void *arg, const sink_event_t *ev, const char *entity,
+         const char *reason)
+{
+    run_t *r = arg;
+    int partition = -1;
+    const char *topic = slot_topic(r, ev->pos.slot, &partition);
+    json_t *o = json_pack("{s:s, s:s?, s:s?, s:i, s:I, s:s?, s:s?}", "reason",
+                          reason, "entity", entity, "topic", topic, "partition",
+                          partition, "offset", (json_int_t)ev->pos.offset,
+                          "key", ev->raw_key, "value", ev->raw);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__FAIL;
+    size_t klen = ev->raw_key != NULL ? strlen(ev->raw_key) : 0;
+
+    if (text != NULL)
+        e = rd_kafka_producev(r->kc.dlq, RD_KAFKA_V_TOPIC(r->kc.dlq_topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(ev->raw_key, klen),
+                              RD_KAFKA_V_VALUE(text, strlen(text)),
+                              RD_KAFKA_V_END);
+    free(text);
+    json_decref(o);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ferry_error("could not send to dead-letter topic \"%s\": %s",
+                    r->kc.dlq_topic, rd_kafka_err2str(e));
+        return FERRY_ETRANSIENT;
+    }
+    return 0;
+}
+
+static bool
+is_applied(const run_t *r, uint64_t commit_lsn)
+{
+    char k[24];
+
+    snprintf(k, sizeof(k), "%" PRIu64, commit_lsn);
+    return sink_map_get(r->applied, k) != NULL;
+}
+
+/* A malformed message on the transaction topic becomes a dead letter of
+ * its own, through the same path as a malformed change event. */
+static int
+tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
+{
+    sink_txmsg_t tm;
+    ferry_err_t perr = {0, ""};
+    sink_event_t *ev = NULL;
+    int rc = sink_txmsg_parse(m->payload, m->len, &tm, &perr);
+
+    if (rc == 0) {
+        if (!is_applied(r, tm.commit_lsn))
+            rc = sink_txbuf_add_txmsg(r->txbuf, &tm, pos);
+        sink_txmsg_clear(&tm);
+        return rc;
+    }
+    if (rc != FERRY_EDATA)
+        return rc;
+    rc = sink_event_parse(m->key, m->key_len, "", 0, pos, &ev);
+    if (ev == NULL)
+        return FERRY_ENOMEM;
+    free(ev->raw);
+    free(ev->reason);
+    ev->raw = strndup(m->payload != NULL ? m->payload : "", m->len);
+    ev->reason = strdup(perr.msg);
+    ev->op = 'X';
+    ev->txid = NULL;
+    if (ev->raw == NULL || ev->reason == NULL) {
+        sink_event_free(ev);
+        return FERRY_ENOMEM;
+    }
+    return sink_txbuf_add_event(r->txbuf, ev);
+}
+
+static int
+on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
+{
+    int slot =
+        sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt), m->partition);
+    sink_pos_t pos = {slot, m->offset};
+    sink_event_t *ev = NULL;
+    int rc;
+
+    if (slot < 0)
+        return 0;
+    r->kc.slots[slot].next = m->offset + 1;
+    r->dirty = true;
+    if (r->kc.slots[slot].is_tx)
+        rc = tx_message(r, m, pos);
+    else if (m->payload == NULL)
+        return 0; /* a tombstone */
+    else {
+        rc = sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev);
+        if (ev == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        if (ev->op != 'X' && ev->txid != NULL &&
+            is_applied(r, ev->pair.commit)) {
+            sink_event_free(ev);
+            return 0;
+        }
+        rc = sink_txbuf_add_event(r->txbuf, ev);
+    }
+    if (rc == FERRY_ENOMEM)
+        return ferry_err_set(err, rc, "out of memory");
+    return 0;
+}
+
+static int
+poll_error(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
+{
+    int slot;
+
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return 0;
+    slot = m->rkt != NULL
+               ? sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt),
+                                    m->partition)
+               : -1;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+        return ferry_err_set(
+            err, FERRY_EFATAL,
+            "cannot read topic \"%s\" partition %d at offset %" PRId64
+            ": the broker no longer holds it (%s); the sink never skips "
+            "ahead, rebuild the target",
+            slot >= 0 ? r->kc.slots[slot].topic : "?", (int)m->partition,
+            slot >= 0 ? r->kc.slots[slot].next : m->offset,
+            rd_kafka_message_errstr(m));
+    ferry_warn("Kafka consumer: %s (retrying)", rd_kafka_message_errstr(m));
+    return 0;
+}
+
+/* Reads messages for up to max_wait_ms or until a batch is full. */
+static int
+poll_some(run_t *r, ferry_err_t *err)
+{
+    int64_t deadline = now_ms() + r->opts->max_wait_ms;
+    size_t n = 0;
+    int rc = 0;
+
+    while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
+        int64_t left = deadline - now_ms();
+        rd_kafka_message_t *m;
+
+        if (left <= 0)
+            break;
+        m = rd_kafka_consumer_poll(r->kc.rk, (int)(left > 100 ? 100 : left));
+        if (m == NULL)
+            continue;
+        rc = m->err != 0 ? poll_error(r, m, err) : on_message(r, m, err);
+        rd_kafka_message_destroy(m);
+        n++;
+        if (sink_txbuf_events(r->txbuf) > r->opts->max_batch * 4)
+            break;
+    }
+    return rc;
+}
+
+static int
+batch_add(run_t *r, sink_tx_t *tx)
+{
+    if (r->n_batch == r->cap_batch) {
+        size_t cap = r->cap_batch ? r->cap_batch * 2 : 256;
+        sink_tx_t **b = realloc(r->batch, cap * sizeof(*b));
+
+        if (b == NULL)
+            return FERRY_ENOMEM;
+        r->batch = b;
+        r->cap_batch = cap;
+    }
+    r->batch[r->n_batch++] = tx;
+    r->batch_events += tx->n_events;
+    return 0;
+}
+
+/* Appends "{a,b,...}" array text of n items to out. */
+static int
+array_text(sink_buf_t *out, size_t n,
+           const char *(*item)(run_t *, size_t, char *), run_t *r)
+{
+    char tmp[64];
+    size_t i;
+    int rc = sink_buf_adds(out, "{");
+
+    for (i = 0; rc == 0 && i < n; i++)
+        rc =
+            sink_buf_printf(out, "%s\"%s\"", i > 0 ? "," : "", item(r, i, tmp));
+    return rc != 0 ? rc : sink_buf_adds(out, "}");
+}
+
+static const char *
+item_topic(run_t *r, size_t i, char *tmp)
+{
+    (void)tmp;
+    return r->kc.slots[i].topic;
+}
+
+static const char *
+item_part(run_t *r, size_t i, char *tmp)
+{
+    snprintf(tmp, 64, "%d", (int)r->kc.slots[i].partition);
+    return tmp;
+}
+
+static const char *
+item_off(run_t *r, size_t i, char *tmp)
+{
+    snprintf(tmp, 64, "%" PRId64, r->minoff[i]);
+    return tmp;
+}
+
+static const char *
+item_commit(run_t *r, size_t i, char *tmp)
+{
+    snprintf(tmp, 64, "%" PRIu64,
+             r->batch[i]->id != NULL ? r->batch[i]->commit_lsn : 0);
+    return tmp;
+}
+
+/* The offsets of every slot (below any message still buffered) and the
+ * commit LSNs of the batch, in the open target transaction. */
+static int
+store_positions(run_t *r, ferry_err_t *err)
+{
+    sink_buf_t sql = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    const char *params[3];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < r->kc.n_slots; i++)
+        r->minoff[i] = r->kc.slots[i].next;
+    sink_txbuf_min_offsets(r->txbuf, r->minoff, r->kc.n_slots);
+    rc |= array_text(&a1, r->kc.n_slots, item_topic, r);
+    rc |= array_text(&a2, r->kc.n_slots, item_part, r);
+    rc |= array_text(&a3, r->kc.n_slots, item_off, r);
+    rc |= sink_buf_printf(
+        &sql,
+        "INSERT INTO %s.offsets AS o (topic, partition, next_offset) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::int8[]) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
+        "EXCLUDED.next_offset, updated_at = now() WHERE o.next_offset <> "
+        "EXCLUDED.next_offset",
+        r->q_state);
+    if (rc != 0) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    params[0] = a1.data;
+    params[1] = a2.data;
+    params[2] = a3.data;
+    rc = sink_pg_exec(r->conn, "store the Kafka offsets", sql.data, 3, params,
+                      NULL, NULL, err);
+    if (rc != 0 || r->n_batch == 0)
+        goto done;
+    sink_buf_reset(&sql);
+    sink_buf_reset(&a1);
+    if (array_text(&a1, r->n_batch, item_commit, r) != 0 ||
+        sink_buf_printf(&sql,
+                        "INSERT INTO %s.applied_tx (commit_lsn) SELECT "
+                        "DISTINCT unnest($1::int8[]) ON CONFLICT DO NOTHING",
+                        r->q_state) != 0) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    params[0] = a1.data;
+    rc = sink_pg_exec(r->conn, "record applied transactions", sql.data, 1,
+                      params, NULL, NULL, err);
+done:
+    sink_buf_free(&sql);
+    sink_buf_free(&a1);
+    sink_buf_free(&a2);
+    sink_buf_free(&a3);
+    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+}
+
+static int
+commit_once(run_t *r, ferry_err_t *err)
+{
+    int rc;
+
+    if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
+                           NULL, NULL, err)) != 0)
+        return rc;
+    if (r->n_batch > 0 &&
+        (rc = sink_apply_txs(r->apply, r->batch, r->n_batch, err)) != 0)
+        return rc;
+    if ((rc = store_positions(r, err)) != 0)
+        return rc;
+    /* Dead letters must be in Kafka before the offsets move past them. */
+    if (rd_kafka_flush(r->kc.dlq, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_outq_len(r->kc.dlq) > 0)
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not deliver to the dead-letter topic "
+                             "\"%s\"",
+                             r->kc.dlq_topic);
+    return sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
+}
+
+static int
+reconnect(run_t *r, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    if (PQstatus(r->conn) == CONNECTION_OK) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+    }
+    if (PQstatus(r->conn) != CONNECTION_OK &&
+        ((rc = connect_target(r, err)) != 0 ||
+         (rc = sink_apply_attach(r->apply, r->conn, err)) != 0))
+        return rc;
+    if (sink_buf_printf(&sql, "SELECT count(*) FROM %s.parked", r->q_state))
+        return FERRY_ENOMEM;
+    rc = sink_pg_exec(r->conn, "count parked rows", sql.data, 0, NULL, &res,
+                      NULL, err);
+    if (rc == 0)
+        sink_apply_set_parked(r->apply, atol(PQgetvalue(res, 0, 0)));
+    PQclear(res);
+    sink_buf_free(&sql);
+    return rc;
+}
+
+static void
+batch_done(run_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_batch; i++) {
+        char k[24];
+
+        if (r->batch[i]->id != NULL) {
+            snprintf(k, sizeof(k), "%" PRIu64, r->batch[i]->commit_lsn);
+            if (sink_map_put(r->applied, k, r) != 0)
+                ferry_warn("out of memory while remembering a transaction");
+        }
+        sink_tx_free(r->batch[i]);
+    }
+    for (i = 0; i < r->kc.n_slots; i++)
+        r->kc.slots[i].stored = r->minoff[i];
+    r->n_batch = 0;
+    r->batch_events = 0;
+    r->dirty = false;
+}
+
+/* Applies the batch and stores the offsets in one target transaction;
+ * transient errors are retried with backoff, never skipped. */
+static int
+commit_batch(run_t *r, ferry_err_t *err)
+{
+    long backoff = 100;
+    int rc;
+
+    for (;;) {
+        rc = commit_once(r, err);
+        if (rc == 0) {
+            batch_done(r);
+            return 0;
+        }
+        if (rc != FERRY_ETRANSIENT) {
+            if (PQstatus(r->conn) == CONNECTION_OK)
+                PQclear(PQexec(r->conn, "ROLLBACK"));
+            return rc;
+        }
+        ferry_warn("%s; retrying the batch of %zu transactions in %ld ms",
+                   err->msg, r->n_batch, backoff);
+        do {
+            if (*r->stop)
+                return ferry_err_set(err, FERRY_ETRANSIENT,
+                                     "stopped while retrying: %s", err->msg);
+            sleep_ms(backoff);
+            backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+            rc = reconnect(r, err);
+            if (rc != 0 && rc != FERRY_ETRANSIENT)
+                return rc;
+            if (rc != 0)
+                ferry_warn("%s; retrying in %ld ms", err->msg, backoff);
+        } while (rc != 0);
+    }
+}
+
+static bool
+at_end(const run_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->kc.n_slots; i++)
+        if (r->kc.slots[i].next < r->kc.slots[i].end)
+            return false;
+    return true;
+}
+
+static int
+run_loop(run_t *r, ferry_err_t *err)
+{
+    int64_t last_commit = now_ms();
+    int rc = 0;
+
+    while (rc == 0 && !*r->stop) {
+        sink_tx_t *tx;
+
+        rc = poll_some(r, err);
+        while (rc == 0 && (tx = sink_txbuf_pop(r->txbuf)) != NULL) {
+            if (batch_add(r, tx) != 0) {
+                sink_tx_free(tx);
+                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            }
+            if (r->batch_events >= r->opts->max_batch)
+                rc = commit_batch(r, err);
+        }
+        if (rc == 0 &&
+            (r->n_batch > 0 || (r->dirty && now_ms() - last_commit > 1000))) {
+            rc = commit_batch(r, err);
+            last_commit = now_ms();
+        }
+        if (rc == 0 && r->opts->exit_at_end && at_end(r)) {
+            if (r->dirty)
+                rc = commit_batch(r, err);
+            if (sink_txbuf_count(r->txbuf) > 0)
+                ferry_warn("%zu source transactions are incomplete in the "
+                           "topics; they stay unapplied",
+                           sink_txbuf_count(r->txbuf));
+            break;
+        }
+    }
+    return rc;
+}
+
+static int
+start(run_t *r, ferry_err_t *err)
+{
+    sink_map_t *offsets = sink_map_new();
+    const char **tables = NULL;
+    long parked = 0;
+    size_t i;
+    int rc;
+
+    if (offsets == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    while ((rc = connect_target(r, err)) == FERRY_ETRANSIENT && !*r->stop) {
+        ferry_warn("%s; retrying in 2 s", err->msg);
+        sleep_ms(2000);
+    }
+    if (rc == 0)
+        rc = state_init(r, err);
+    if (rc == 0 && r->opts->rebuild)
+        rc = rebuild_reset(r, err);
+    if (rc == 0)
+        rc = load_state(r, offsets, &parked, err);
+    if (rc == 0)
+        rc = sink_apply_new(r->cfg, r->conn, dlq_send, slot_topic, r, &r->apply,
+                            err);
+    if (rc == 0) {
+        sink_apply_set_parked(r->apply, parked);
+        rc = sink_apply_attach(r->apply, r->conn, err);
+    }
+    if (rc == 0)
+        rc = sink_consumer_open(&r->kc, r->cfg, err);
+    while (rc == 0 &&
+           (rc = sink_consumer_assign(&r->kc, offsets, err)) ==
+               FERRY_ETRANSIENT &&
+           !*r->stop) {
+        ferry_warn("%s; retrying in 2 s", err->msg);
+        sleep_ms(2000);
+        free(r->kc.slots);
+        r->kc.slots = NULL;
+        r->kc.n_slots = 0;
+        rc = 0;
+    }
+    tables = calloc(r->cfg->n_entities + 1, sizeof(char *));
+    for (i = 0; rc == 0 && tables != NULL && i < r->cfg->n_entities; i++) {
+        size_t len = strlen(r->cfg->entities[i].source_schema) +
+                     strlen(r->cfg->entities[i].source_table) + 2;
+        char *t = malloc(len);
+
+        if (t != NULL)
+            snprintf(t, len, "%s.%s", r->cfg->entities[i].source_schema,
+                     r->cfg->entities[i].source_table);
+        tables[i] = t;
+    }
+    if (rc == 0 && tables != NULL)
+        r->txbuf = sink_txbuf_new(tables, r->cfg->n_entities);
+    r->minoff = calloc(r->kc.n_slots + 1, sizeof(int64_t));
+    if (rc == 0 && (r->txbuf == NULL || r->minoff == NULL))
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (i = 0; tables != NULL && i < r->cfg->n_entities; i++)
+        free((char *)tables[i]);
+    free(tables);
+    sink_map_each(offsets, free_value, NULL);
+    sink_map_free(offsets);
+    if (rc == 0)
+        ferry_info("consuming %zu partitions of %zu topics; %ld rows parked",
+                   r->kc.n_slots, r->kc.n_topics, parked);
+    return rc;
+}
+
+int
+sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
+         volatile sig_atomic_t *stop, ferry_err_t *err)
+{
+    run_t r;
+    sink_apply_stats_t st;
+    size_t i;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.opts = opts;
+    r.stop = stop;
+    r.applied = sink_map_new();
+    r.conn = PQconnectStart("");
+    if (r.applied == NULL || r.conn == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    r.q_state = PQescapeIdentifier(r.conn, cfg->state_schema,
+                                   strlen(cfg->state_schema));
+    if (r.q_state == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = start(&r, err);
+    if (rc == 0)
+        rc = run_loop(&r, err);
+    if (r.apply != NULL) {
+        sink_apply_get_stats(r.apply, &st);
+        ferry_info("applied %ld rows, skipped %ld stale, parked %ld, drained "
+                   "%ld, %ld errors",
+                   st.applied, st.stale, st.parked, st.drained, st.errors);
+    }
+done:
+    for (i = 0; i < r.n_batch; i++)
+        sink_tx_free(r.batch[i]);
+    free(r.batch);
+    sink_txbuf_free(r.txbuf);
+    sink_apply_free(r.apply);
+    sink_consumer_close(&r.kc);
+    sink_map_free(r.applied);
+    free(r.minoff);
+    PQfreemem(r.q_state);
+    PQfinish(r.conn);
+    return rc;
+}

@@ -1,0 +1,304 @@
+/* Generating the SQL of one entity.
+ * sink/sink_sql.c */
+#include "sink_sql.h"
+
+#include <string.h>
+
+#define ADD(s)                                                                 \
+    do {                                                                       \
+        if (sink_buf_adds(out, (s)) != 0)                                      \
+            return FERRY_ENOMEM;                                               \
+    } while (0)
+#define PRINTF(...)                                                            \
+    do {                                                                       \
+        if (sink_buf_printf(out, __VA_ARGS__) != 0)                            \
+            return FERRY_ENOMEM;                                               \
+    } while (0)
+
+int
+sink_sql_stage_ddl(const sink_plan_t *p, sink_buf_t *out)
+{
+    size_t i;
+
+    PRINTF("CREATE TEMP TABLE IF NOT EXISTS %s (__n int4, __op text, "
+           "__lkey text, __cl int8, __ch int8, __ts int8, __id text, "
+           "__dts int8, __abs bool[]",
+           p->q_stage);
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF(", k%zu text", i);
+    for (i = 0; i < p->e->n_columns; i++) {
+        PRINTF(", c%zu text", i);
+        if (p->e->columns[i].kind == MAP_COLUMN_COND_REF)
+            PRINTF(", e%zu text", i);
+    }
+    ADD(")");
+    return 0;
+}
+
+int
+sink_sql_stale(const sink_plan_t *p, sink_buf_t *out)
+{
+    PRINTF("DELETE FROM %s s WHERE EXISTS (SELECT 1 FROM %s.row_lsn r "
+           "WHERE r.entity = $1 AND r.legacy_key = s.__lkey AND "
+           "(r.commit_lsn, r.change_lsn) >= (s.__cl, s.__ch)) OR EXISTS "
+           "(SELECT 1 FROM %s.truncated t WHERE t.entity = $1 AND "
+           "(t.commit_lsn, t.change_lsn) >= (s.__cl, s.__ch))",
+           p->q_stage, p->q_state, p->q_state);
+    return 0;
+}
+
+/* "the row of parent entity pi with UUID s.c<ci> is in neither the target
+ * nor the batch" */
+static int
+parent_absent(const sink_plan_t *p, size_t ci, size_t pi, sink_buf_t *out)
+{
+    const sink_plan_t *pp = &p->plans[pi];
+
+    PRINTF("NOT EXISTS (SELECT 1 FROM %s x WHERE x.%s = s.c%zu::uuid)",
+           pp->q_target, pp->q_id, ci);
+    if (pi == p->index)
+        PRINTF(" AND NOT EXISTS (SELECT 1 FROM %s y WHERE y.__op = 'u' AND "
+               "y.__id = s.c%zu)",
+               p->q_stage, ci);
+    return 0;
+}
+
+int
+sink_sql_missing(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    const map_column_t *c = &p->e->columns[ci];
+    size_t k;
+
+    PRINTF("(s.c%zu IS NOT NULL AND ", ci);
+    if (c->kind == MAP_COLUMN_REF) {
+        if (parent_absent(p, ci, c->ref_index, out) != 0)
+            return FERRY_ENOMEM;
+    } else {
+        ADD("(false");
+        for (k = 0; k < c->n_cases; k++) {
+            PRINTF(" OR (s.e%zu = '%zu' AND ", ci, c->cases[k].entity_index);
+            if (parent_absent(p, ci, c->cases[k].entity_index, out) != 0)
+                return FERRY_ENOMEM;
+            ADD(")");
+        }
+        ADD(")");
+    }
+    ADD(")");
+    return 0;
+}
+
+/* The entity index of ref column ci's parent, as SQL text. */
+static int
+parent_index_expr(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    const map_column_t *c = &p->e->columns[ci];
+
+    if (c->kind == MAP_COLUMN_REF)
+        PRINTF("'%zu'", c->ref_index);
+    else
+        PRINTF("s.e%zu", ci);
+    return 0;
+}
+
+static bool
+policy_is(const map_column_t *c, enum map_on_missing pol)
+{
+    if (c->kind == MAP_COLUMN_COPY)
+        return false;
+    if (c->deferred)
+        return pol == MAP_ON_MISSING_NULL;
+    return c->on_missing == pol;
+}
+
+int
+sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
+                      sink_buf_t *out)
+{
+    size_t i;
+    bool any = false;
+
+    PRINTF("DELETE FROM %s s WHERE s.__op = 'u' AND (false", p->q_stage);
+    for (i = 0; i < p->e->n_columns; i++) {
+        if (!policy_is(&p->e->columns[i], pol))
+            continue;
+        any = true;
+        ADD(" OR ");
+        if (sink_sql_missing(p, i, out) != 0)
+            return FERRY_ENOMEM;
+    }
+    ADD(") RETURNING s.__n, CASE");
+    for (i = 0; i < p->e->n_columns; i++) {
+        if (!policy_is(&p->e->columns[i], pol))
+            continue;
+        ADD(" WHEN ");
+        if (sink_sql_missing(p, i, out) != 0)
+            return FERRY_ENOMEM;
+        ADD(" THEN ");
+        if (parent_index_expr(p, i, out) != 0)
+            return FERRY_ENOMEM;
+    }
+    ADD(" END, CASE");
+    for (i = 0; i < p->e->n_columns; i++) {
+        if (!policy_is(&p->e->columns[i], pol))
+            continue;
+        ADD(" WHEN ");
+        if (sink_sql_missing(p, i, out) != 0)
+            return FERRY_ENOMEM;
+        PRINTF(" THEN s.c%zu", i);
+    }
+    ADD(" END");
+    if (!any)
+        sink_buf_reset(out);
+    return 0;
+}
+
+int
+sink_sql_null_missing(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    PRINTF("UPDATE %s s SET c%zu = NULL WHERE s.__op = 'u' AND ", p->q_stage,
+           ci);
+    return sink_sql_missing(p, ci, out);
+}
+
+/* "target row t is the staged row s" */
+static int
+match(const sink_plan_t *p, const char *t, sink_buf_t *out)
+{
+    size_t i;
+
+    if (p->n_lcols == 0) {
+        PRINTF("%s.%s = s.__id::%s", t, p->q_id, p->id_type);
+        return 0;
+    }
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF("%s%s.%s = s.k%zu::%s", i > 0 ? " AND " : "", t, p->q_lcols[i],
+               i, p->lcol_types[i]);
+    return 0;
+}
+
+int
+sink_sql_upsert(const sink_plan_t *p, bool one_row, sink_buf_t *out)
+{
+    size_t i;
+    bool any_set = false;
+
+    PRINTF("INSERT INTO %s AS t (%s", p->q_target, p->q_id);
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF(", %s", p->q_lcols[i]);
+    for (i = 0; i < p->e->n_columns; i++)
+        PRINTF(", %s", p->q_cols[i]);
+    if (p->q_soft != NULL)
+        PRINTF(", %s", p->q_soft);
+    PRINTF(") SELECT s.__id::%s", p->id_type);
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF(", s.k%zu::%s", i, p->lcol_types[i]);
+    for (i = 0; i < p->e->n_columns; i++) {
+        PRINTF(", CASE WHEN s.__abs IS NULL OR NOT s.__abs[%zu] THEN "
+               "s.c%zu::%s ELSE (SELECT o.%s FROM %s o WHERE ",
+               i + 1, i, p->col_types[i], p->q_cols[i], p->q_target);
+        if (match(p, "o", out) != 0)
+            return FERRY_ENOMEM;
+        ADD(") END");
+    }
+    if (p->q_soft != NULL)
+        PRINTF(", to_timestamp(s.__dts / 1000.0)::%s", p->soft_type);
+    PRINTF(" FROM %s s WHERE s.__op = 'u'%s ON CONFLICT (", p->q_stage,
+           one_row ? " AND s.__n = $1" : "");
+    if (p->n_lcols == 0)
+        ADD(p->q_id);
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF("%s%s", i > 0 ? ", " : "", p->q_lcols[i]);
+    ADD(") DO ");
+    for (i = 0; i < p->e->n_columns; i++) {
+        PRINTF("%s%s = EXCLUDED.%s", any_set ? ", " : "UPDATE SET ",
+               p->q_cols[i], p->q_cols[i]);
+        any_set = true;
+    }
+    if (p->q_soft != NULL) {
+        PRINTF("%s%s = EXCLUDED.%s", any_set ? ", " : "UPDATE SET ", p->q_soft,
+               p->q_soft);
+        any_set = true;
+    }
+    if (!any_set)
+        ADD("NOTHING");
+    return 0;
+}
+
+int
+sink_sql_delete(const sink_plan_t *p, bool one_row, sink_buf_t *out)
+{
+    if (p->q_soft != NULL)
+        PRINTF("UPDATE %s t SET %s = to_timestamp(s.__ts / 1000.0)::%s "
+               "FROM %s s WHERE s.__op = 'd'%s AND ",
+               p->q_target, p->q_soft, p->soft_type, p->q_stage,
+               one_row ? " AND s.__n = $1" : "");
+    else
+        PRINTF("DELETE FROM %s t USING %s s WHERE s.__op = 'd'%s AND ",
+               p->q_target, p->q_stage, one_row ? " AND s.__n = $1" : "");
+    return match(p, "t", out);
+}
+
+int
+sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out)
+{
+    PRINTF("INSERT INTO %s.row_lsn AS r (entity, legacy_key, commit_lsn, "
+           "change_lsn) SELECT $1, s.__lkey, s.__cl, s.__ch FROM %s s "
+           "ON CONFLICT (entity, legacy_key) DO UPDATE SET commit_lsn = "
+           "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
+           p->q_state, p->q_stage);
+    return 0;
+}
+
+int
+sink_sql_idmap(const sink_plan_t *p, sink_buf_t *out)
+{
+    PRINTF("INSERT INTO %s.id_map (entity, legacy_key, uuid, source) "
+           "SELECT $1, s.__lkey, s.__id::uuid, 'v5' FROM %s s WHERE "
+           "s.__op = 'u' ON CONFLICT DO NOTHING",
+           p->q_state, p->q_stage);
+    return 0;
+}
+
+int
+sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out)
+{
+    size_t i;
+
+    PRINTF("DELETE FROM %s", p->q_target);
+    for (i = 0; i < p->n_lcols; i++)
+        PRINTF("%s%s IS NOT NULL", i > 0 ? " AND " : " WHERE ", p->q_lcols[i]);
+    return 0;
+}
+
+int
+sink_sql_state_ddl(const char *s, sink_buf_t *out)
+{
+    PRINTF("CREATE SCHEMA IF NOT EXISTS %s;"
+           "CREATE TABLE IF NOT EXISTS %s.offsets (topic text NOT NULL, "
+           "partition int NOT NULL, next_offset bigint NOT NULL, "
+           "updated_at timestamptz NOT NULL DEFAULT now(), "
+           "PRIMARY KEY (topic, partition));"
+           "CREATE TABLE IF NOT EXISTS %s.row_lsn (entity text NOT NULL, "
+           "legacy_key text NOT NULL, commit_lsn bigint NOT NULL, "
+           "change_lsn bigint NOT NULL, PRIMARY KEY (entity, legacy_key));"
+           "CREATE TABLE IF NOT EXISTS %s.truncated (entity text PRIMARY "
+           "KEY, commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS %s.applied_tx (commit_lsn bigint "
+           "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
+           s, s, s, s, s);
+    PRINTF("CREATE TABLE IF NOT EXISTS %s.parked (id bigserial PRIMARY KEY, "
+           "entity text NOT NULL, legacy_key text NOT NULL, "
+           "missing_entity text NOT NULL, missing_uuid uuid, "
+           "commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL, "
+           "topic text, partition int, kafka_offset bigint, event_key text, "
+           "event text NOT NULL, parked_at timestamptz NOT NULL DEFAULT "
+           "now());"
+           "CREATE INDEX IF NOT EXISTS parked_missing ON %s.parked "
+           "(missing_entity, missing_uuid);"
+           "CREATE TABLE IF NOT EXISTS %s.errors (id bigserial PRIMARY KEY, "
+           "at timestamptz NOT NULL DEFAULT now(), entity text, "
+           "legacy_key text, topic text, partition int, kafka_offset bigint, "
+           "sqlstate text, error text NOT NULL, event_key text, event text);",
+           s, s, s);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* The SQL ferry-sink runs against the target, generated once per entity.
+ * sink/sink_sql.h
+ *
+ * Every identifier in the text comes quoted (PQescapeIdentifier(), done by
+ * sink_apply.c when it builds the plan); every value is a parameter ($1 the
+ * entity name, $2 a staging row number) or arrives through COPY.  Each
+ * entity has a temporary staging table with text columns: the sink COPYs a
+ * batch into it, then runs set-based statements from it, casting each value
+ * to the target column's type there, so that a bad value fails a statement
+ * (and is isolated per row) rather than the COPY.  Pure: builds strings.
+ */
+#ifndef SINK_SQL_H
+#define SINK_SQL_H
+
+#include "map_config.h"
+#include "sink_util.h"
+
+#include <stdbool.h>
+
+/* One entity, as the SQL sees it.  All strings are owned by the plan. */
+typedef struct sink_plan {
+    const map_entity_t *e;         /* borrowed: the entity */
+    size_t index;                  /* index in cfg->entities */
+    char *q_state;                 /* quoted state schema */
+    char *q_target;                /* quoted "schema"."table" */
+    char *q_stage;                 /* quoted staging table (pg_temp) */
+    char *q_id;                    /* quoted id column */
+    char *id_type;                 /* its type (format_type) */
+    char **q_lcols;                /* quoted legacy id columns (n_lcols) */
+    char **lcol_types;             /* their types */
+    size_t n_lcols;                /* number of legacy id columns */
+    char **q_cols;                 /* quoted mapped columns (e->n_columns) */
+    char **col_types;              /* their types */
+    char *q_soft;                  /* quoted soft delete column, or NULL */
+    char *soft_type;               /* its type, or NULL */
+    const struct sink_plan *plans; /* borrowed: every entity's plan, by
+                                      index, for parent lookups */
+} sink_plan_t;
+
+/* Each builder appends one statement to out and returns 0 or
+ * FERRY_ENOMEM. */
+
+/* CREATE TEMP TABLE for the staging table. */
+int sink_sql_stage_ddl(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* DELETE of staged rows that are not newer than what the target reflects
+ * (row_lsn and truncated); $1 entity. */
+int sink_sql_stale(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* The condition "the parent of ref column ci is missing" on staging row s. */
+int sink_sql_missing(const sink_plan_t *p, size_t ci,
+                     sink_buf_t *out) FERRY_WUR;
+
+/* DELETE ... RETURNING __n, missing entity index, missing UUID of staged
+ * upserts whose ref columns with on_missing policy pol miss a parent. */
+int sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
+                          sink_buf_t *out) FERRY_WUR;
+
+/* UPDATE of staged upserts setting ref column ci to NULL where its parent
+ * is missing. */
+int sink_sql_null_missing(const sink_plan_t *p, size_t ci,
+                          sink_buf_t *out) FERRY_WUR;
+
+/* The set-based upsert; with one_row, only staging row $1. */
+int sink_sql_upsert(const sink_plan_t *p, bool one_row,
+                    sink_buf_t *out) FERRY_WUR;
+
+/* The delete (hard, or soft: stamp the column); with one_row, only $1. */
+int sink_sql_delete(const sink_plan_t *p, bool one_row,
+                    sink_buf_t *out) FERRY_WUR;
+
+/* Records the pairs of every staged row in row_lsn; $1 entity. */
+int sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* Records the UUIDs of staged upserts in the id-map; $1 entity. */
+int sink_sql_idmap(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* Deletes the target rows that have a legacy id (a source TRUNCATE). */
+int sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* The state schema's DDL (q_state quoted). */
+int sink_sql_state_ddl(const char *q_state, sink_buf_t *out) FERRY_WUR;
+
+#endif
