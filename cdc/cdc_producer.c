@@ -4,6 +4,9 @@
 
 #include "ferry_log.h"
 
+#include <inttypes.h>
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +14,17 @@
 
 #define MAX_TOPICS 512
 
+/* The opaque of untracked messages: never a window sequence number. */
+#define UNTRACKED_SEQ UINT64_MAX
+
 struct cdc_producer {
     rd_kafka_t *rk;                       /* owned */
     cdc_lsnwin_t *win;                    /* borrowed */
     rd_kafka_topic_t *topics[MAX_TOPICS]; /* owned handles */
     size_t ntopics;                       /* handles in use */
     uint64_t acked;                       /* acknowledged so far */
+    atomic_uint_fast64_t untracked_sent;  /* untracked messages produced */
+    atomic_uint_fast64_t untracked_acked; /* and acknowledged */
     int failed;                           /* a message was refused for good */
     char failure[512];                    /* what, where and why */
 };
@@ -40,7 +48,10 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     (void)rk;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        cdc_lsnwin_ack(p->win, seq);
+        if (seq == UNTRACKED_SEQ)
+            atomic_fetch_add(&p->untracked_acked, 1);
+        else
+            cdc_lsnwin_ack(p->win, seq);
         p->acked++;
         return;
     }
@@ -188,9 +199,18 @@ int
 cdc_producer_send(cdc_producer_t *p, rd_kafka_topic_t *topic, const void *key,
                   size_t klen, const void *value, size_t vlen, ferry_err_t *err)
 {
+    return cdc_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, klen,
+                                value, vlen, err);
+}
+
+int
+cdc_producer_send_to(cdc_producer_t *p, rd_kafka_topic_t *topic,
+                     int32_t partition, const void *key, size_t klen,
+                     const void *value, size_t vlen, ferry_err_t *err)
+{
     uint64_t seq = cdc_lsnwin_add(p->win);
 
-    if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+    if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY,
                          (void *)value, value ? vlen : 0, key, klen,
                          (void *)(uintptr_t)seq) == 0)
         return FERRY_OK;
@@ -200,6 +220,57 @@ cdc_producer_send(cdc_producer_t *p, rd_kafka_topic_t *topic, const void *key,
     return ferry_err_set(
         err, FERRY_EFATAL, "could not produce to topic \"%s\": %s",
         rd_kafka_topic_name(topic), rd_kafka_err2str(rd_kafka_last_error()));
+}
+
+int
+cdc_producer_send_untracked(cdc_producer_t *p, rd_kafka_topic_t *topic,
+                            const void *key, size_t klen, const void *value,
+                            size_t vlen, ferry_err_t *err)
+{
+    rd_kafka_resp_err_t e;
+
+    /* Counted before producing: the report may come back at once. */
+    atomic_fetch_add(&p->untracked_sent, 1);
+    if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                         (void *)value, value ? vlen : 0, key, klen,
+                         (void *)(uintptr_t)UNTRACKED_SEQ) == 0)
+        return FERRY_OK;
+    e = rd_kafka_last_error();
+    atomic_fetch_sub(&p->untracked_sent, 1);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return FERRY_ETRANSIENT;
+    return ferry_err_set(err, FERRY_EFATAL,
+                         "could not produce to topic \"%s\": %s",
+                         rd_kafka_topic_name(topic), rd_kafka_err2str(e));
+}
+
+uint64_t
+cdc_producer_untracked_inflight(const cdc_producer_t *p)
+{
+    cdc_producer_t *q = (cdc_producer_t *)p;
+
+    return atomic_load(&q->untracked_sent) - atomic_load(&q->untracked_acked);
+}
+
+int
+cdc_producer_flush_untracked(cdc_producer_t *p, int timeout_ms,
+                             ferry_err_t *err)
+{
+    int waited = 0;
+
+    while (cdc_producer_untracked_inflight(p) > 0) {
+        int rc = cdc_producer_poll(p, 100, err);
+
+        if (rc != FERRY_OK)
+            return rc;
+        waited += 100;
+        if (timeout_ms >= 0 && waited >= timeout_ms)
+            return ferry_err_set(err, FERRY_ETRANSIENT,
+                                 "%" PRIu64 " snapshot messages still "
+                                 "unacknowledged after %d ms",
+                                 cdc_producer_untracked_inflight(p), waited);
+    }
+    return FERRY_OK;
 }
 
 int

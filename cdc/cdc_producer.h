@@ -11,8 +11,11 @@
  * as they are (TLS and SASL settings pass through unchanged).  Settings that
  * would allow loss (acks other than all, idempotence off) are refused.
  *
- * Single-threaded: produce and poll from one thread; delivery reports run
- * inside cdc_producer_poll() on that thread.
+ * Single-threaded, with one exception: produce and poll from one thread;
+ * delivery reports run inside cdc_producer_poll() on that thread.  Only
+ * cdc_producer_send_untracked() and cdc_producer_untracked_inflight() may be
+ * called from other threads (the snapshot readers): librdkafka's produce is
+ * thread-safe and those messages bypass the LSN window, which is not.
  */
 #ifndef CDC_PRODUCER_H
 #define CDC_PRODUCER_H
@@ -49,12 +52,36 @@ int cdc_producer_send(cdc_producer_t *p, rd_kafka_topic_t *topic,
                       const void *key, size_t klen, const void *value,
                       size_t vlen, ferry_err_t *err) FERRY_WUR;
 
+/* Produces one message to partition (RD_KAFKA_PARTITION_UA: by key) and
+ * registers it in the window, like cdc_producer_send(). */
+int cdc_producer_send_to(cdc_producer_t *p, rd_kafka_topic_t *topic,
+                         int32_t partition, const void *key, size_t klen,
+                         const void *value, size_t vlen,
+                         ferry_err_t *err) FERRY_WUR;
+
+/* Produces one message outside the LSN window (snapshot rows: their
+ * acknowledgement confirms nothing by itself).  Any thread.  Key and value
+ * are copied.  Returns 0, FERRY_ETRANSIENT when librdkafka's queue is full
+ * (wait and call again), or FERRY_EFATAL. */
+int cdc_producer_send_untracked(cdc_producer_t *p, rd_kafka_topic_t *topic,
+                                const void *key, size_t klen,
+                                const void *value, size_t vlen,
+                                ferry_err_t *err) FERRY_WUR;
+
+/* Untracked messages produced and not yet acknowledged.  Any thread. */
+uint64_t cdc_producer_untracked_inflight(const cdc_producer_t *p);
+
 /* Serves delivery reports for at most timeout_ms.  Returns 0, or
  * FERRY_EFATAL with err set once the broker refused a message for good (or
  * the idempotent producer hit a fatal error): nothing after it may be
  * confirmed. */
 int cdc_producer_poll(cdc_producer_t *p, int timeout_ms,
                       ferry_err_t *err) FERRY_WUR;
+
+/* Waits until every untracked message is acknowledged, serving reports
+ * (the poll thread only); returns as cdc_producer_flush(). */
+int cdc_producer_flush_untracked(cdc_producer_t *p, int timeout_ms,
+                                 ferry_err_t *err) FERRY_WUR;
 
 /* Waits until every message is acknowledged or timeout_ms passes (-1:
  * forever, still serving reports).  Returns 0 when all are acknowledged,

@@ -141,7 +141,7 @@ serve_control(devbroker_ctx_t *ctx, int fd, char *buf, size_t *used, size_t cap,
     line = buf;
     while ((nl = strchr(line, '\n')) != NULL) {
         char reply[512];
-        char cmd[1024];
+        char cmd[4096];
 
         *nl = '\0';
         snprintf(cmd, sizeof(cmd), "%s", line);
