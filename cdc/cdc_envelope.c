@@ -548,6 +548,102 @@ cdc_env_tx_end_value(const cdc_env_tx_t *tx, cdc_buf_t *val)
     cdc_buf_append_lit(val, "]}");
 }
 
+/* Appends one snapshot column in the form streaming gives it. */
+static void
+append_read_value(cdc_buf_t *b, unsigned char type, const char *v, int len)
+{
+    if (v == NULL) {
+        cdc_buf_append_lit(b, "null");
+        return;
+    }
+    switch (type) {
+    case CDC_ENV_COL_INT:
+        cdc_buf_append(b, v, (size_t)len);
+        return;
+    case CDC_ENV_COL_BOOL:
+        if (len > 0 && v[0] == 't')
+            cdc_buf_append_lit(b, "true");
+        else
+            cdc_buf_append_lit(b, "false");
+        return;
+    default:
+        cdc_buf_append_json_str(b, v, (size_t)len);
+        return;
+    }
+}
+
+static void
+append_read_member(cdc_buf_t *b, const cdc_env_read_t *r, size_t i)
+{
+    const cdc_table_t *t = r->table;
+    const char *name = t->columns[i];
+
+    cdc_buf_append_json_str(b, name, strlen(name));
+    cdc_buf_putc(b, ':');
+    append_read_value(b, r->col_types ? r->col_types[i] : CDC_ENV_COL_TEXT,
+                      r->values[i], r->lengths[i]);
+}
+
+int
+cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key, ferry_err_t *err)
+{
+    const cdc_table_t *t = r->table;
+
+    if (r->key_index == NULL || t->nkey == 0)
+        return ferry_err_set(err, FERRY_EDATA,
+                             "table \"%s\".\"%s\" has no key columns to "
+                             "snapshot by",
+                             t->schema, t->table);
+    cdc_buf_putc(key, '{');
+    for (size_t k = 0; k < t->nkey; k++) {
+        size_t i = r->key_index[k];
+
+        if (r->values[i] == NULL)
+            return ferry_err_set(err, FERRY_EDATA,
+                                 "key column \"%s\" of table \"%s\".\"%s\" "
+                                 "is NULL in the snapshot",
+                                 t->columns[i], t->schema, t->table);
+        if (k > 0)
+            cdc_buf_putc(key, ',');
+        append_read_member(key, r, i);
+    }
+    cdc_buf_putc(key, '}');
+    return cdc_buf_status(key, err);
+}
+
+int
+cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
+                   cdc_buf_t *val, ferry_err_t *err)
+{
+    const cdc_table_t *t = r->table;
+    char lsn[20];
+    size_t lsn_len = fmt_u64(lsn, r->lsn);
+
+    cdc_buf_append_lit(val, "{\"before\":null,\"after\":{");
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        if (i > 0)
+            cdc_buf_putc(val, ',');
+        append_read_member(val, r, i);
+    }
+    cdc_buf_putc(val, '}');
+    cdc_buf_append(val, env->source_head.data, env->source_head.len);
+    cdc_buf_append_i64(val, r->source_ts_ms);
+    cdc_buf_append_str(val, snapshot_text(r->snapshot));
+    cdc_buf_append(val, env->source_db.data, env->source_db.len);
+    cdc_buf_append_lit(val, ",\"sequence\":\"[\\\"");
+    cdc_buf_append(val, lsn, lsn_len);
+    cdc_buf_append_lit(val, "\\\",\\\"0\\\"]\",\"schema\":\"");
+    cdc_buf_append_json_esc(val, t->schema, strlen(t->schema));
+    cdc_buf_append_lit(val, "\",\"table\":\"");
+    cdc_buf_append_json_esc(val, t->table, strlen(t->table));
+    cdc_buf_append_lit(val, "\",\"txId\":null,\"lsn\":");
+    cdc_buf_append(val, lsn, lsn_len);
+    cdc_buf_append_lit(val, ",\"xmin\":null},\"op\":\"r\",\"ts_ms\":");
+    cdc_buf_append_i64(val, r->ts_ms);
+    cdc_buf_append_lit(val, ",\"transaction\":null}");
+    return cdc_buf_status(val, err);
+}
+
 /* Reads exactly n digits at *p into *v. */
 static bool
 digits(const char **p, const char *end, int n, int *v)

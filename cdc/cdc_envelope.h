@@ -23,6 +23,14 @@
 #include "cdc_w2j.h"
 #include "ferry_err.h"
 
+/* How a snapshot read writes a column's text form, from the catalog type
+ * (the same forms as streaming: see docs/format.md). */
+typedef enum cdc_env_coltype {
+    CDC_ENV_COL_TEXT = 0, /* a JSON string of the text form */
+    CDC_ENV_COL_INT,      /* smallint, integer, bigint: a bare number */
+    CDC_ENV_COL_BOOL      /* boolean: true or false */
+} cdc_env_coltype_t;
+
 /* One captured table, filled by the caller from the mapping.  Names are raw
  * text (not JSON-escaped).  Every pointer is borrowed and must outlive the
  * events built from it; the transaction counter keys on the address. */
@@ -158,6 +166,35 @@ int cdc_env_tombstone_key(const cdc_env_row_t *row, cdc_buf_t *key,
 int cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
                       const cdc_env_row_t *row, cdc_buf_t *val,
                       ferry_err_t *err) FERRY_WUR;
+
+/* A row read by a snapshot, to turn into an op "r" event. */
+typedef struct cdc_env_read {
+    const cdc_table_t *table;       /* borrowed */
+    const unsigned char *col_types; /* borrowed: cdc_env_coltype_t per
+                                       column; NULL: all text */
+    const size_t *key_index;        /* borrowed: index in columns of each key
+                                       column; NULL: no usable key */
+    const char *const *values;      /* borrowed: the text form of each column
+                                       of table->columns, NULL for SQL NULL */
+    const int *lengths;             /* borrowed: the length of each value */
+    cdc_env_snapshot_t snapshot;    /* CDC_ENV_SNAPSHOT_TRUE or _LAST */
+    uint64_t lsn;                   /* the position the snapshot hands over at:
+                                       source.lsn and sequence [lsn, 0] */
+    int64_t source_ts_ms;           /* when the snapshot started */
+    int64_t ts_ms;                  /* processing time, ms since the epoch */
+} cdc_env_read_t;
+
+/* Appends the Kafka key of a snapshot read: the key columns, in the same
+ * forms as a streamed change's key.  Returns 0, FERRY_EDATA when a key
+ * column is NULL or key_index is NULL, or FERRY_ENOMEM. */
+int cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key,
+                     ferry_err_t *err) FERRY_WUR;
+
+/* Appends the value of a snapshot read: before null, after the row, op "r",
+ * transaction null.  Any thread, as long as each uses its own buffer (env
+ * is only read).  Returns 0 or FERRY_ENOMEM. */
+int cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
+                       cdc_buf_t *val, ferry_err_t *err) FERRY_WUR;
 
 /* Whether an UPDATE changed the row's key: some key column's old identity
  * value differs from its new value.  false for other actions. */

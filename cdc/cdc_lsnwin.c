@@ -51,6 +51,13 @@ cdc_lsnwin_destroy(cdc_lsnwin_t *w)
     free(w);
 }
 
+void
+cdc_lsnwin_set_start(cdc_lsnwin_t *w, uint64_t start_lsn)
+{
+    if (w->ncommits == 0)
+        w->confirmed = start_lsn;
+}
+
 bool
 cdc_lsnwin_full(const cdc_lsnwin_t *w)
 {

@@ -33,6 +33,10 @@ cdc_lsnwin_t *cdc_lsnwin_new(size_t capacity, uint64_t start_lsn);
 
 void cdc_lsnwin_destroy(cdc_lsnwin_t *w);
 
+/* Replaces the start LSN before any commit point was recorded (ferry-cdc
+ * knows where streaming starts only once the snapshot hand-off is done). */
+void cdc_lsnwin_set_start(cdc_lsnwin_t *w, uint64_t start_lsn);
+
 /* True when no further message may be added until some are acknowledged. */
 bool cdc_lsnwin_full(const cdc_lsnwin_t *w);
 

@@ -210,8 +210,8 @@ cdc_producer_send_to(cdc_producer_t *p, rd_kafka_topic_t *topic,
 {
     uint64_t seq = cdc_lsnwin_add(p->win);
 
-    if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY,
-                         (void *)value, value ? vlen : 0, key, klen,
+    if (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY, (void *)value,
+                         value ? vlen : 0, key, klen,
                          (void *)(uintptr_t)seq) == 0)
         return FERRY_OK;
     cdc_lsnwin_unadd(p->win, seq);

@@ -64,9 +64,8 @@ int cdc_producer_send_to(cdc_producer_t *p, rd_kafka_topic_t *topic,
  * are copied.  Returns 0, FERRY_ETRANSIENT when librdkafka's queue is full
  * (wait and call again), or FERRY_EFATAL. */
 int cdc_producer_send_untracked(cdc_producer_t *p, rd_kafka_topic_t *topic,
-                                const void *key, size_t klen,
-                                const void *value, size_t vlen,
-                                ferry_err_t *err) FERRY_WUR;
+                                const void *key, size_t klen, const void *value,
+                                size_t vlen, ferry_err_t *err) FERRY_WUR;
 
 /* Untracked messages produced and not yet acknowledged.  Any thread. */
 uint64_t cdc_producer_untracked_inflight(const cdc_producer_t *p);

@@ -4,6 +4,7 @@
 
 #include "cdc_buf.h"
 #include "cdc_envelope.h"
+#include "cdc_incsnap.h"
 #include "cdc_lsnwin.h"
 #include "cdc_producer.h"
 #include "cdc_repl.h"
@@ -48,6 +49,10 @@ typedef struct stream {
     uint64_t events, stats_events;     /* row events published */
     bool endpos_reached;               /* stop once all is confirmed */
     bool warned_unknown;               /* said once about a stray table */
+    cdc_incsnap_t *inc;                /* owned: re-snapshots */
+    const char **add_tables;           /* owned array of borrowed names:
+                                          the tables and the signal table */
+    size_t nadd;                       /* entries in add_tables */
 } stream_t;
 
 void
@@ -59,6 +64,9 @@ cdc_stream_opts_init(cdc_stream_opts_t *opts)
     opts->max_retained_wal = UINT64_C(1) << 30;
     opts->max_inflight = 100000;
     opts->max_reconnect_ms = 30000;
+    opts->snapshot_mode = CDC_SNAPSHOT_INITIAL;
+    cdc_snapshot_opts_init(&opts->snapshot);
+    opts->resnapshot_chunk = 1024;
 }
 
 static int64_t
@@ -175,6 +183,8 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
         (rc = cdc_buf_status(&s->key, err)) != FERRY_OK ||
         (rc = cdc_buf_status(&s->val, err)) != FERRY_OK)
         return rc;
+    cdc_incsnap_on_change(s->inc, t, s->key.data, s->key.len,
+                          s->msg.action == 'T');
     if ((rc = publish(s, topic, &s->key, s->val.data, s->val.len, err)) !=
         FERRY_OK)
         return rc;
@@ -195,6 +205,10 @@ handle_row(stream_t *s, ferry_err_t *err)
         cdc_tables_find(s->tables, s->msg.schema, s->msg.table);
     int rc;
 
+    if (t == NULL && cdc_incsnap_is_signal(s->inc, &s->msg)) {
+        cdc_incsnap_signal(s->inc, &s->msg);
+        return FERRY_OK;
+    }
     if (t == NULL) {
         if (!s->warned_unknown)
             ferry_warn("slot \"%s\": skipping changes of a table that is not "
@@ -218,6 +232,40 @@ handle_row(stream_t *s, ferry_err_t *err)
         return emit(s, t, CDC_ENV_KEY_CHANGE_CREATE, false, err);
     }
     return emit(s, t, CDC_ENV_WHOLE, s->msg.action == 'D', err);
+}
+
+/* Publishes what is left of a re-snapshot chunk at its watermark. */
+static int
+publish_chunk(stream_t *s, ferry_err_t *err)
+{
+    const char *key, *val;
+    size_t ti, klen, vlen;
+    int rc;
+
+    while (cdc_incsnap_next_row(s->inc, &ti, &key, &klen, &val, &vlen)) {
+        cdc_buf_t k = {(char *)key, klen, klen + 1, false};
+
+        if ((rc = publish(s, s->topics[ti], &k, val, vlen, err)) != FERRY_OK)
+            return rc;
+        s->events++;
+    }
+    return FERRY_OK;
+}
+
+/* Reads the next re-snapshot chunk when one is due.  A failure is retried
+ * at the next turn of the loop. */
+static void
+resnapshot_step(stream_t *s)
+{
+    ferry_err_t e = {0, ""};
+
+    if (!cdc_incsnap_want_chunk(s->inc))
+        return;
+    if (cdc_incsnap_read_chunk(s->inc, s->sql, &e) != FERRY_OK) {
+        ferry_warn("slot \"%s\": %s; retrying", s->cfg->source_slot, e.msg);
+        if (PQstatus(s->sql) == CONNECTION_BAD)
+            PQreset(s->sql);
+    }
 }
 
 static int
@@ -254,8 +302,15 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
     case 'T':
         rc = handle_row(s, err);
         break;
+    case 'M':
+        /* Logical messages are not published; one may close a
+         * re-snapshot chunk's window. */
+        if (!cdc_incsnap_on_message(s->inc, &s->msg))
+            return FERRY_OK;
+        rc = publish_chunk(s, err);
+        break;
     default:
-        return FERRY_OK; /* logical messages (M) are not captured */
+        return FERRY_OK;
     }
     if (rc != FERRY_OK)
         ferry_err_prefix(err, "slot \"%s\" at LSN " CDC_LSN_FMT,
@@ -395,9 +450,8 @@ stream_session(stream_t *s, ferry_err_t *err)
     s->repl = cdc_repl_connect(s->cfg->source_dsn, err);
     if (s->repl == NULL)
         return FERRY_ETRANSIENT;
-    rc = cdc_repl_start(s->repl, s->cfg->source_slot, start,
-                        cdc_tables_names(s->tables),
-                        cdc_tables_count(s->tables), err);
+    rc = cdc_repl_start(s->repl, s->cfg->source_slot, start, s->add_tables,
+                        s->nadd, err);
     if (rc != FERRY_OK)
         return rc;
     s->tx_open = false;
@@ -406,6 +460,7 @@ stream_session(stream_t *s, ferry_err_t *err)
         if ((rc = cdc_producer_poll(s->prod, 0, err)) != FERRY_OK ||
             (rc = periodic(s, err)) != FERRY_OK)
             return rc;
+        resnapshot_step(s);
         if (cdc_lsnwin_full(s->win)) {
             if ((rc = wait_kafka(s, 50, err)) != FERRY_OK)
                 return rc;
@@ -471,34 +526,37 @@ close_session(stream_t *s)
     s->repl = NULL;
 }
 
+/* Decides on the snapshot, takes it when due, and sets the LSN where
+ * streaming starts. */
 static int
 prepare_slot(stream_t *s, uint64_t *start, ferry_err_t *err)
 {
-    bool exists, plugin_ok;
-    uint64_t consistent;
-    PGconn *conn;
-    int rc;
+    cdc_snapshot_ctx_t ctx = {s->cfg,    s->tables, s->prod,
+                              s->topics, &s->env,   s->stop};
 
-    if ((rc = cdc_repl_slot_info(s->sql, s->cfg->source_slot, &exists,
-                                 &plugin_ok, start, err)) != FERRY_OK)
-        return rc;
-    if (exists && !plugin_ok)
-        return ferry_err_set(err, FERRY_ECONFIG,
-                             "replication slot \"%s\" exists but is not a "
-                             "logical slot using wal2json",
-                             s->cfg->source_slot);
-    if (exists) {
-        ferry_info("slot \"%s\" exists, confirmed up to " CDC_LSN_FMT,
-                   s->cfg->source_slot, CDC_LSN_ARGS(*start));
-        return FERRY_OK;
-    }
-    if ((conn = cdc_repl_connect(s->cfg->source_dsn, err)) == NULL)
-        return FERRY_ETRANSIENT;
-    rc =
-        cdc_repl_create_slot(conn, s->cfg->source_slot, NULL, &consistent, err);
-    PQfinish(conn);
-    *start = consistent;
-    return rc;
+    return cdc_handoff_prepare(&ctx, s->sql, s->opts->snapshot_mode,
+                               &s->opts->snapshot, start, err);
+}
+
+/* The re-snapshot state, and the tables wal2json decodes: the captured
+ * ones and the signal table. */
+static int
+setup_resnapshot(stream_t *s, ferry_err_t *err)
+{
+    size_t n = cdc_tables_count(s->tables);
+    const char *const *names = cdc_tables_names(s->tables);
+
+    s->inc = cdc_incsnap_new(s->tables, &s->env, s->opts->signal_table,
+                             s->opts->resnapshot_chunk);
+    s->add_tables = calloc(n + 2, sizeof(*s->add_tables));
+    if (s->inc == NULL || s->add_tables == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        s->add_tables[i] = names[i];
+    s->nadd = n;
+    if (s->opts->signal_table != NULL)
+        s->add_tables[s->nadd++] = s->opts->signal_table;
+    return FERRY_OK;
 }
 
 static int
@@ -511,11 +569,11 @@ setup(stream_t *s, ferry_err_t *err)
 
     if ((s->sql = cdc_repl_connect_sql(s->cfg->source_dsn, err)) == NULL)
         return FERRY_ETRANSIENT;
-    if ((rc = cdc_tables_load(s->sql, s->cfg, &s->tables, err)) != FERRY_OK ||
-        (rc = prepare_slot(s, &start, err)) != FERRY_OK)
+    if ((rc = cdc_tables_load(s->sql, s->cfg, &s->tables, err)) != FERRY_OK)
         return rc;
     n = cdc_tables_count(s->tables);
-    s->win = cdc_lsnwin_new(s->opts->max_inflight, start);
+    /* The start LSN is known once the snapshot hand-off is done. */
+    s->win = cdc_lsnwin_new(s->opts->max_inflight, 0);
     s->topics = calloc(n + 1, sizeof(*s->topics));
     if (s->win == NULL || s->topics == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
@@ -533,8 +591,12 @@ setup(stream_t *s, ferry_err_t *err)
     s->hb_topic = cdc_producer_topic(s->prod, name, err);
     if (s->tx_topic == NULL || s->hb_topic == NULL)
         return FERRY_ECONFIG;
-    return cdc_env_init(&s->env, FERRY_VERSION, s->cfg->kafka_topic_prefix,
-                        PQdb(s->sql), err);
+    if ((rc = cdc_env_init(&s->env, FERRY_VERSION, s->cfg->kafka_topic_prefix,
+                           PQdb(s->sql), err)) != FERRY_OK ||
+        (rc = prepare_slot(s, &start, err)) != FERRY_OK)
+        return rc;
+    cdc_lsnwin_set_start(s->win, start);
+    return setup_resnapshot(s, err);
 }
 
 static void
@@ -545,6 +607,8 @@ teardown(stream_t *s)
         cdc_producer_destroy(s->prod, 0);
     cdc_lsnwin_destroy(s->win);
     free(s->topics);
+    cdc_incsnap_free(s->inc);
+    free(s->add_tables);
     cdc_tables_free(s->tables);
     if (s->sql != NULL)
         PQfinish(s->sql);

@@ -15,6 +15,8 @@
 #ifndef CDC_STREAM_H
 #define CDC_STREAM_H
 
+#include "cdc_handoff.h"
+#include "cdc_snapshot.h"
 #include "ferry_err.h"
 #include "map_config.h"
 
@@ -30,6 +32,11 @@ typedef struct cdc_stream_opts {
                                   0 turns the check off */
     size_t max_inflight;       /* messages in flight before backpressure */
     int max_reconnect_ms;      /* backoff ceiling between reconnects */
+    cdc_snapshot_mode_t snapshot_mode; /* --snapshot */
+    cdc_snapshot_opts_t snapshot;      /* readers, chunk size */
+    const char *signal_table;          /* "schema.table" whose inserts trigger a
+                                          re-snapshot; NULL for none (borrowed) */
+    size_t resnapshot_chunk;           /* rows per re-snapshot chunk */
 } cdc_stream_opts_t;
 
 /* Fills opts with the defaults. */

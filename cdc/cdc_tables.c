@@ -10,10 +10,14 @@
 
 /* One table and the strings it owns. */
 typedef struct table_slot {
-    cdc_table_t pub; /* what the envelope sees; points into the fields */
-    char *qualified; /* owned: "schema.table" */
-    char **columns;  /* owned: every column in attnum order */
-    char **key;      /* owned: key columns */
+    cdc_table_t pub;      /* what the envelope sees; points into the fields */
+    char *qualified;      /* owned: "schema.table" */
+    char **columns;       /* owned: every column in attnum order */
+    char **key;           /* owned: key columns */
+    unsigned char *types; /* owned: cdc_env_coltype_t per column */
+    size_t *key_index;    /* owned: key columns' indexes in columns */
+    bool index_key;       /* the key is a unique index's (orderable) */
+    bool key_ok;          /* every key column is a column */
 } table_slot_t;
 
 struct cdc_tables {
@@ -25,6 +29,15 @@ struct cdc_tables {
 
 static const char *const columns_sql =
     "SELECT a.attname FROM pg_catalog.pg_attribute a "
+    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY a.attnum";
+
+/* How wal2json writes each column: it checks the attribute's own type
+ * (a domain over integer is a string), so ferry's snapshot does too. */
+static const char *const types_sql =
+    "SELECT CASE WHEN a.atttypid IN (20, 21, 23) THEN 1 "
+    " WHEN a.atttypid = 16 THEN 2 ELSE 0 END "
+    "FROM pg_catalog.pg_attribute a "
     "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
     "ORDER BY a.attnum";
 
@@ -102,6 +115,49 @@ add_problem(char *report, size_t cap, const char *line)
     snprintf(report + len, cap - len, "%s%s", len ? "; " : "", line);
 }
 
+/* Fills the snapshot's view of the table: column types and where each key
+ * column is.  A key column missing from the table leaves key_index NULL
+ * (the table cannot be snapshot; the mapping check reports it). */
+static int
+describe_snapshot(PGconn *conn, const char *oid, table_slot_t *slot,
+                  ferry_err_t *err)
+{
+    const char *params[1] = {oid};
+    size_t n = 0;
+    char **types = fetch_names(conn, types_sql, 1, params, &n, err);
+    int rc = FERRY_OK;
+
+    if (types == NULL)
+        return err ? err->status : FERRY_EFATAL;
+    slot->types = calloc(n + 1, 1);
+    if (slot->types == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n && i < slot->pub.ncolumns; i++)
+        slot->types[i] = (unsigned char)(types[i][0] - '0');
+    slot->key_index = calloc(slot->pub.nkey + 1, sizeof(size_t));
+    if (slot->key_index == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < slot->pub.nkey; k++) {
+        size_t i;
+
+        for (i = 0; i < slot->pub.ncolumns; i++)
+            if (strcmp(slot->columns[i], slot->key[k]) == 0)
+                break;
+        if (i == slot->pub.ncolumns)
+            goto done;
+        slot->key_index[k] = i;
+    }
+    slot->key_ok = true;
+
+done:
+    free_names(types);
+    return rc;
+}
+
 /* Fills slot for entity e.  Returns 0, a negative status for a failure
  * that stops everything, or 1 for a problem added to report. */
 static int
@@ -153,6 +209,7 @@ describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
         add_problem(report, cap, line);
         return 1;
     }
+    slot->index_key = nkey > 0 && e->n_key == 0;
     if (e->n_key > 0 || nkey == 0) {
         /* The mapping's key, or with REPLICA IDENTITY FULL and no key the
          * whole row. */
@@ -171,7 +228,7 @@ describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
     slot->pub.ncolumns = ncols;
     slot->pub.key_columns = (const char *const *)slot->key;
     slot->pub.nkey = nkey;
-    return 0;
+    return describe_snapshot(conn, oid, slot, err);
 }
 
 static bool
@@ -247,6 +304,8 @@ cdc_tables_free(cdc_tables_t *t)
         free(t->v[i].qualified);
         free_names(t->v[i].columns);
         free_names(t->v[i].key);
+        free(t->v[i].types);
+        free(t->v[i].key_index);
     }
     free(t->v);
     free(t->names);
@@ -270,6 +329,24 @@ cdc_tables_index(const cdc_tables_t *t, const cdc_table_t *tab)
 {
     /* pub is the first member of each slot. */
     return (size_t)((const table_slot_t *)(const void *)tab - t->v);
+}
+
+const unsigned char *
+cdc_tables_col_types(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].types;
+}
+
+const size_t *
+cdc_tables_key_index(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].key_ok ? t->v[i].key_index : NULL;
+}
+
+bool
+cdc_tables_index_key(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].index_key;
 }
 
 const char *const *

@@ -15,6 +15,7 @@
 #include "map_config.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 typedef struct cdc_tables cdc_tables_t;
 
@@ -33,6 +34,17 @@ const cdc_table_t *cdc_tables_get(const cdc_tables_t *t, size_t i);
 
 /* The index of tab (one of t's tables) in 0..count-1. */
 size_t cdc_tables_index(const cdc_tables_t *t, const cdc_table_t *tab);
+
+/* For snapshot reads of table i (borrowed from t): how each column is
+ * written (cdc_env_coltype_t), and the index in columns of each key column
+ * (NULL when a key column is not a column of the table). */
+const unsigned char *cdc_tables_col_types(const cdc_tables_t *t, size_t i);
+const size_t *cdc_tables_key_index(const cdc_tables_t *t, size_t i);
+
+/* Whether table i's key is a primary key or replica identity index, so
+ * that a snapshot can read it in key order (keyset chunks); otherwise (a
+ * key named by the mapping, or every column) it reads through a cursor. */
+bool cdc_tables_index_key(const cdc_tables_t *t, size_t i);
 
 /* "schema.table" names for wal2json's add-tables (borrowed from t). */
 const char *const *cdc_tables_names(const cdc_tables_t *t);

@@ -50,10 +50,29 @@ usage(FILE *out)
         "                             (default 1024, 0: off)\n"
         "      --max-inflight=N       messages awaiting Kafka before reading\n"
         "                             pauses (default 100000)\n"
+        "      --snapshot=MODE        initial (default): read every mapped\n"
+        "                             table when the slot is created; never;\n"
+        "                             always: at every start; when_needed:\n"
+        "                             as initial, and again when the slot\n"
+        "                             was invalidated (docs/snapshot.md)\n"
+        "      --snapshot-threads=N   snapshot readers (default 2)\n"
+        "      --snapshot-chunk=ROWS  rows per snapshot query (default "
+        "10000)\n"
+        "      --signal-table=SCHEMA.TABLE\n"
+        "                             a source table (id text, type text,\n"
+        "                             data text): inserting type\n"
+        "                             'execute-snapshot', data\n"
+        "                             '{\"data-collections\": "
+        "[\"public.t\"]}'\n"
+        "                             re-reads public.t while streaming\n"
+        "      --resnapshot-chunk=ROWS rows per re-snapshot chunk (default "
+        "1024)\n"
         "  -v, --verbose              log at debug level\n"
         "  -V, --version              print the version and exit\n"
         "  -h, --help                 show this help and exit\n\n"
-        "The slot (source.slot) is created with wal2json if it is missing.\n"
+        "The slot (source.slot) is created with wal2json if it is missing;\n"
+        "the snapshot is read in the slot's exported snapshot and streaming\n"
+        "takes over at its consistent point.\n"
         "SIGTERM or SIGINT: flush to Kafka, confirm, exit 0.\n\n"
         "Examples:\n"
         "  ferry-cdc --config ferry.yaml\n"
@@ -91,6 +110,11 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
         {"heartbeat-interval", required_argument, NULL, 1},
         {"max-retained-wal", required_argument, NULL, 2},
         {"max-inflight", required_argument, NULL, 3},
+        {"snapshot", required_argument, NULL, 4},
+        {"snapshot-threads", required_argument, NULL, 5},
+        {"snapshot-chunk", required_argument, NULL, 6},
+        {"signal-table", required_argument, NULL, 7},
+        {"resnapshot-chunk", required_argument, NULL, 8},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -131,6 +155,41 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             if (parse_num(optarg, "--max-inflight", 1, 10000000, &v) != 0)
                 return 2;
             opts->max_inflight = (size_t)v;
+            opts->snapshot.max_inflight = (uint64_t)v;
+            break;
+        case 4:
+            if (!cdc_snapshot_mode_parse(optarg, &opts->snapshot_mode)) {
+                fprintf(stderr,
+                        "ferry-cdc: invalid --snapshot \"%s\": expected "
+                        "initial, never, always or when_needed\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 5:
+            if (parse_num(optarg, "--snapshot-threads", 1, 16, &v) != 0)
+                return 2;
+            opts->snapshot.threads = (int)v;
+            break;
+        case 6:
+            if (parse_num(optarg, "--snapshot-chunk", 1, 1000000, &v) != 0)
+                return 2;
+            opts->snapshot.chunk_rows = (size_t)v;
+            break;
+        case 7:
+            if (strchr(optarg, '.') == NULL) {
+                fprintf(stderr,
+                        "ferry-cdc: invalid --signal-table \"%s\": expected "
+                        "SCHEMA.TABLE\n",
+                        optarg);
+                return 2;
+            }
+            opts->signal_table = optarg;
+            break;
+        case 8:
+            if (parse_num(optarg, "--resnapshot-chunk", 1, 1000000, &v) != 0)
+                return 2;
+            opts->resnapshot_chunk = (size_t)v;
             break;
         case 'v':
             ferry_log_set_level(FERRY_LOG_DEBUG);

@@ -42,6 +42,9 @@ usage(FILE *out)
         "                        an empty target, then go on live\n"
         "      --batch=N         events per target transaction "
         "(default 20000)\n"
+        "      --applied-window=N  applied transactions remembered for\n"
+        "                        dropping ones read again (default "
+        "100000)\n"
         "  -v, --verbose         log at debug level\n"
         "  -V, --version         print the version and exit\n"
         "  -h, --help            show this help and exit\n\n"
@@ -58,6 +61,7 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
         {"exit-at-end", no_argument, NULL, 'e'},
         {"rebuild", no_argument, NULL, 1},
         {"batch", required_argument, NULL, 2},
+        {"applied-window", required_argument, NULL, 3},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -88,6 +92,18 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
                 return 2;
             }
             opts->max_batch = (size_t)v;
+            break;
+        case 3:
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || v < 1 || v > 100000000) {
+                fprintf(stderr,
+                        "ferry-sink: invalid --applied-window \"%s\": "
+                        "expected 1 to 100000000\n",
+                        optarg);
+                return 2;
+            }
+            opts->applied_window = (size_t)v;
             break;
         case 'v':
             ferry_log_set_level(FERRY_LOG_DEBUG);

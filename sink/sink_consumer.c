@@ -207,6 +207,31 @@ done:
 }
 
 int
+sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->n_slots + 1);
+    rd_kafka_resp_err_t e;
+    size_t i;
+
+    if (list == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (i = 0; i < c->n_slots; i++) {
+        c->slots[i].next = c->slots[i].stored >= 0 ? c->slots[i].stored : 0;
+        rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
+                                          c->slots[i].partition)
+            ->offset = c->slots[i].next;
+    }
+    e = rd_kafka_assign(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not seek back to the stored offsets: %s",
+                             rd_kafka_err2str(e));
+    return 0;
+}
+
+int
 sink_consumer_slot(const sink_consumer_t *c, const char *topic,
                    int32_t partition)
 {

@@ -52,6 +52,12 @@ int sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
 int sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
                          ferry_err_t *err) FERRY_WUR;
 
+/* Seeks every slot back to the offset last stored in the target (or the
+ * beginning when none was stored), so that what was read since is read
+ * again.  Call with no reader thread polling.  Returns 0 or
+ * FERRY_ETRANSIENT / FERRY_ENOMEM with err set. */
+int sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
+
 /* The slot index of a message's topic and partition, or -1. */
 int sink_consumer_slot(const sink_consumer_t *c, const char *topic,
                        int32_t partition);

@@ -5,7 +5,10 @@
 #include "map_idmap.h"
 #include "sink_apply.h"
 #include "sink_consumer.h"
+#include "sink_lsnset.h"
 #include "sink_pg.h"
+#include "sink_reader.h"
+#include "sink_spill.h"
 #include "sink_sql.h"
 #include "sink_txbuf.h"
 
@@ -24,14 +27,19 @@ typedef struct run {
     PGconn *conn;                /* owned: the target */
     char *q_state;               /* owned: quoted state schema */
     sink_consumer_t kc;          /* the Kafka side */
+    sink_reader_t *reader;       /* owned: polls kc and parses ahead */
     sink_txbuf_t *txbuf;         /* owned: reassembly */
     sink_apply_t *apply;         /* owned: the applier */
-    sink_map_t *applied;         /* owned: commit LSNs already applied */
+    sink_lsnset_t applied;       /* recently applied commit LSNs */
     sink_tx_t **batch;           /* owned: transactions to apply */
     size_t n_batch, cap_batch;   /* in use, allocated */
     size_t batch_events;         /* events in the batch */
     int64_t *minoff;             /* owned: per slot, offsets to store */
     bool dirty;                  /* offsets moved since the last commit */
+    char **tables;               /* owned: consumed "schema.table" names */
+    bool spill_open;             /* the open target transaction holds a
+                                    spilled source transaction */
+    sink_event_t **spill_evs;    /* owned array: events being spilled */
 } run_t;
 
 void
@@ -40,6 +48,7 @@ sink_run_opts_init(sink_run_opts_t *opts)
     memset(opts, 0, sizeof(*opts));
     opts->max_batch = 20000;
     opts->max_wait_ms = 200;
+    opts->applied_window = 100000;
 }
 
 static void
@@ -197,14 +206,17 @@ load_state(run_t *r, sink_map_t *offsets, long *parked, ferry_err_t *err)
     }
     PQclear(res);
     sink_buf_reset(&sql);
-    if (rc == 0 && sink_buf_printf(&sql, "SELECT commit_lsn FROM %s.applied_tx",
-                                   r->q_state) != 0)
+    if (rc == 0 && sink_buf_printf(&sql,
+                                   "SELECT commit_lsn FROM %s.applied_tx "
+                                   "ORDER BY commit_lsn DESC LIMIT %zu",
+                                   r->q_state, r->opts->applied_window) != 0)
         rc = FERRY_ENOMEM;
     if (rc == 0)
         rc = sink_pg_exec(r->conn, "read the applied transactions", sql.data, 0,
                           NULL, &res, NULL, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++)
-        if (sink_map_put(r->applied, PQgetvalue(res, i, 0), r) != 0)
+        if (sink_lsnset_add(&r->applied,
+                            strtoull(PQgetvalue(res, i, 0), NULL, 10)) != 0)
             rc = FERRY_ENOMEM;
     PQclear(res);
     sink_buf_reset(&sql);
@@ -265,19 +277,21 @@ dlq_send(void *arg, const sink_event_t *ev, const char *entity,
     return 0;
 }
 
+/* True when the transaction that committed at commit_lsn has been
+ * applied: it is in the window of the last applied ones, or older than
+ * the whole window.  Transactions are applied in commit order, so one
+ * older than the window's floor was applied before it (docs/sink.md). */
 static bool
 is_applied(const run_t *r, uint64_t commit_lsn)
 {
-    char k[24];
-
-    snprintf(k, sizeof(k), "%" PRIu64, commit_lsn);
-    return sink_map_get(r->applied, k) != NULL;
+    return commit_lsn != 0 && (commit_lsn < sink_lsnset_floor(&r->applied) ||
+                               sink_lsnset_has(&r->applied, commit_lsn));
 }
 
 /* A malformed message on the transaction topic becomes a dead letter of
  * its own, through the same path as a malformed change event. */
 static int
-tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
+tx_message(run_t *r, const sink_item_t *m, sink_pos_t pos)
 {
     sink_txmsg_t tm;
     ferry_err_t perr = {0, ""};
@@ -292,12 +306,12 @@ tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
     }
     if (rc != FERRY_EDATA)
         return rc;
-    rc = sink_event_parse(m->key, m->key_len, "", 0, pos, &ev);
+    rc = sink_event_parse(m->key, m->klen, "", 0, pos, &ev);
     if (ev == NULL)
         return FERRY_ENOMEM;
     free(ev->raw);
     free(ev->reason);
-    ev->raw = strndup(m->payload != NULL ? m->payload : "", m->len);
+    ev->raw = strndup(m->payload, m->len);
     ev->reason = strdup(perr.msg);
     ev->op = 'X';
     ev->txid = NULL;
@@ -309,26 +323,50 @@ tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
 }
 
 static int
-on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
+item_error(run_t *r, const sink_item_t *m, ferry_err_t *err)
 {
-    int slot =
-        sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt), m->partition);
-    sink_pos_t pos = {slot, m->offset};
-    sink_event_t *ev = NULL;
+    if (m->oom)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory while reading a message");
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return 0;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+        return ferry_err_set(
+            err, FERRY_EFATAL,
+            "cannot read topic \"%s\" partition %d at offset %" PRId64
+            ": the broker no longer holds it (%s); the sink never skips "
+            "ahead, rebuild the target",
+            m->slot >= 0 ? r->kc.slots[m->slot].topic : "?", (int)m->partition,
+            m->slot >= 0 ? r->kc.slots[m->slot].next : m->offset,
+            m->errstr != NULL ? m->errstr : "?");
+    ferry_warn("Kafka consumer: %s (retrying)",
+               m->errstr != NULL ? m->errstr : "?");
+    return 0;
+}
+
+/* Takes one item from the reader: a transaction message, a change event
+ * parsed by the reader, or an error. */
+static int
+on_item(run_t *r, sink_item_t *m, ferry_err_t *err)
+{
+    sink_pos_t pos = {m->slot, m->offset};
     int rc;
 
-    if (slot < 0)
+    if (m->oom || m->err != 0)
+        return item_error(r, m, err);
+    if (m->slot < 0)
         return 0;
-    r->kc.slots[slot].next = m->offset + 1;
+    r->kc.slots[m->slot].next = m->offset + 1;
     r->dirty = true;
-    if (r->kc.slots[slot].is_tx)
+    if (r->kc.slots[m->slot].is_tx)
         rc = tx_message(r, m, pos);
-    else if (m->payload == NULL)
-        return 0; /* a tombstone */
+    else if (m->tombstone)
+        return 0;
     else {
-        rc = sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev);
-        if (ev == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        sink_event_t *ev = m->ev;
+
+        m->ev = NULL;
         if (ev->op != 'X' && ev->txid != NULL &&
             is_applied(r, ev->pair.commit)) {
             sink_event_free(ev);
@@ -341,32 +379,9 @@ on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
     return 0;
 }
 
-static int
-poll_error(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
-{
-    int slot;
-
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        return 0;
-    slot = m->rkt != NULL
-               ? sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt),
-                                    m->partition)
-               : -1;
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
-        return ferry_err_set(
-            err, FERRY_EFATAL,
-            "cannot read topic \"%s\" partition %d at offset %" PRId64
-            ": the broker no longer holds it (%s); the sink never skips "
-            "ahead, rebuild the target",
-            slot >= 0 ? r->kc.slots[slot].topic : "?", (int)m->partition,
-            slot >= 0 ? r->kc.slots[slot].next : m->offset,
-            rd_kafka_message_errstr(m));
-    ferry_warn("Kafka consumer: %s (retrying)", rd_kafka_message_errstr(m));
-    return 0;
-}
-
-/* Reads messages for up to max_wait_ms or until a batch is full. */
+/* Reads messages for up to max_wait_ms or until a batch is full.  Once
+ * half a batch is there, it takes only what the reader has already parsed
+ * and returns, so that the reader keeps parsing while the batch applies. */
 static int
 poll_some(run_t *r, ferry_err_t *err)
 {
@@ -376,15 +391,20 @@ poll_some(run_t *r, ferry_err_t *err)
 
     while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
         int64_t left = deadline - now_ms();
-        rd_kafka_message_t *m;
+        bool enough = n >= r->opts->max_batch / 2;
+        sink_item_t *m;
 
-        if (left <= 0)
+        if (left <= 0 && !enough)
             break;
-        m = rd_kafka_consumer_poll(r->kc.rk, (int)(left > 100 ? 100 : left));
-        if (m == NULL)
+        m = sink_reader_next(r->reader,
+                             enough ? 0 : (int)(left > 100 ? 100 : left));
+        if (m == NULL) {
+            if (enough)
+                break;
             continue;
-        rc = m->err != 0 ? poll_error(r, m, err) : on_message(r, m, err);
-        rd_kafka_message_destroy(m);
+        }
+        rc = on_item(r, m, err);
+        sink_item_free(m);
         n++;
         if (sink_txbuf_events(r->txbuf) > r->opts->max_batch * 4)
             break;
@@ -453,6 +473,29 @@ item_commit(run_t *r, size_t i, char *tmp)
     return tmp;
 }
 
+/* Keeps applied_tx as small as the in-memory window: rows below its
+ * floor are forgotten (see is_applied()). */
+static int
+prune_applied(run_t *r, ferry_err_t *err)
+{
+    uint64_t floor = sink_lsnset_floor(&r->applied);
+    sink_buf_t sql = {0};
+    char num[24];
+    const char *p1[1] = {num};
+    int rc;
+
+    if (floor == 0)
+        return 0;
+    snprintf(num, sizeof(num), "%" PRIu64, floor);
+    if (sink_buf_printf(&sql, "DELETE FROM %s.applied_tx WHERE commit_lsn < $1",
+                        r->q_state) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = sink_pg_exec(r->conn, "forget old applied transactions", sql.data, 1,
+                      p1, NULL, NULL, err);
+    sink_buf_free(&sql);
+    return rc;
+}
+
 /* The offsets of every slot (below any message still buffered) and the
  * commit LSNs of the batch, in the open target transaction. */
 static int
@@ -493,7 +536,8 @@ store_positions(run_t *r, ferry_err_t *err)
     if (array_text(&a1, r->n_batch, item_commit, r) != 0 ||
         sink_buf_printf(&sql,
                         "INSERT INTO %s.applied_tx (commit_lsn) SELECT "
-                        "DISTINCT unnest($1::int8[]) ON CONFLICT DO NOTHING",
+                        "DISTINCT c FROM unnest($1::int8[]) c WHERE c <> 0 "
+                        "ON CONFLICT DO NOTHING",
                         r->q_state) != 0) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         goto done;
@@ -501,12 +545,33 @@ store_positions(run_t *r, ferry_err_t *err)
     params[0] = a1.data;
     rc = sink_pg_exec(r->conn, "record applied transactions", sql.data, 1,
                       params, NULL, NULL, err);
+    if (rc == 0)
+        rc = prune_applied(r, err);
 done:
     sink_buf_free(&sql);
     sink_buf_free(&a1);
     sink_buf_free(&a2);
     sink_buf_free(&a3);
     return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+}
+
+/* Stores the offsets, flushes dead letters and commits the open target
+ * transaction. */
+static int
+finish_commit(run_t *r, ferry_err_t *err)
+{
+    int rc;
+
+    if ((rc = store_positions(r, err)) != 0)
+        return rc;
+    /* Dead letters must be in Kafka before the offsets move past them. */
+    if (rd_kafka_flush(r->kc.dlq, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_outq_len(r->kc.dlq) > 0)
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not deliver to the dead-letter topic "
+                             "\"%s\"",
+                             r->kc.dlq_topic);
+    return sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
 }
 
 static int
@@ -520,16 +585,7 @@ commit_once(run_t *r, ferry_err_t *err)
     if (r->n_batch > 0 &&
         (rc = sink_apply_txs(r->apply, r->batch, r->n_batch, err)) != 0)
         return rc;
-    if ((rc = store_positions(r, err)) != 0)
-        return rc;
-    /* Dead letters must be in Kafka before the offsets move past them. */
-    if (rd_kafka_flush(r->kc.dlq, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_outq_len(r->kc.dlq) > 0)
-        return ferry_err_set(err, FERRY_ETRANSIENT,
-                             "could not deliver to the dead-letter topic "
-                             "\"%s\"",
-                             r->kc.dlq_topic);
-    return sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
+    return finish_commit(r, err);
 }
 
 static int
@@ -563,13 +619,9 @@ batch_done(run_t *r)
     size_t i;
 
     for (i = 0; i < r->n_batch; i++) {
-        char k[24];
-
-        if (r->batch[i]->id != NULL) {
-            snprintf(k, sizeof(k), "%" PRIu64, r->batch[i]->commit_lsn);
-            if (sink_map_put(r->applied, k, r) != 0)
-                ferry_warn("out of memory while remembering a transaction");
-        }
+        if (r->batch[i]->id != NULL && r->batch[i]->commit_lsn != 0 &&
+            sink_lsnset_add(&r->applied, r->batch[i]->commit_lsn) != 0)
+            ferry_warn("out of memory while remembering a transaction");
         sink_tx_free(r->batch[i]);
     }
     for (i = 0; i < r->kc.n_slots; i++)
@@ -615,6 +667,121 @@ commit_batch(run_t *r, ferry_err_t *err)
     }
 }
 
+static int
+make_txbuf(run_t *r)
+{
+    sink_txbuf_free(r->txbuf);
+    r->txbuf =
+        sink_txbuf_new((const char *const *)r->tables, r->cfg->n_entities);
+    return r->txbuf != NULL ? 0 : FERRY_ENOMEM;
+}
+
+/* After a transient error while a spilled transaction was open, its events
+ * are gone with the rolled-back target transaction: forget everything read
+ * since the last commit and read it again from the stored offsets. */
+static int
+rewind_to_stored(run_t *r, ferry_err_t *err)
+{
+    long backoff = 100;
+    size_t i;
+    int rc;
+
+    ferry_warn("%s; reading again from the stored offsets", err->msg);
+    sink_reader_free(r->reader);
+    r->reader = NULL;
+    for (i = 0; i < r->n_batch; i++)
+        sink_tx_free(r->batch[i]);
+    r->n_batch = 0;
+    r->batch_events = 0;
+    r->spill_open = false;
+    if (make_txbuf(r) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    do {
+        if (*r->stop)
+            return ferry_err_set(err, FERRY_ETRANSIENT,
+                                 "stopped while retrying: %s", err->msg);
+        sleep_ms(backoff);
+        backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+        rc = reconnect(r, err);
+        if (rc == 0)
+            rc = sink_consumer_rewind(&r->kc, err);
+        if (rc != 0 && rc != FERRY_ETRANSIENT)
+            return rc;
+        if (rc != 0)
+            ferry_warn("%s; retrying in %ld ms", err->msg, backoff);
+    } while (rc != 0);
+    r->dirty = false;
+    r->reader = sink_reader_start(&r->kc, r->opts->max_batch);
+    return r->reader != NULL ? 0
+                             : ferry_err_set(err, FERRY_ENOMEM,
+                                             "could not start the reader "
+                                             "thread");
+}
+
+/* Moves the events of the front transaction to the spill table once it
+ * holds more than a batch (and from then on, as they arrive), opening the
+ * target transaction that will apply it. */
+static int
+spill_step(run_t *r, ferry_err_t *err)
+{
+    sink_tx_t *front = sink_txbuf_front(r->txbuf);
+    size_t n = 0, i;
+    int rc = 0;
+
+    if (front == NULL || front->id == NULL ||
+        (!front->spilling && front->n_events < r->opts->max_batch))
+        return 0;
+    if (!r->spill_open) {
+        if (r->n_batch > 0 && (rc = commit_batch(r, err)) != 0)
+            return rc;
+        if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
+                               NULL, NULL, err)) != 0 ||
+            (rc = sink_spill_begin(r->conn, err)) != 0)
+            return rc;
+        r->spill_open = true;
+        ferry_info("source transaction %s holds more than %zu events; "
+                   "spilling it to the target until it is complete",
+                   front->id, r->opts->max_batch);
+    }
+    if (sink_txbuf_take(r->txbuf, front, &r->spill_evs, &n) != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = sink_spill_write(r->conn, r->spill_evs, n, err);
+    for (i = 0; i < n; i++)
+        sink_event_free(r->spill_evs[i]);
+    return rc;
+}
+
+/* Applies a complete spilled transaction (tx, ownership taken) and commits
+ * it with the offsets. */
+static int
+commit_spilled(run_t *r, sink_tx_t *tx, ferry_err_t *err)
+{
+    int rc;
+
+    if (batch_add(r, tx) != 0) {
+        sink_tx_free(tx);
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    rc = sink_spill_apply(r->conn, r->apply, tx, r->opts->max_batch, err);
+    if (rc == 0)
+        rc = finish_commit(r, err);
+    if (rc == 0) {
+        r->spill_open = false;
+        batch_done(r);
+    }
+    return rc;
+}
+
+/* Runs a spill step; a transient error rewinds to the stored offsets. */
+static int
+spill_guard(run_t *r, int rc, ferry_err_t *err)
+{
+    if (rc == FERRY_ETRANSIENT && r->spill_open)
+        return rewind_to_stored(r, err);
+    return rc;
+}
+
 static bool
 at_end(const run_t *r)
 {
@@ -624,6 +791,27 @@ at_end(const run_t *r)
         if (r->kc.slots[i].next < r->kc.slots[i].end)
             return false;
     return true;
+}
+
+/* At the end with --exit-at-end: store the offsets read, unless a spilled
+ * transaction is still incomplete (its events are not in the buffer any
+ * more, so the offsets must not move: roll it back). */
+static int
+finish_at_end(run_t *r, ferry_err_t *err)
+{
+    int rc = 0;
+
+    if (r->spill_open) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+        r->spill_open = false;
+    } else if (r->dirty) {
+        rc = commit_batch(r, err);
+    }
+    if (sink_txbuf_count(r->txbuf) > 0)
+        ferry_warn("%zu source transactions are incomplete in the "
+                   "topics; they stay unapplied",
+                   sink_txbuf_count(r->txbuf));
+    return rc;
 }
 
 static int
@@ -636,26 +824,34 @@ run_loop(run_t *r, ferry_err_t *err)
         sink_tx_t *tx;
 
         rc = poll_some(r, err);
+        if (rc == 0)
+            rc = spill_guard(r, spill_step(r, err), err);
         while (rc == 0 && (tx = sink_txbuf_pop(r->txbuf)) != NULL) {
+            if (tx->spilling) {
+                rc = spill_guard(r, commit_spilled(r, tx, err), err);
+                continue;
+            }
             if (batch_add(r, tx) != 0) {
                 sink_tx_free(tx);
                 return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
             }
-            if (r->batch_events >= r->opts->max_batch)
+            /* A transaction that turned up below the spilled one goes
+             * first, inside the open target transaction. */
+            if (r->spill_open)
+                rc = spill_guard(
+                    r,
+                    sink_apply_txs(r->apply, &r->batch[r->n_batch - 1], 1, err),
+                    err);
+            else if (r->batch_events >= r->opts->max_batch)
                 rc = commit_batch(r, err);
         }
-        if (rc == 0 &&
+        if (rc == 0 && !r->spill_open &&
             (r->n_batch > 0 || (r->dirty && now_ms() - last_commit > 1000))) {
             rc = commit_batch(r, err);
             last_commit = now_ms();
         }
         if (rc == 0 && r->opts->exit_at_end && at_end(r)) {
-            if (r->dirty)
-                rc = commit_batch(r, err);
-            if (sink_txbuf_count(r->txbuf) > 0)
-                ferry_warn("%zu source transactions are incomplete in the "
-                           "topics; they stay unapplied",
-                           sink_txbuf_count(r->txbuf));
+            rc = finish_at_end(r, err);
             break;
         }
     }
@@ -666,7 +862,6 @@ static int
 start(run_t *r, ferry_err_t *err)
 {
     sink_map_t *offsets = sink_map_new();
-    const char **tables = NULL;
     long parked = 0;
     size_t i;
     int rc;
@@ -703,25 +898,25 @@ start(run_t *r, ferry_err_t *err)
         r->kc.n_slots = 0;
         rc = 0;
     }
-    tables = calloc(r->cfg->n_entities + 1, sizeof(char *));
-    for (i = 0; rc == 0 && tables != NULL && i < r->cfg->n_entities; i++) {
+    r->tables = calloc(r->cfg->n_entities + 1, sizeof(char *));
+    for (i = 0; rc == 0 && r->tables != NULL && i < r->cfg->n_entities; i++) {
         size_t len = strlen(r->cfg->entities[i].source_schema) +
                      strlen(r->cfg->entities[i].source_table) + 2;
-        char *t = malloc(len);
 
-        if (t != NULL)
-            snprintf(t, len, "%s.%s", r->cfg->entities[i].source_schema,
-                     r->cfg->entities[i].source_table);
-        tables[i] = t;
+        if ((r->tables[i] = malloc(len)) == NULL)
+            break;
+        snprintf(r->tables[i], len, "%s.%s", r->cfg->entities[i].source_schema,
+                 r->cfg->entities[i].source_table);
     }
-    if (rc == 0 && tables != NULL)
-        r->txbuf = sink_txbuf_new(tables, r->cfg->n_entities);
+    if (rc == 0 && r->tables != NULL && i == r->cfg->n_entities)
+        (void)make_txbuf(r);
     r->minoff = calloc(r->kc.n_slots + 1, sizeof(int64_t));
     if (rc == 0 && (r->txbuf == NULL || r->minoff == NULL))
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    for (i = 0; tables != NULL && i < r->cfg->n_entities; i++)
-        free((char *)tables[i]);
-    free(tables);
+    if (rc == 0 &&
+        (r->reader = sink_reader_start(&r->kc, r->opts->max_batch)) == NULL)
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "could not start the reader thread");
     sink_map_each(offsets, free_value, NULL);
     sink_map_free(offsets);
     if (rc == 0)
@@ -743,9 +938,9 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
     r.cfg = cfg;
     r.opts = opts;
     r.stop = stop;
-    r.applied = sink_map_new();
+    sink_lsnset_init(&r.applied, opts->applied_window);
     r.conn = PQconnectStart("");
-    if (r.applied == NULL || r.conn == NULL)
+    if (r.conn == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     r.q_state = PQescapeIdentifier(r.conn, cfg->state_schema,
                                    strlen(cfg->state_schema));
@@ -768,8 +963,13 @@ done:
     free(r.batch);
     sink_txbuf_free(r.txbuf);
     sink_apply_free(r.apply);
+    sink_reader_free(r.reader);
     sink_consumer_close(&r.kc);
-    sink_map_free(r.applied);
+    sink_lsnset_free(&r.applied);
+    for (i = 0; r.tables != NULL && i < cfg->n_entities; i++)
+        free(r.tables[i]);
+    free(r.tables);
+    free(r.spill_evs);
     free(r.minoff);
     PQfreemem(r.q_state);
     PQfinish(r.conn);

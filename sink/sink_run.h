@@ -12,10 +12,11 @@
 #include <stddef.h>
 
 typedef struct sink_run_opts {
-    bool exit_at_end; /* stop once what the topics held at start is done */
-    bool rebuild;     /* empty state, replay from the beginning */
-    size_t max_batch; /* events per target transaction (default 20000) */
-    int max_wait_ms;  /* longest wait for more messages before applying */
+    bool exit_at_end;      /* stop once what the topics held at start is done */
+    bool rebuild;          /* empty state, replay from the beginning */
+    size_t max_batch;      /* events per target transaction (default 20000) */
+    int max_wait_ms;       /* longest wait for more messages before applying */
+    size_t applied_window; /* applied commit LSNs remembered (100000) */
 } sink_run_opts_t;
 
 /* Fills opts with the defaults. */

@@ -90,6 +90,7 @@ sink_tx_free(sink_tx_t *tx)
         sink_event_free(tx->events[i]);
     free(tx->events);
     free(tx->id);
+    free(tx->seen);
     free(tx);
 }
 
@@ -244,6 +245,9 @@ tx_complete(sink_txbuf_t *b, sink_tx_t *tx)
 {
     if (tx->id == NULL)
         return true;
+    if (tx->spilling)
+        return tx->expected >= 0 && tx->n_events == 0 &&
+               tx->spilled >= tx->expected;
     if (tx->expected < 0 || (long)tx->n_events < tx->expected)
         return false;
     return (long)dedupe(b, tx) >= tx->expected;
@@ -267,6 +271,77 @@ sink_txbuf_pop(sink_txbuf_t *b)
     if (tx->id == NULL)
         dedupe(b, tx);
     return tx;
+}
+
+sink_tx_t *
+sink_txbuf_front(sink_txbuf_t *b)
+{
+    return b->n_heap > 0 ? b->heap[0] : NULL;
+}
+
+/* Marks total_order t as taken; false when it was taken before.  Orders
+ * outside any sane range are never treated as repeats. */
+static bool
+mark_seen(sink_tx_t *tx, long t, bool *oom)
+{
+    size_t byte;
+
+    if (t <= 0 || t > (1L << 32))
+        return true;
+    byte = (size_t)t / 8;
+    if (byte >= tx->seen_len) {
+        size_t len = tx->seen_len ? tx->seen_len : 1024;
+        uint8_t *p;
+
+        while (len <= byte)
+            len *= 2;
+        p = realloc(tx->seen, len);
+        if (p == NULL) {
+            *oom = true;
+            return false;
+        }
+        memset(p + tx->seen_len, 0, len - tx->seen_len);
+        tx->seen = p;
+        tx->seen_len = len;
+    }
+    if (tx->seen[byte] & (1u << (t % 8)))
+        return false;
+    tx->seen[byte] |= (uint8_t)(1u << (t % 8));
+    return true;
+}
+
+int
+sink_txbuf_take(sink_txbuf_t *b, sink_tx_t *tx, sink_event_t ***out, size_t *n)
+{
+    sink_event_t **grown;
+    size_t i;
+    bool oom = false;
+
+    grown = realloc(*out, (*n + tx->n_events + 1) * sizeof(**out));
+    if (grown == NULL)
+        return FERRY_ENOMEM;
+    *out = grown;
+    tx->spilling = true;
+    for (i = 0; i < tx->n_events; i++) {
+        sink_event_t *ev = tx->events[i];
+
+        if (mark_seen(tx, ev->total_order, &oom)) {
+            (*out)[(*n)++] = ev;
+            tx->spilled++;
+        } else if (oom) {
+            /* Keep the rest buffered; the caller stops on the error. */
+            memmove(tx->events, tx->events + i,
+                    (tx->n_events - i) * sizeof(*tx->events));
+            b->n_events -= i;
+            tx->n_events -= i;
+            return FERRY_ENOMEM;
+        } else {
+            sink_event_free(ev);
+        }
+    }
+    b->n_events -= tx->n_events;
+    tx->n_events = 0;
+    return 0;
 }
 
 const sink_tx_t *

@@ -18,6 +18,7 @@
 
 #include "sink_event.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,10 @@ typedef struct sink_tx {
     sink_pos_t begin_pos;  /* BEGIN message, slot -1 if none */
     sink_pos_t end_pos;    /* END message, slot -1 if none */
     size_t heap_index;     /* private: place in the buffer's heap */
+    bool spilling;         /* events are taken out as they arrive */
+    long spilled;          /* distinct events taken out so far */
+    uint8_t *seen;         /* owned: bitmap of total_order taken out */
+    size_t seen_len;       /* bytes in seen */
 } sink_tx_t;
 
 typedef struct sink_txbuf sink_txbuf_t;
@@ -61,6 +66,20 @@ sink_tx_t *sink_txbuf_pop(sink_txbuf_t *b);
 /* The buffered transaction with the lowest commit LSN (borrowed), or
  * NULL. */
 const sink_tx_t *sink_txbuf_peek(const sink_txbuf_t *b);
+
+/* The buffered transaction with the lowest commit LSN (borrowed; the
+ * caller may take its events with sink_txbuf_take()), or NULL. */
+sink_tx_t *sink_txbuf_front(sink_txbuf_t *b);
+
+/* Moves the buffered events of tx (borrowed, the front transaction, with
+ * an id) out of the buffer so that a huge transaction need not stay in
+ * memory: an event repeated (same total_order as one taken before) is
+ * freed, the others are appended to *out (a caller-owned array grown with
+ * realloc(), *n counting its entries) and become the caller's.  tx is then
+ * spilling: it is complete once the distinct events taken out reach the
+ * END's count and none is buffered.  Returns 0 or FERRY_ENOMEM. */
+int sink_txbuf_take(sink_txbuf_t *b, sink_tx_t *tx, sink_event_t ***out,
+                    size_t *n) FERRY_WUR;
 
 /* Number of buffered transactions. */
 size_t sink_txbuf_count(const sink_txbuf_t *b);

@@ -18,6 +18,7 @@
 
 int tool_cmd_plan(int argc, char **argv);
 int tool_cmd_check(int argc, char **argv);
+int tool_cmd_validate(int argc, char **argv);
 int tool_cmd_import_ids(int argc, char **argv);
 int tool_cmd_keys(int argc, char **argv);
 

@@ -22,6 +22,7 @@ usage(FILE *out)
         "Commands:\n"
         "  plan        print the entities in apply (dependency) order\n"
         "  check       check the mapping against the live databases\n"
+        "  validate    compare source and target through the mapping\n"
         "  import-ids  import legacy key -> UUID pairs of an earlier "
         "migration\n"
         "  keys        print the reference of every key ferry.yaml may hold\n\n"
@@ -33,6 +34,7 @@ usage(FILE *out)
         "  ferry-map plan --config ferry.yaml\n"
         "  ferry-map plan --config ferry.yaml --format json\n"
         "  LEGACY_PW=... ferry-map check --config ferry.yaml\n"
+        "  ferry-map validate --config ferry.yaml --format json\n"
         "  ferry-map import-ids --config ferry.yaml --entity offices \\\n"
         "      --csv offices.csv\n\n"
         "Run \"ferry-map COMMAND --help\" for a command's options.  Exit "
@@ -64,6 +66,8 @@ main(int argc, char **argv)
         return tool_cmd_plan(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return tool_cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return tool_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "import-ids") == 0)
         return tool_cmd_import_ids(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)

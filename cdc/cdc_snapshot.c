@@ -1,0 +1,760 @@
+/* The snapshot readers: keyset chunks in one imported snapshot, op "r"
+ * events, and the hand-off of the final row as "last".
+ * cdc/cdc_snapshot.c */
+#include "cdc_snapshot.h"
+
+#include "cdc_progress.h"
+#include "cdc_repl.h"
+#include "ferry_log.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 16
+
+/* What the readers share; fields without a lock note are set before the
+ * threads start and only read afterwards. */
+typedef struct shared {
+    const cdc_snapshot_ctx_t *ctx;   /* borrowed */
+    const cdc_snapshot_opts_t *opts; /* borrowed */
+    uint64_t lsn;                    /* source.lsn of every row */
+    int64_t ts_ms;                   /* source.ts_ms: snapshot start */
+    cdc_progress_t *prog;            /* owned; thread-safe counters */
+    pthread_mutex_t mu;              /* guards the fields below */
+    size_t next_table;               /* the next table to hand out */
+    bool have_final;                 /* final_* hold the latest table's
+                                        final row, not yet published */
+    rd_kafka_topic_t *final_topic;   /* its topic */
+    cdc_buf_t final_key;             /* owned: its key */
+    cdc_buf_t final_true;            /* owned: its value as "true" */
+    cdc_buf_t final_last;            /* owned: its value as "last" */
+    ferry_err_t err;                 /* the first reader error */
+    atomic_bool abort;               /* a reader failed or a stop came */
+    atomic_int running;              /* readers still working */
+} shared_t;
+
+/* One reader thread and its connection. */
+typedef struct reader {
+    shared_t *sh;               /* borrowed */
+    PGconn *conn;               /* owned: in the snapshot's transaction */
+    pthread_t thread;           /* valid when started */
+    bool started;               /* the thread was created */
+    cdc_buf_t key, val;         /* owned: the row being published */
+    cdc_buf_t hkey, htrue;      /* owned: the held row (last of a chunk) */
+    cdc_buf_t hlast;            /* owned: the held row as "last" */
+    bool held;                  /* hkey/htrue/hlast hold a row */
+    const unsigned char *types; /* borrowed: the table's column types */
+    const size_t *key_index;    /* borrowed: the table's key columns */
+    const char **values;        /* owned array: one row's text values */
+    int *lengths;               /* owned array: their lengths */
+    size_t cap;                 /* entries allocated in both */
+    char sql_first[1 << 13];    /* the table's first-chunk query */
+    char *sql_next;             /* owned: the next-chunk query */
+} reader_t;
+
+void
+cdc_snapshot_opts_init(cdc_snapshot_opts_t *opts)
+{
+    opts->threads = 2;
+    opts->chunk_rows = 10000;
+    opts->max_inflight = 100000;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+show(PGconn *conn, const char *name, char *out, size_t cap, ferry_err_t *err)
+{
+    char sql[64];
+    PGresult *res;
+    int rc = FERRY_OK;
+
+    snprintf(sql, sizeof(sql), "SHOW %s", name);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not read setting \"%s\" of the source: %s",
+                           name, PQerrorMessage(conn));
+    else
+        snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
+int
+cdc_snapshot_gucs_read(PGconn *conn, cdc_snapshot_gucs_t *g, ferry_err_t *err)
+{
+    int rc;
+
+    if ((rc = show(conn, "TimeZone", g->timezone, sizeof(g->timezone), err)) !=
+            FERRY_OK ||
+        (rc = show(conn, "DateStyle", g->datestyle, sizeof(g->datestyle),
+                   err)) != FERRY_OK ||
+        (rc = show(conn, "IntervalStyle", g->intervalstyle,
+                   sizeof(g->intervalstyle), err)) != FERRY_OK)
+        return rc;
+    return show(conn, "extra_float_digits", g->extra_float,
+                sizeof(g->extra_float), err);
+}
+
+static bool
+aborted(const shared_t *sh)
+{
+    return atomic_load(&((shared_t *)sh)->abort) || *sh->ctx->stop;
+}
+
+/* Records the first failure and stops the other readers. */
+static int
+reader_fail(shared_t *sh, const ferry_err_t *err, int rc)
+{
+    pthread_mutex_lock(&sh->mu);
+    if (sh->err.status == FERRY_OK) {
+        sh->err = *err;
+        sh->err.status = rc;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    atomic_store(&sh->abort, true);
+    return rc;
+}
+
+/* Produces one snapshot message, waiting while too many are in flight. */
+static int
+send_row(shared_t *sh, rd_kafka_topic_t *topic, const cdc_buf_t *key,
+         const cdc_buf_t *val, ferry_err_t *err)
+{
+    cdc_producer_t *p = sh->ctx->prod;
+    int rc;
+
+    while (cdc_producer_untracked_inflight(p) >= sh->opts->max_inflight) {
+        if (aborted(sh))
+            return ferry_err_set(err, FERRY_ETRANSIENT, "snapshot stopped");
+        usleep(500);
+    }
+    for (;;) {
+        rc = cdc_producer_send_untracked(p, topic, key->data, key->len,
+                                         val->data, val->len, err);
+        if (rc != FERRY_ETRANSIENT)
+            return rc;
+        if (aborted(sh))
+            return ferry_err_set(err, FERRY_ETRANSIENT, "snapshot stopped");
+        usleep(500);
+    }
+}
+
+/* Builds the key and value of one row into key and val. */
+static int
+build_row(reader_t *rd, const cdc_table_t *t, cdc_env_snapshot_t snap,
+          cdc_buf_t *key, cdc_buf_t *val, bool with_key, ferry_err_t *err)
+{
+    cdc_env_read_t r = {.table = t,
+                        .col_types = rd->types,
+                        .key_index = rd->key_index,
+                        .values = rd->values,
+                        .lengths = rd->lengths,
+                        .snapshot = snap,
+                        .lsn = rd->sh->lsn,
+                        .source_ts_ms = rd->sh->ts_ms,
+                        .ts_ms = wall_ms()};
+    int rc;
+
+    if (with_key) {
+        cdc_buf_reset(key);
+        if ((rc = cdc_env_read_key(&r, key, err)) != FERRY_OK)
+            return rc;
+    }
+    cdc_buf_reset(val);
+    return cdc_env_read_value(rd->sh->ctx->env, &r, val, err);
+}
+
+/* Publishes the rows of res.  The last row is held back (built as "true"
+ * and as "last"), because it may turn out to be the snapshot's final row;
+ * the previous held row is published first. */
+static int
+emit_rows(reader_t *rd, size_t ti, PGresult *res, ferry_err_t *err)
+{
+    shared_t *sh = rd->sh;
+    const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
+    rd_kafka_topic_t *topic = sh->ctx->topics[ti];
+    int n = PQntuples(res), rc;
+
+    for (int r = 0; r < n; r++) {
+        for (size_t c = 0; c < t->ncolumns; c++) {
+            rd->values[c] =
+                PQgetisnull(res, r, (int)c) ? NULL : PQgetvalue(res, r, (int)c);
+            rd->lengths[c] = PQgetlength(res, r, (int)c);
+        }
+        if (rd->held) {
+            if ((rc = send_row(sh, topic, &rd->hkey, &rd->htrue, err)) != 0)
+                return rc;
+            rd->held = false;
+            cdc_progress_add(sh->prog, ti, 1);
+        }
+        if (r == n - 1) {
+            if ((rc = build_row(rd, t, CDC_ENV_SNAPSHOT_TRUE, &rd->hkey,
+                                &rd->htrue, true, err)) != FERRY_OK ||
+                (rc = build_row(rd, t, CDC_ENV_SNAPSHOT_LAST, NULL, &rd->hlast,
+                                false, err)) != FERRY_OK)
+                return rc;
+            rd->held = true;
+            continue;
+        }
+        if ((rc = build_row(rd, t, CDC_ENV_SNAPSHOT_TRUE, &rd->key, &rd->val,
+                            true, err)) != FERRY_OK ||
+            (rc = send_row(sh, topic, &rd->key, &rd->val, err)) != FERRY_OK)
+            return rc;
+        cdc_progress_add(sh->prog, ti, 1);
+    }
+    return FERRY_OK;
+}
+
+/* At the end of a table: its final row becomes the snapshot's candidate
+ * final row, and the previous candidate is published as "true".  The
+ * buffers are swapped, never copied. */
+static int
+hand_over_final(reader_t *rd, size_t ti, ferry_err_t *err)
+{
+    shared_t *sh = rd->sh;
+    cdc_buf_t tmp;
+    int rc = FERRY_OK;
+
+    if (!rd->held)
+        return FERRY_OK;
+    pthread_mutex_lock(&sh->mu);
+    if (sh->have_final)
+        rc =
+            send_row(sh, sh->final_topic, &sh->final_key, &sh->final_true, err);
+    if (rc == FERRY_OK) {
+        tmp = sh->final_key;
+        sh->final_key = rd->hkey;
+        rd->hkey = tmp;
+        tmp = sh->final_true;
+        sh->final_true = rd->htrue;
+        rd->htrue = tmp;
+        tmp = sh->final_last;
+        sh->final_last = rd->hlast;
+        rd->hlast = tmp;
+        sh->final_topic = sh->ctx->topics[ti];
+        sh->have_final = true;
+        rd->held = false;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    if (rc == FERRY_OK)
+        cdc_progress_add(sh->prog, ti, 1);
+    return rc;
+}
+
+/* Appends "a","b" (quoted identifiers of names[idx[i]] or names[i]) to out;
+ * returns false when it does not fit or quoting fails. */
+static bool
+append_idents(PGconn *conn, char *out, size_t cap, const char *const *names,
+              const size_t *idx, size_t n)
+{
+    size_t len = strlen(out);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[idx ? idx[i] : i];
+        char *q = PQescapeIdentifier(conn, name, strlen(name));
+        int w;
+
+        if (q == NULL)
+            return false;
+        w = snprintf(out + len, cap - len, "%s%s", i ? "," : "", q);
+        PQfreemem(q);
+        if (w < 0 || (size_t)w >= cap - len)
+            return false;
+        len += (size_t)w;
+    }
+    return true;
+}
+
+/* Writes the table's queries: first chunk and next chunk for keyset
+ * reads, or the cursor's query.  Returns false if they do not fit. */
+static bool
+build_queries(reader_t *rd, const cdc_table_t *t, bool keyset)
+{
+    char from[1024] = "", keys[2048] = "", params[1024] = "";
+    char *qs = PQescapeIdentifier(rd->conn, t->schema, strlen(t->schema));
+    char *qt = PQescapeIdentifier(rd->conn, t->table, strlen(t->table));
+    size_t cap;
+    bool ok = qs != NULL && qt != NULL;
+
+    if (ok)
+        snprintf(from, sizeof(from), "%s.%s", qs, qt);
+    PQfreemem(qs);
+    PQfreemem(qt);
+    snprintf(rd->sql_first, sizeof(rd->sql_first), "%s",
+             keyset ? "SELECT "
+                    : "DECLARE ferry_snap NO SCROLL CURSOR FOR "
+                      "SELECT ");
+    if (!ok || !append_idents(rd->conn, rd->sql_first, sizeof(rd->sql_first),
+                              t->columns, NULL, t->ncolumns))
+        return false;
+    for (size_t k = 0; k < t->nkey; k++)
+        snprintf(params + strlen(params), sizeof(params) - strlen(params),
+                 "%s$%zu", k ? "," : "", k + 2);
+    if (keyset && !append_idents(rd->conn, keys, sizeof(keys), t->columns,
+                                 rd->key_index, t->nkey))
+        return false;
+    cap = strlen(rd->sql_first) + strlen(from) + 2 * strlen(keys) +
+          strlen(params) + 128;
+    free(rd->sql_next);
+    if ((rd->sql_next = malloc(cap)) == NULL)
+        return false;
+    snprintf(rd->sql_next, cap,
+             "%s FROM %s WHERE (%s) > (%s) ORDER BY %s "
+             "LIMIT $1",
+             rd->sql_first, from, keys, params, keys);
+    snprintf(rd->sql_first + strlen(rd->sql_first),
+             sizeof(rd->sql_first) - strlen(rd->sql_first), " FROM %s%s%s%s",
+             from, keyset ? " ORDER BY " : "", keyset ? keys : "",
+             keyset ? " LIMIT $1" : "");
+    return strlen(rd->sql_first) + 1 < sizeof(rd->sql_first);
+}
+
+int
+cdc_snapshot_keyset_sql(PGconn *conn, const cdc_table_t *t,
+                        const size_t *key_index, char **first, char **next)
+{
+    char cols[1 << 13] = "", keys[2048] = "", params[1024] = "";
+    char *qs = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
+    char *qt = PQescapeIdentifier(conn, t->table, strlen(t->table));
+    size_t cap;
+    bool ok =
+        qs != NULL && qt != NULL &&
+        append_idents(conn, cols, sizeof(cols), t->columns, NULL,
+                      t->ncolumns) &&
+        append_idents(conn, keys, sizeof(keys), t->columns, key_index, t->nkey);
+
+    *first = *next = NULL;
+    for (size_t k = 0; ok && k < t->nkey; k++)
+        snprintf(params + strlen(params), sizeof(params) - strlen(params),
+                 "%s$%zu", k ? "," : "", k + 2);
+    cap = strlen(cols) + 2 * strlen(keys) + strlen(params) + 2048;
+    if (ok && (*first = malloc(cap)) != NULL && (*next = malloc(cap)) != NULL) {
+        snprintf(*first, cap, "SELECT %s FROM %s.%s ORDER BY %s LIMIT $1", cols,
+                 qs, qt, keys);
+        snprintf(*next, cap,
+                 "SELECT %s FROM %s.%s WHERE (%s) > (%s) ORDER BY %s "
+                 "LIMIT $1",
+                 cols, qs, qt, keys, params, keys);
+    } else {
+        free(*first);
+        *first = NULL;
+        ok = false;
+    }
+    PQfreemem(qs);
+    PQfreemem(qt);
+    return ok ? FERRY_OK : FERRY_ENOMEM;
+}
+
+static int
+query_failed(reader_t *rd, const cdc_table_t *t, PGresult *res,
+             ferry_err_t *err)
+{
+    ferry_err_set(err, FERRY_ETRANSIENT,
+                  "could not read table \"%s.%s\" for the snapshot: %s",
+                  t->schema, t->table, PQerrorMessage(rd->conn));
+    PQclear(res);
+    return FERRY_ETRANSIENT;
+}
+
+/* Reads a table in keyset chunks: the key values of each chunk's last row
+ * (still in the previous result) are the next chunk's lower bound. */
+static int
+read_keyset(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
+{
+    const char *params[1 + 64];
+    char limit[24];
+    PGresult *prev = NULL, *res;
+    int rc = FERRY_OK, n;
+
+    if (t->nkey > 64)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "table \"%s.%s\" has more than 64 key columns",
+                             t->schema, t->table);
+    snprintf(limit, sizeof(limit), "%zu", rd->sh->opts->chunk_rows);
+    params[0] = limit;
+    for (;;) {
+        if (aborted(rd->sh)) {
+            rc = ferry_err_set(err, FERRY_ETRANSIENT, "snapshot stopped");
+            break;
+        }
+        if (prev != NULL)
+            for (size_t k = 0; k < t->nkey; k++)
+                params[k + 1] = PQgetvalue(prev, PQntuples(prev) - 1,
+                                           (int)rd->key_index[k]);
+        res = PQexecParams(rd->conn, prev ? rd->sql_next : rd->sql_first,
+                           prev ? (int)t->nkey + 1 : 1, NULL, params, NULL,
+                           NULL, 0);
+        PQclear(prev);
+        prev = NULL;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            return query_failed(rd, t, res, err);
+        n = PQntuples(res);
+        if ((rc = emit_rows(rd, ti, res, err)) != FERRY_OK ||
+            (size_t)n < rd->sh->opts->chunk_rows) {
+            PQclear(res);
+            break;
+        }
+        prev = res;
+    }
+    PQclear(prev);
+    return rc;
+}
+
+/* Reads a table without an orderable unique key through a cursor. */
+static int
+read_cursor(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
+{
+    char fetch[64];
+    PGresult *res = PQexec(rd->conn, rd->sql_first);
+    int rc = FERRY_OK, n;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return query_failed(rd, t, res, err);
+    PQclear(res);
+    snprintf(fetch, sizeof(fetch), "FETCH FORWARD %zu FROM ferry_snap",
+             rd->sh->opts->chunk_rows);
+    do {
+        if (aborted(rd->sh))
+            return ferry_err_set(err, FERRY_ETRANSIENT, "snapshot stopped");
+        res = PQexec(rd->conn, fetch);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            return query_failed(rd, t, res, err);
+        n = PQntuples(res);
+        rc = emit_rows(rd, ti, res, err);
+        PQclear(res);
+    } while (rc == FERRY_OK && (size_t)n == rd->sh->opts->chunk_rows);
+    res = PQexec(rd->conn, "CLOSE ferry_snap");
+    PQclear(res);
+    return rc;
+}
+
+static int
+read_table(reader_t *rd, size_t ti, ferry_err_t *err)
+{
+    const cdc_table_t *t = cdc_tables_get(rd->sh->ctx->tables, ti);
+    bool keyset = cdc_tables_index_key(rd->sh->ctx->tables, ti);
+    int rc;
+
+    rd->types = cdc_tables_col_types(rd->sh->ctx->tables, ti);
+    rd->key_index = cdc_tables_key_index(rd->sh->ctx->tables, ti);
+    if (rd->key_index == NULL)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "cannot snapshot table \"%s.%s\": a key column "
+                             "is not one of its columns",
+                             t->schema, t->table);
+    if (rd->cap < t->ncolumns + 1) {
+        free(rd->values);
+        free(rd->lengths);
+        rd->cap = t->ncolumns + 1;
+        rd->values = calloc(rd->cap, sizeof(*rd->values));
+        rd->lengths = calloc(rd->cap, sizeof(*rd->lengths));
+        if (rd->values == NULL || rd->lengths == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    if (!build_queries(rd, t, keyset))
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "the snapshot query of table \"%s.%s\" is too "
+                             "long",
+                             t->schema, t->table);
+    cdc_progress_start(rd->sh->prog, ti);
+    rc = keyset ? read_keyset(rd, ti, t, err) : read_cursor(rd, ti, t, err);
+    if (rc == FERRY_OK)
+        rc = hand_over_final(rd, ti, err);
+    if (rc == FERRY_OK)
+        cdc_progress_done(rd->sh->prog, ti);
+    return rc;
+}
+
+static void *
+reader_main(void *arg)
+{
+    reader_t *rd = arg;
+    shared_t *sh = rd->sh;
+    size_t n = cdc_tables_count(sh->ctx->tables);
+    ferry_err_t err = {0, ""};
+
+    for (;;) {
+        size_t ti;
+        int rc;
+
+        pthread_mutex_lock(&sh->mu);
+        ti = sh->next_table++;
+        pthread_mutex_unlock(&sh->mu);
+        if (ti >= n || aborted(sh))
+            break;
+        if ((rc = read_table(rd, ti, &err)) != FERRY_OK) {
+            reader_fail(sh, &err, rc);
+            break;
+        }
+    }
+    atomic_fetch_sub(&sh->running, 1);
+    return NULL;
+}
+
+static int
+exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params,
+        const char *what, ferry_err_t *err)
+{
+    PGresult *res =
+        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int st = PQresultStatus(res);
+
+    PQclear(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return FERRY_OK;
+    return ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s", what,
+                         PQerrorMessage(conn));
+}
+
+/* Opens reader i's transaction in the snapshot: name (in/out, 64 bytes)
+ * names the snapshot to import, or is empty for the first reader of a
+ * fresh snapshot, which exports it. */
+static int
+reader_begin(reader_t *rd, const cdc_snapshot_gucs_t *g, char *name,
+             ferry_err_t *err)
+{
+    const char *gp[4] = {g->timezone, g->datestyle, g->intervalstyle,
+                         g->extra_float};
+    PGresult *res;
+    int rc;
+
+    if ((rc = exec_ok(rd->conn,
+                      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+                      NULL, "begin the snapshot transaction", err)) != 0)
+        return rc;
+    if (name[0] != '\0') {
+        char *lit = PQescapeLiteral(rd->conn, name, strlen(name));
+        char sql[160];
+
+        if (lit == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit);
+        PQfreemem(lit);
+        if ((rc = exec_ok(rd->conn, sql, 0, NULL, "import the snapshot",
+                          err)) != FERRY_OK)
+            return rc;
+    } else {
+        res = PQexec(rd->conn, "SELECT pg_export_snapshot()");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            PQclear(res);
+            return ferry_err_set(err, FERRY_ETRANSIENT,
+                                 "could not export a snapshot: %s",
+                                 PQerrorMessage(rd->conn));
+        }
+        snprintf(name, 64, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    /* The text forms wal2json produces, so that a snapshot row and a
+     * streamed row of the same values are the same bytes. */
+    return exec_ok(rd->conn,
+                   "SELECT set_config('TimeZone', $1, false), "
+                   "set_config('DateStyle', $2, false), "
+                   "set_config('IntervalStyle', $3, false), "
+                   "set_config('extra_float_digits', $4, false), "
+                   "set_config('bytea_output', 'hex', false)",
+                   4, gp, "set up the snapshot session", err);
+}
+
+static void
+reader_close(reader_t *rd)
+{
+    if (rd->conn != NULL)
+        PQfinish(rd->conn);
+    cdc_buf_close(&rd->key);
+    cdc_buf_close(&rd->val);
+    cdc_buf_close(&rd->hkey);
+    cdc_buf_close(&rd->htrue);
+    cdc_buf_close(&rd->hlast);
+    free(rd->values);
+    free(rd->lengths);
+    free(rd->sql_next);
+}
+
+/* Connects the readers and opens their transactions in the snapshot. */
+static int
+connect_readers(shared_t *sh, reader_t *rds, int n,
+                const cdc_snapshot_gucs_t *gucs, const char *snapshot_name,
+                ferry_err_t *err)
+{
+    char name[64];
+    int rc;
+
+    snprintf(name, sizeof(name), "%s", snapshot_name ? snapshot_name : "");
+    for (int i = 0; i < n; i++) {
+        rds[i].sh = sh;
+        rds[i].conn = cdc_repl_connect_sql(sh->ctx->cfg->source_dsn, err);
+        if (rds[i].conn == NULL)
+            return FERRY_ETRANSIENT;
+        if ((rc = reader_begin(&rds[i], gucs, name, err)) != FERRY_OK)
+            return rc;
+    }
+    return FERRY_OK;
+}
+
+/* The planner's row estimate of each table, for the ETA. */
+static void
+load_estimates(shared_t *sh, PGconn *conn)
+{
+    size_t n = cdc_tables_count(sh->ctx->tables);
+
+    for (size_t i = 0; i < n; i++) {
+        const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, i);
+        char *qs = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
+        char *qt = PQescapeIdentifier(conn, t->table, strlen(t->table));
+        char name[1024];
+        const char *p[1] = {name};
+        PGresult *res;
+
+        snprintf(name, sizeof(name), "%s.%s", qs ? qs : "", qt ? qt : "");
+        PQfreemem(qs);
+        PQfreemem(qt);
+        res = PQexecParams(conn,
+                           "SELECT greatest(reltuples, 0)::int8 FROM "
+                           "pg_catalog.pg_class WHERE oid = $1::regclass",
+                           1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            cdc_progress_estimate(sh->prog, i,
+                                  strtoull(PQgetvalue(res, 0, 0), NULL, 10));
+        PQclear(res);
+    }
+}
+
+/* Serves delivery reports and the progress display until the readers are
+ * done, then publishes the final row as "last" and waits for Kafka. */
+static int
+supervise(shared_t *sh, ferry_err_t *err)
+{
+    cdc_producer_t *p = sh->ctx->prod;
+    int rc = FERRY_OK;
+
+    while (atomic_load(&sh->running) > 0) {
+        if ((rc = cdc_producer_poll(p, 100, err)) != FERRY_OK) {
+            atomic_store(&sh->abort, true);
+            return rc;
+        }
+        if (*sh->ctx->stop)
+            atomic_store(&sh->abort, true);
+        cdc_progress_tick(sh->prog, false);
+    }
+    if (aborted(sh))
+        return FERRY_OK; /* the readers' error, or the stop */
+    if (sh->have_final) {
+        do {
+            rc = cdc_producer_send_untracked(
+                p, sh->final_topic, sh->final_key.data, sh->final_key.len,
+                sh->final_last.data, sh->final_last.len, err);
+            if (rc == FERRY_ETRANSIENT &&
+                (rc = cdc_producer_poll(p, 50, err)) == FERRY_OK)
+                rc = FERRY_ETRANSIENT;
+        } while (rc == FERRY_ETRANSIENT && !*sh->ctx->stop);
+        if (rc != FERRY_OK)
+            return rc;
+    }
+    while ((rc = cdc_producer_flush_untracked(p, 1000, err)) ==
+               FERRY_ETRANSIENT &&
+           !*sh->ctx->stop)
+        cdc_progress_tick(sh->prog, false);
+    return rc;
+}
+
+static int
+run_readers(shared_t *sh, reader_t *rds, int n, ferry_err_t *err)
+{
+    int rc = FERRY_OK;
+
+    atomic_store(&sh->running, n);
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&rds[i].thread, NULL, reader_main, &rds[i]) != 0) {
+            atomic_store(&sh->abort, true);
+            atomic_fetch_sub(&sh->running, n - i);
+            rc = ferry_err_set(err, FERRY_EFATAL,
+                               "could not start a snapshot reader");
+            break;
+        }
+        rds[i].started = true;
+    }
+    if (rc == FERRY_OK)
+        rc = supervise(sh, err);
+    else
+        while (atomic_load(&sh->running) > 0)
+            usleep(10000);
+    for (int i = 0; i < n; i++)
+        if (rds[i].started)
+            pthread_join(rds[i].thread, NULL);
+    if (rc == FERRY_OK && sh->err.status != FERRY_OK) {
+        if (err != NULL)
+            *err = sh->err;
+        rc = sh->err.status;
+    }
+    if (rc == FERRY_OK && *sh->ctx->stop)
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "the snapshot was interrupted");
+    return rc;
+}
+
+int
+cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
+                 const cdc_snapshot_gucs_t *gucs, const char *snapshot_name,
+                 uint64_t lsn, ferry_err_t *err)
+{
+    size_t ntables = cdc_tables_count(ctx->tables);
+    reader_t rds[MAX_THREADS];
+    shared_t sh;
+    int n = opts->threads < 1 ? 1 : opts->threads, rc;
+
+    if (n > MAX_THREADS)
+        n = MAX_THREADS;
+    if ((size_t)n > ntables)
+        n = ntables > 0 ? (int)ntables : 1;
+    memset(rds, 0, sizeof(rds));
+    memset(&sh, 0, sizeof(sh));
+    sh.ctx = ctx;
+    sh.opts = opts;
+    sh.lsn = lsn;
+    sh.ts_ms = wall_ms();
+    pthread_mutex_init(&sh.mu, NULL);
+    sh.prog = cdc_progress_new(ctx->tables, ctx->cfg->source_slot);
+    if (sh.prog == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    ferry_info("slot \"%s\": snapshot of %zu tables at " CDC_LSN_FMT
+               " with %d readers",
+               ctx->cfg->source_slot, ntables, CDC_LSN_ARGS(lsn), n);
+    if ((rc = connect_readers(&sh, rds, n, gucs, snapshot_name, err)) !=
+        FERRY_OK)
+        goto done;
+    load_estimates(&sh, rds[0].conn);
+    rc = run_readers(&sh, rds, n, err);
+    cdc_progress_tick(sh.prog, true);
+    if (rc == FERRY_OK)
+        ferry_info("slot \"%s\": snapshot complete, %" PRIu64
+                   " rows acknowledged",
+                   ctx->cfg->source_slot, cdc_progress_total(sh.prog));
+
+done:
+    for (int i = 0; i < n; i++)
+        reader_close(&rds[i]);
+    cdc_buf_close(&sh.final_key);
+    cdc_buf_close(&sh.final_true);
+    cdc_buf_close(&sh.final_last);
+    cdc_progress_free(sh.prog);
+    pthread_mutex_destroy(&sh.mu);
+    return rc;
+}

@@ -1,0 +1,203 @@
+/* Snapshot completion records on <prefix>.snapshot, written and read back.
+ * cdc/cdc_snapstate.c */
+#include "cdc_snapstate.h"
+
+#include "cdc_buf.h"
+#include "cdc_repl.h"
+#include "ferry_log.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const state_names[] = {"none", "started", "complete"};
+
+static void
+topic_name(const map_config_t *cfg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s.snapshot", cfg->kafka_topic_prefix);
+}
+
+int
+cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
+                    cdc_snapstate_t state, uint64_t lsn, ferry_err_t *err)
+{
+    char name[1024];
+    cdc_buf_t key, val;
+    rd_kafka_topic_t *topic;
+    int rc;
+
+    topic_name(cfg, name, sizeof(name));
+    if ((topic = cdc_producer_topic(prod, name, err)) == NULL)
+        return FERRY_EFATAL;
+    cdc_buf_init(&key);
+    cdc_buf_init(&val);
+    cdc_buf_append_lit(&key, "{\"slot\":");
+    cdc_buf_append_json_str(&key, cfg->source_slot, strlen(cfg->source_slot));
+    cdc_buf_putc(&key, '}');
+    cdc_buf_append_lit(&val, "{\"slot\":");
+    cdc_buf_append_json_str(&val, cfg->source_slot, strlen(cfg->source_slot));
+    cdc_buf_append_lit(&val, ",\"status\":\"");
+    cdc_buf_append_str(&val, state_names[state]);
+    cdc_buf_append_lit(&val, "\",\"lsn\":\"");
+    cdc_buf_append_lsn(&val, lsn);
+    cdc_buf_append_lit(&val, "\",\"ts_ms\":");
+    cdc_buf_append_i64(&val, (int64_t)time(NULL) * 1000);
+    cdc_buf_putc(&val, '}');
+    if ((rc = cdc_buf_status(&key, err)) == FERRY_OK &&
+        (rc = cdc_buf_status(&val, err)) == FERRY_OK &&
+        (rc = cdc_producer_send_to(prod, topic, 0, key.data, key.len, val.data,
+                                   val.len, err)) == FERRY_OK)
+        rc = cdc_producer_flush(prod, 60000, err);
+    cdc_buf_close(&key);
+    cdc_buf_close(&val);
+    if (rc != FERRY_OK)
+        return ferry_err_prefix(err,
+                                "could not record the snapshot state of "
+                                "slot \"%s\" on topic \"%s\"",
+                                cfg->source_slot, name);
+    ferry_info("slot \"%s\": snapshot %s at " CDC_LSN_FMT " recorded on \"%s\"",
+               cfg->source_slot, state_names[state], CDC_LSN_ARGS(lsn), name);
+    return FERRY_OK;
+}
+
+/* A consumer for cfg's brokers, with the mapping's properties (TLS, SASL);
+ * producer-only properties are ignored, quietly. */
+static rd_kafka_t *
+new_consumer(const map_config_t *cfg, ferry_err_t *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512];
+    rd_kafka_t *rk;
+
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        goto bad;
+    for (size_t i = 0; i < cfg->n_kafka_properties; i++) {
+        const map_kv_t *kv = &cfg->kafka_properties[i];
+
+        if (kv->value != NULL &&
+            rd_kafka_conf_set(conf, kv->key, kv->value, errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
+            goto bad;
+    }
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        ferry_err_set(err, FERRY_ECONFIG, "could not create a consumer: %s",
+                      errstr);
+        return NULL;
+    }
+    return rk;
+
+bad:
+    /* The value may be a secret: never echo it. */
+    ferry_err_set(err, FERRY_ECONFIG, "invalid kafka property: %s", errstr);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Applies one record: only the slot's own records count. */
+static void
+apply_record(const map_config_t *cfg, const rd_kafka_message_t *m,
+             cdc_snapstate_t *state)
+{
+    json_t *v;
+    const char *slot, *status;
+
+    if (m->payload == NULL)
+        return;
+    v = json_loadb(m->payload, m->len, 0, NULL);
+    slot = json_string_value(json_object_get(v, "slot"));
+    status = json_string_value(json_object_get(v, "status"));
+    if (slot != NULL && status != NULL && strcmp(slot, cfg->source_slot) == 0) {
+        if (strcmp(status, "started") == 0)
+            *state = CDC_SNAPSTATE_STARTED;
+        else if (strcmp(status, "complete") == 0)
+            *state = CDC_SNAPSTATE_COMPLETE;
+    }
+    json_decref(v);
+}
+
+/* Reads partition 0 from lo up to hi. */
+static int
+read_range(rd_kafka_t *rk, const map_config_t *cfg, const char *name,
+           int64_t lo, int64_t hi, cdc_snapstate_t *state, ferry_err_t *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+    int64_t next = lo;
+    int idle = 0, rc = FERRY_OK;
+
+    if (rkt == NULL || rd_kafka_consume_start(rkt, 0, lo) != 0) {
+        if (rkt != NULL)
+            rd_kafka_topic_destroy(rkt);
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not read topic \"%s\": %s", name,
+                             rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    while (next < hi && idle < 30) {
+        rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 1000);
+
+        if (m == NULL) {
+            idle++;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            apply_record(cfg, m, state);
+            next = m->offset + 1;
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                               "could not read topic \"%s\": %s", name,
+                               rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        if (rc != FERRY_OK)
+            break;
+    }
+    if (rc == FERRY_OK && next < hi)
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not read topic \"%s\" up to offset %" PRId64
+                           " within 30 s",
+                           name, hi);
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+int
+cdc_snapstate_read(const map_config_t *cfg, cdc_snapstate_t *state,
+                   ferry_err_t *err)
+{
+    char name[1024];
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e;
+    rd_kafka_t *rk;
+    int rc = FERRY_OK;
+
+    *state = CDC_SNAPSTATE_NONE;
+    topic_name(cfg, name, sizeof(name));
+    if ((rk = new_consumer(cfg, err)) == NULL)
+        return FERRY_ECONFIG;
+    e = rd_kafka_query_watermark_offsets(rk, name, 0, &lo, &hi, 10000);
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+        goto done;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not read the offsets of topic \"%s\": %s",
+                           name, rd_kafka_err2str(e));
+        goto done;
+    }
+    if (hi > lo)
+        rc = read_range(rk, cfg, name, lo, hi, state, err);
+
+done:
+    rd_kafka_destroy(rk);
+    if (rc == FERRY_OK)
+        ferry_info("slot \"%s\": last snapshot record on \"%s\": %s",
+                   cfg->source_slot, name, state_names[*state]);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* Internals of ferry-map validate shared by its files; not a public header.
+ * mapping/map_validate_int.h
+ *
+ * map_validate_sql.c writes, for one entity and one side (source or target),
+ * the "row query": one row per legacy row with its legacy key text (k), its
+ * checksum bucket (b) and the text form of every mapped column (c0, c1, ...)
+ * as the target holds it.  map_validate.c runs the checksum and drill-down
+ * queries built around it.  Every identifier in the SQL is quoted with
+ * PQescapeIdentifier() and every value from the mapping is a parameter.
+ */
+#ifndef MAP_VALIDATE_INT_H
+#define MAP_VALIDATE_INT_H
+
+#include "map_config.h"
+#include "map_validate.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growing SQL text. */
+typedef struct map__vsql {
+    char *s;    /* owned: the text, NUL-terminated (NULL until written) */
+    size_t len; /* bytes used, without the NUL */
+    size_t cap; /* bytes allocated */
+    bool oom;   /* an allocation failed: the text is incomplete */
+} map__vsql_t;
+
+/* Appends printf-style text. */
+void map__vsql_add(map__vsql_t *b, const char *fmt, ...) FERRY_PRINTF(2, 3);
+/* Appends name (borrowed) quoted as an identifier through conn. */
+void map__vsql_ident(map__vsql_t *b, PGconn *conn, const char *name);
+/* Frees the text; the struct is the caller's. */
+void map__vsql_free(map__vsql_t *b);
+
+/* The target type of one mapped column, as the source side casts to it. */
+typedef struct map__vtype {
+    char *cast; /* owned: format_type() of the (base) type when it is a
+                   built-in type, else NULL: compared as text */
+    bool found; /* the target column exists */
+} map__vtype_t;
+
+/* One side's row query and its parameters. */
+typedef struct map__vside {
+    char *rows;          /* owned: SELECT k, b, c0.. FROM ...; the bucket
+                            count is parameter $(n_params + 1) */
+    char *count;         /* owned: SELECT count(*) of the side's rows */
+    int n_count_params;  /* parameters the count query uses (a prefix) */
+    const char **params; /* owned array of borrowed strings */
+    int n_params;        /* number of parameters */
+    int cap_params;      /* allocated entries */
+    size_t n_cols;       /* mapped columns: c0 .. c(n_cols-1) */
+    bool oom;            /* an allocation failed */
+} map__vside_t;
+
+/* Builds the source side of entity e.  types (n = e->n_columns, borrowed)
+ * are the target column types; parked_keys (borrowed, may be NULL) is a
+ * PostgreSQL array literal of legacy keys to leave out.  Returns 0,
+ * FERRY_ECONFIG with err set when the mapping cannot be compared, or
+ * FERRY_ENOMEM.  Free out with map__vside_free() whatever the result. */
+int map__vside_source(const map_config_t *cfg, const map_entity_t *e,
+                      PGconn *conn, const map__vtype_t *types,
+                      const char *parked_keys, map__vside_t *out,
+                      ferry_err_t *err) FERRY_WUR;
+
+/* Builds the target side of entity e; state_schema (borrowed, may be NULL)
+ * names the schema holding the sink's parked table, whose rows are left
+ * out.  Returns as map__vside_source(). */
+int map__vside_target(const map_config_t *cfg, const map_entity_t *e,
+                      PGconn *conn, const char *state_schema, map__vside_t *out,
+                      ferry_err_t *err) FERRY_WUR;
+
+/* Frees what the side owns. */
+void map__vside_free(map__vside_t *s);
+
+/* Adds a borrowed parameter; returns its number ($n), or 0 when out of
+ * memory. */
+int map__vside_param(map__vside_t *s, const char *value);
+
+/* SQL of the per-row hash over the row query (k, b, h). */
+void map__vsql_hashed(map__vsql_t *b, const map__vside_t *s);
+
+/* The temporary function the source side calls for json: true columns:
+ * pg_temp.ferry_json_or_null(text) returns its argument when it is JSON,
+ * else NULL. */
+extern const char *const map__vjson_fn_sql;
+
+#endif

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Benchmark: ferry-sink applies ROWS change events (all inserts, then all
+# updates) of an entity with one ref into the target; in the same run, COPY
+# loads the same rows into an identical empty table.  The events are made by
+# ferry-cdc (transactions of 1,000 rows) into a private ferry-devbroker (32
+# partitions, lz4) before the sink is timed.  Reports both rates, the ratios
+# to COPY and the sink's peak RSS.  A report, never a pass/fail test.
+# tests/bench/bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]
+# With BENCH_STMT_LOG=FILE, the target logs every statement's duration and
+# the server log is copied to FILE (to see where the sink's time goes); with
+# BENCH_PERF=PREFIX, each timed sink run is recorded by perf into
+# PREFIX.inserts and PREFIX.updates; BENCH_SINK_LOG=FILE keeps the sink's log.
+set -euo pipefail
+build=$(cd "${1:?usage: bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]}" && pwd)
+rows=${2:-1000000}
+shift $(($# >= 2 ? 2 : 1))
+top=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/ferry-bench-sink.XXXXXX)
+chmod 755 "$work"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+src="host=127.0.0.1 port=$port user=postgres dbname=src"
+tgt="host=127.0.0.1 port=$port user=postgres dbname=tgt"
+broker_pid=
+
+cleanup() {
+  [ -n "${BENCH_STMT_LOG:-}" ] && cp "$work/pg/server.log" "$BENCH_STMT_LOG" 2>/dev/null
+  [ -n "${BENCH_SINK_LOG:-}" ] && cp "$work/sink.log" "$BENCH_SINK_LOG" 2>/dev/null
+  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+  "$top/deploy/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$top/deploy/pg-cluster.sh" start "$work/pg" "$port" >/dev/null
+"$build/deploy/devbroker/ferry-devbroker" -f "$work/bs" \
+  -t bench.public.item:32 -t bench.public.parent:1 -t bench.transaction:1 \
+  >"$work/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 50); do [ -s "$work/bs" ] && break; sleep 0.1; done
+
+psql -qAtX -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE src" -c "CREATE DATABASE tgt"
+psql -qAtX -d "$src" <<'SQL'
+CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE item (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent,
+                   name text NOT NULL, amount numeric(12,2), created timestamptz,
+                   active bool);
+SQL
+psql -qAtX -d "$tgt" <<'SQL'
+CREATE TABLE parents (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text NOT NULL);
+CREATE TABLE items (id uuid PRIMARY KEY, legacy_id int UNIQUE,
+                    parent_id uuid NOT NULL REFERENCES parents (id),
+                    name text NOT NULL, amount numeric(12,2), created timestamptz,
+                    active bool);
+CREATE TABLE items_copy (id uuid PRIMARY KEY, legacy_id int UNIQUE,
+                         parent_id uuid NOT NULL REFERENCES parents (id),
+                         name text NOT NULL, amount numeric(12,2),
+                         created timestamptz, active bool);
+SQL
+cat >"$work/ferry.yaml" <<YAML
+source: { dsn: "$src", slot: bench_sink }
+kafka:
+  brokers: "$(cat "$work/bs")"
+  topic_prefix: bench
+  properties: { compression.type: lz4 }
+target: { dsn: "$tgt", uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f }
+entities:
+  parents: { source: public.parent, target: public.parents, legacy_id_column: legacy_id,
+             columns: { name: name } }
+  items:
+    source: public.item
+    target: public.items
+    legacy_id_column: legacy_id
+    columns:
+      parent_id: { ref: parents, from: parent_id }
+      name: name
+      amount: amount
+      created: created
+      active: active
+YAML
+lsn() { psql -qAtX -d "$src" -c 'SELECT pg_current_wal_lsn()'; }
+cdc() { "$build/cdc/ferry-cdc" -c "$work/ferry.yaml" --heartbeat-interval 0 --endpos "$(lsn)" 2>>"$work/cdc.log"; }
+now() { date +%s.%N; }
+# Runs the sink to the end; prints its seconds and peak RSS (kB).
+sink() {
+  local t0 t1 pid peak=0 rss phase=$1 wrap=()
+  shift
+  [ -n "${BENCH_PERF:-}" ] && [ "$phase" != setup ] &&
+    wrap=(perf record -q -g -o "$BENCH_PERF.$phase")
+  t0=$(now)
+  "${wrap[@]}" "$build/sink/ferry-sink" -c "$work/ferry.yaml" --exit-at-end "$@" 2>>"$work/sink.log" &
+  pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+    [ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
+    sleep 0.05
+  done
+  wait $pid || { tail -5 "$work/sink.log" >&2; exit 1; }
+  t1=$(now)
+  echo "$(echo "$t1 - $t0" | bc) $peak"
+}
+
+cdc  # creates the slot
+psql -qAtX -d "$src" -c "INSERT INTO parent SELECT g, 'parent ' || g FROM generate_series(1, 1000) g"
+cdc
+sink setup "$@" >/dev/null
+
+[ -n "${BENCH_STMT_LOG:-}" ] &&
+  psql -qAtX -d "$tgt" -c "ALTER DATABASE tgt SET log_min_duration_statement = 0"
+echo "loading $rows rows into the source in transactions of 1,000 ..." >&2
+for ((lo = 1; lo <= rows; lo += 1000)); do
+  echo "INSERT INTO item SELECT g, 1 + g % 1000, 'item ' || g, (g % 100000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 s', g % 2 = 0 FROM generate_series($lo, $((lo + 999))) g;"
+done | psql -qAtX -d "$src" >/dev/null
+echo "ferry-cdc: publishing the inserts ..." >&2
+cdc
+echo "ferry-sink: applying the inserts ..." >&2
+read -r ins_s ins_rss < <(sink inserts "$@")
+[ "$(psql -qAtX -d "$tgt" -c 'SELECT count(*) FROM items')" = "$rows" ] || { echo "sink did not apply every insert" >&2; exit 1; }
+
+psql -qAtX -d "$tgt" -c "\\copy items TO '$work/items.copy'"
+t0=$(now)
+psql -qAtX -d "$tgt" -c "\\copy items_copy FROM '$work/items.copy'"
+t1=$(now)
+copy_s=$(echo "$t1 - $t0" | bc)
+
+echo "updating $rows rows in the source in transactions of 1,000 ..." >&2
+for ((lo = 1; lo <= rows; lo += 1000)); do
+  echo "UPDATE item SET name = name || ' v2', amount = amount + 1, active = NOT active WHERE id BETWEEN $lo AND $((lo + 999));"
+done | psql -qAtX -d "$src" >/dev/null
+echo "ferry-cdc: publishing the updates ..." >&2
+cdc
+echo "ferry-sink: applying the updates ..." >&2
+read -r upd_s upd_rss < <(sink updates "$@")
+[ "$(psql -qAtX -d "$tgt" -c "SELECT count(*) FROM items WHERE name LIKE '% v2'")" = "$rows" ] || { echo "sink did not apply every update" >&2; exit 1; }
+grep -E "applied [0-9]+ rows" "$work/sink.log" | tail -2 >&2
+
+/usr/bin/python3 - "$rows" "$copy_s" "$ins_s" "$upd_s" "$ins_rss" "$upd_rss" <<'PY'
+import sys
+rows = int(sys.argv[1])
+copy_s, ins_s, upd_s = map(float, sys.argv[2:5])
+ins_rss, upd_rss = map(int, sys.argv[5:7])
+copy, ins, upd = rows / copy_s, rows / ins_s, rows / upd_s
+print("COPY into an empty table:  %9.0f rows/s (%.2f s)" % (copy, copy_s))
+print("ferry-sink inserts:        %9.0f rows/s (%.2f s), ratio %.2f (goal 0.50)" % (ins, ins_s, ins / copy))
+print("ferry-sink updates:        %9.0f rows/s (%.2f s), ratio %.2f (goal 0.35)" % (upd, upd_s, upd / copy))
+print("ferry-sink peak RSS: %.1f MB (inserts), %.1f MB (updates)" % (ins_rss / 1024, upd_rss / 1024))
+PY
