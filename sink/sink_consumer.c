@@ -158,6 +158,14 @@ add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
             "); the events in between are lost, rebuild the target from a "
             "fresh snapshot",
             s->topic, (int)p, s->next, lo);
+    if (s->next > hi)
+        return ferry_err_set(
+            err, FERRY_EFATAL,
+            "cannot resume topic \"%s\" partition %d at offset %" PRId64
+            ": the partition ends at offset %" PRId64
+            " (was the topic re-created or the broker replaced?); the sink "
+            "never skips ahead, rebuild the target from a fresh snapshot",
+            s->topic, (int)p, s->next, hi);
     if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1)))
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     c->n_slots++;

@@ -773,11 +773,12 @@ commit_spilled(run_t *r, sink_tx_t *tx, ferry_err_t *err)
     return rc;
 }
 
-/* Runs a spill step; a transient error rewinds to the stored offsets. */
+/* Runs a spill step; a transient error rewinds to the stored offsets (the
+ * spilled events went with the rolled-back target transaction). */
 static int
 spill_guard(run_t *r, int rc, ferry_err_t *err)
 {
-    if (rc == FERRY_ETRANSIENT && r->spill_open)
+    if (rc == FERRY_ETRANSIENT)
         return rewind_to_stored(r, err);
     return rc;
 }

@@ -40,7 +40,7 @@ EOF
 ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "slot creation failed"
 
 run_txn() { # ROWS FIRST_ID -> prints the sink's peak RSS (kB) applying it
-  local rows=$1 first=$2 o=$(($2 / 10000))
+  local rows=$1 first=$2 o=$(($2 / 1000))
   src_psql <<SQL
 BEGIN;
 INSERT INTO office SELECT g, 'office ' || g FROM generate_series($o + 1, $o + 100) g;

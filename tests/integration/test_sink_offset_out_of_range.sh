@@ -1,0 +1,59 @@
+# ferry-sink stops with a clear error, and never skips ahead, when the
+# broker no longer holds an offset it still needs: (1) retention dropped
+# the events after the offset the sink stored (more than the devbroker's
+# ~5 MiB per partition was produced while the sink was not running);
+# (2) the stored offset is past the end of the partition (the topic was
+# re-created or the broker replaced).  Each time the target and the stored
+# offsets stay as they were.
+PFX=_$(date +%s%N | tail -c 8)
+fresh_dbs sink_oor
+NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
+src_psql -c "CREATE TABLE note (id int PRIMARY KEY, body text NOT NULL)"
+tgt_psql -c "CREATE TABLE notes (id uuid PRIMARY KEY, legacy_id int UNIQUE, body text)"
+topic=sink_oor$PFX.public.note
+start_devbroker "$FERRY_TEST_TMP/broker" --topic "$topic:1" --topic "sink_oor$PFX.transaction:1"
+cfg=$FERRY_TEST_TMP/ferry.yaml
+cat >"$cfg" <<EOF
+source: { dsn: "$SRC_DSN", slot: sink_oor }
+kafka: { brokers: "$DEV_BROKERS", topic_prefix: sink_oor$PFX }
+target: { dsn: "$TGT_DSN", uuid_namespace: $NS }
+entities:
+  notes: { source: note, target: notes, legacy_id_column: legacy_id,
+           columns: { body: body } }
+EOF
+ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "slot creation failed"
+src_psql -c "INSERT INTO note SELECT g, 'note ' || g FROM generate_series(1, 100) g"
+ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc failed"
+ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink1.log" || fail "ferry-sink failed"
+[ "$(tgt_psql -c 'SELECT count(*) FROM notes')" = 100 ] || fail "the first 100 rows were not applied"
+offsets() { tgt_psql -c "SELECT string_agg(topic || ':' || partition || '=' || next_offset, ' ' ORDER BY topic, partition) FROM ferry.offsets"; }
+stored=$(tgt_psql -c "SELECT next_offset FROM ferry.offsets WHERE topic = '$topic'")
+before=$(offsets)
+
+# (1) Retention: about 14 MB into the one partition while the sink is down.
+for t in $(seq 1 20); do
+  echo "INSERT INTO note SELECT g, repeat('x', 600) || g FROM generate_series($t * 1000 + 1, $t * 1000 + 1000) g;"
+done | src_psql >/dev/null
+ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc failed"
+earliest=$(kcat -C -b "$DEV_BROKERS" -t "$topic" -p 0 -o beginning -c 1 -e -q -f '%o\n')
+[ "$earliest" -gt "$stored" ] || fail "the broker still holds offset $stored (earliest $earliest)"
+if ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink2.log"; then
+  fail "ferry-sink exited 0 although offset $stored is gone"
+fi
+grep -q "cannot resume topic \"$topic\" partition 0 at offset $stored: the broker no longer holds it (earliest offset $earliest)" "$FERRY_TEST_TMP/sink2.log" ||
+  fail "no clear error: $(grep -v NOTICE "$FERRY_TEST_TMP/sink2.log" | tail -2)"
+[ "$(tgt_psql -c 'SELECT count(*) FROM notes')" = 100 ] || fail "the sink applied rows past the gap"
+[ "$(offsets)" = "$before" ] || fail "the stored offsets moved: $before -> $(offsets)"
+echo "retention: stopped at offset $stored (earliest $earliest) without skipping"
+
+# (2) The stored offset is past the end of the partition.
+tgt_psql -c "UPDATE ferry.offsets SET next_offset = next_offset + 1000000 WHERE topic = '$topic'"
+before=$(offsets)
+if ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink3.log"; then
+  fail "ferry-sink exited 0 although its offset is past the end"
+fi
+grep -q "cannot resume topic \"$topic\" partition 0 at offset $((stored + 1000000)): the partition ends at offset" "$FERRY_TEST_TMP/sink3.log" ||
+  fail "no clear error: $(grep -v NOTICE "$FERRY_TEST_TMP/sink3.log" | tail -2)"
+[ "$(tgt_psql -c 'SELECT count(*) FROM notes')" = 100 ] || fail "the sink applied rows"
+[ "$(offsets)" = "$before" ] || fail "the stored offsets moved"
+echo "past the end: stopped with a clear error"
