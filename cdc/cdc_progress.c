@@ -3,6 +3,7 @@
 #include "cdc_progress.h"
 
 #include "ferry_log.h"
+#include "ferry_time.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -34,15 +35,6 @@ struct cdc_progress {
     int64_t next;               /* monotonic ms of the next draw or log */
 };
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 cdc_progress_t *
 cdc_progress_new(const cdc_tables_t *tables, const char *slot)
 {
@@ -59,7 +51,7 @@ cdc_progress_new(const cdc_tables_t *tables, const char *slot)
     p->tables = tables;
     p->slot = slot;
     p->tty = isatty(STDERR_FILENO) == 1;
-    p->started = mono_ms();
+    p->started = ferry_mono_ms();
     p->next = p->started + (p->tty ? 500 : 10000);
     return p;
 }
@@ -82,7 +74,7 @@ cdc_progress_estimate(cdc_progress_t *p, size_t i, uint64_t rows)
 void
 cdc_progress_start(cdc_progress_t *p, size_t i)
 {
-    atomic_store(&p->v[i].start, mono_ms());
+    atomic_store(&p->v[i].start, ferry_mono_ms());
     atomic_store(&p->v[i].state, 1);
 }
 
@@ -95,7 +87,7 @@ cdc_progress_add(cdc_progress_t *p, size_t i, uint64_t n)
 void
 cdc_progress_done(cdc_progress_t *p, size_t i)
 {
-    atomic_store(&p->v[i].end, mono_ms());
+    atomic_store(&p->v[i].end, ferry_mono_ms());
     atomic_store(&p->v[i].state, 2);
 }
 
@@ -182,7 +174,7 @@ log_lines(cdc_progress_t *p, int64_t now, bool final)
 void
 cdc_progress_tick(cdc_progress_t *p, bool final)
 {
-    int64_t now = mono_ms();
+    int64_t now = ferry_mono_ms();
 
     if (!final && now < p->next)
         return;

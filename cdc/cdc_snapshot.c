@@ -6,6 +6,7 @@
 #include "cdc_progress.h"
 #include "cdc_repl.h"
 #include "ferry_log.h"
+#include "ferry_time.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -65,15 +66,6 @@ cdc_snapshot_opts_init(cdc_snapshot_opts_t *opts)
     opts->threads = 2;
     opts->chunk_rows = 10000;
     opts->max_inflight = 100000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -168,7 +160,7 @@ build_row(reader_t *rd, const cdc_table_t *t, cdc_env_snapshot_t snap,
                         .snapshot = snap,
                         .lsn = rd->sh->lsn,
                         .source_ts_ms = rd->sh->ts_ms,
-                        .ts_ms = wall_ms()};
+                        .ts_ms = ferry_wall_ms()};
     int rc;
 
     if (with_key) {
@@ -727,7 +719,7 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
     sh.ctx = ctx;
     sh.opts = opts;
     sh.lsn = lsn;
-    sh.ts_ms = wall_ms();
+    sh.ts_ms = ferry_wall_ms();
     pthread_mutex_init(&sh.mu, NULL);
     sh.prog = cdc_progress_new(ctx->tables, ctx->cfg->source_slot);
     if (sh.prog == NULL) {

@@ -11,6 +11,7 @@
 #include "cdc_tables.h"
 #include "cdc_w2j.h"
 #include "ferry_log.h"
+#include "ferry_time.h"
 #include "ferry_version.h"
 
 #include <inttypes.h>
@@ -69,24 +70,6 @@ cdc_stream_opts_init(cdc_stream_opts_t *opts)
     opts->resnapshot_chunk = 1024;
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sends the confirmable LSN to the server. */
 static int
 send_feedback(stream_t *s, bool reply, ferry_err_t *err)
@@ -102,7 +85,7 @@ send_feedback(stream_t *s, bool reply, ferry_err_t *err)
             ferry_debug("slot \"%s\": confirmed " CDC_LSN_FMT,
                         s->cfg->source_slot, CDC_LSN_ARGS(lsn));
         s->sent_confirmed = lsn;
-        s->last_feedback = mono_ms();
+        s->last_feedback = ferry_mono_ms();
         s->next_feedback = s->last_feedback + s->opts->status_interval_ms;
     }
     return rc;
@@ -112,7 +95,7 @@ send_feedback(stream_t *s, bool reply, ferry_err_t *err)
 static int
 tick(stream_t *s, ferry_err_t *err)
 {
-    if (mono_ms() >= s->next_feedback)
+    if (ferry_mono_ms() >= s->next_feedback)
         return send_feedback(s, false, err);
     return FERRY_OK;
 }
@@ -169,8 +152,8 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
      ferry_err_t *err)
 {
     rd_kafka_topic_t *topic = s->topics[cdc_tables_index(s->tables, t)];
-    cdc_env_row_t row = {&s->msg, t,        part, CDC_ENV_SNAPSHOT_FALSE,
-                         {0, 0},  wall_ms()};
+    cdc_env_row_t row = {
+        &s->msg, t, part, CDC_ENV_SNAPSHOT_FALSE, {0, 0}, ferry_wall_ms()};
     int rc;
 
     if ((rc = cdc_env_tx_count(&s->tx, t, &row.order, err)) != FERRY_OK)
@@ -360,7 +343,7 @@ send_heartbeat(stream_t *s, ferry_err_t *err)
     cdc_buf_putc(&s->key, '}');
     n = snprintf(v, sizeof(v),
                  "{\"ts_ms\":%" PRId64 ",\"lsn\":\"" CDC_LSN_FMT "\"}",
-                 wall_ms(), CDC_LSN_ARGS(cdc_lsnwin_confirmable(s->win)));
+                 ferry_wall_ms(), CDC_LSN_ARGS(cdc_lsnwin_confirmable(s->win)));
     if (cdc_buf_status(&s->key, err) != FERRY_OK)
         return err ? err->status : FERRY_ENOMEM;
     return publish(s, s->hb_topic, &s->key, v, (size_t)n, err);
@@ -370,7 +353,7 @@ send_heartbeat(stream_t *s, ferry_err_t *err)
 static int
 periodic(stream_t *s, ferry_err_t *err)
 {
-    int64_t now = mono_ms();
+    int64_t now = ferry_mono_ms();
     int rc;
 
     /* Confirm progress within a second, and say we are alive at least
@@ -491,10 +474,10 @@ finish_session(stream_t *s, int flush_ms, ferry_err_t *err)
         return rc;
     if (send_feedback(s, false, NULL) == FERRY_OK &&
         PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
-        int64_t deadline = mono_ms() + 5000;
+        int64_t deadline = ferry_mono_ms() + 5000;
 
         /* Drain until the server ends the stream. */
-        while (mono_ms() < deadline) {
+        while (ferry_mono_ms() < deadline) {
             char *buf = NULL;
             int n = PQgetCopyData(s->repl, &buf, 1);
 

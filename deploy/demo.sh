@@ -48,7 +48,19 @@ fi
 export PATH="$build/cdc:$build/sink:$build/mapping:$PATH"
 
 say "starting the legacy and new PostgreSQL 15 and ferry-devbroker"
-bash "$top/tests/integration/stack.sh" start "$state" "$build"
+# ferry-devbroker keeps only about 5 MiB per partition: give every topic
+# enough partitions for its share of the snapshot (the mapping compresses
+# with lz4), so that a sink still loading parents loses nothing.
+topics="-t clinic.transaction:1 -t clinic.snapshot:1 -t clinic.heartbeat:1 -t clinic.dlq:1"
+for tn in dispatch_office:523 auth_user:9751 dispatch_doctor:1200 \
+  dispatch_patient:7800 dispatch_jaw:39000 dispatch_instruction:23000 \
+  dispatch_instance:7800 dispatch_comment:40000 dispatch_record:60000 \
+  dispatch_file:294000 dispatch_treatment_plan:67000 dispatch_payment:16000 \
+  dispatch_state:60000 dispatch_notification:975000; do
+  parts=$(/usr/bin/python3 -c "import math; print(max(4, math.ceil(${tn#*:} * $scale / 8000)))")
+  topics="$topics -t clinic.public.${tn%%:*}:$parts"
+done
+FERRY_DEVBROKER_ARGS=$topics bash "$top/tests/integration/stack.sh" start "$state" "$build"
 # shellcheck disable=SC1091
 . "$state/env"
 for port in "$FERRY_SRC_PORT" "$FERRY_TGT_PORT"; do

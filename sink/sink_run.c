@@ -406,7 +406,9 @@ poll_some(run_t *r, ferry_err_t *err)
         rc = on_item(r, m, err);
         sink_item_free(m);
         n++;
-        if (sink_txbuf_events(r->txbuf) > r->opts->max_batch * 4)
+        /* Hand a huge transaction to the spill a batch at a time. */
+        if (sink_txbuf_events(r->txbuf) >
+            r->opts->max_batch * (r->spill_open ? 1 : 4))
             break;
     }
     return rc;
@@ -667,6 +669,16 @@ commit_batch(run_t *r, ferry_err_t *err)
     }
 }
 
+/* The reader runs at most half a batch (and 8192 messages) ahead: enough to
+ * overlap parsing with applying, little enough to keep memory flat. */
+static size_t
+reader_cap(const run_t *r)
+{
+    size_t cap = r->opts->max_batch / 2;
+
+    return cap < 1 ? 1 : cap > 8192 ? 8192 : cap;
+}
+
 static int
 make_txbuf(run_t *r)
 {
@@ -711,7 +723,7 @@ rewind_to_stored(run_t *r, ferry_err_t *err)
             ferry_warn("%s; retrying in %ld ms", err->msg, backoff);
     } while (rc != 0);
     r->dirty = false;
-    r->reader = sink_reader_start(&r->kc, r->opts->max_batch);
+    r->reader = sink_reader_start(&r->kc, reader_cap(r));
     return r->reader != NULL ? 0
                              : ferry_err_set(err, FERRY_ENOMEM,
                                              "could not start the reader "
@@ -915,7 +927,7 @@ start(run_t *r, ferry_err_t *err)
     if (rc == 0 && (r->txbuf == NULL || r->minoff == NULL))
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0 &&
-        (r->reader = sink_reader_start(&r->kc, r->opts->max_batch)) == NULL)
+        (r->reader = sink_reader_start(&r->kc, reader_cap(r))) == NULL)
         rc = ferry_err_set(err, FERRY_ENOMEM,
                            "could not start the reader thread");
     sink_map_each(offsets, free_value, NULL);

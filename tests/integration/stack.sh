@@ -48,8 +48,10 @@ export FERRY_PGHOST=127.0.0.1
 EOV
   "$top/deploy/pg-cluster.sh" start "$dir/source" "$src_port"
   "$top/deploy/pg-cluster.sh" start "$dir/target" "$tgt_port"
+  # FERRY_DEVBROKER_ARGS: extra flags, e.g. topics to pre-create.
+  # shellcheck disable=SC2086
   "$build/deploy/devbroker/ferry-devbroker" -f "$dir/bootstrap" \
-    -c "$dir/control" >"$dir/devbroker.log" 2>&1 &
+    -c "$dir/control" ${FERRY_DEVBROKER_ARGS:-} >"$dir/devbroker.log" 2>&1 &
   echo $! >"$dir/devbroker.pid"
   for _ in $(seq 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
   [ -s "$dir/bootstrap" ] || { cat "$dir/devbroker.log" >&2; exit 1; }
