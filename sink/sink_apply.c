@@ -122,7 +122,11 @@ sql_init(sink_apply_t *a, size_t idx)
     int rc = 0;
 
     s->null_miss = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
-    if (s->null_miss == NULL)
+    s->defer_forget = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
+    s->defer_note = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
+    s->defer_patch = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
+    if (s->null_miss == NULL || s->defer_forget == NULL ||
+        s->defer_note == NULL || s->defer_patch == NULL)
         return FERRY_ENOMEM;
     rc |= sink_sql_stage_ddl(p, &s->stage_ddl);
     rc |= sink_buf_printf(&s->copy, "COPY %s FROM STDIN", p->q_stage);
@@ -142,6 +146,12 @@ sql_init(sink_apply_t *a, size_t idx)
         if (c->kind != MAP_COLUMN_COPY &&
             (c->deferred || c->on_missing == MAP_ON_MISSING_NULL))
             rc |= sink_sql_null_missing(p, i, &s->null_miss[i]);
+        if (c->kind != MAP_COLUMN_COPY && c->deferred) {
+            rc |= sink_sql_defer_forget(p, i, &s->defer_forget[i]);
+            rc |= sink_sql_defer_note(p, i, &s->defer_note[i]);
+            rc |= sink_sql_defer_patch(p, i, &s->defer_patch[i]);
+            s->has_deferred = true;
+        }
     }
     return rc != 0 ? FERRY_ENOMEM : 0;
 }
@@ -208,9 +218,13 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
     memcpy(a->uctx.ns.b, cfg->uuid_namespace, 16);
     a->uctx.cfg = cfg;
     a->uctx.imported = a->imported;
+    /* Every plan first: an entity's SQL names its parents' tables, and a
+     * deferred ref's parent may come later in the list. */
+    for (i = 0; i < cfg->n_entities; i++)
+        if ((rc = plan_init(a, conn, i, err)) != 0)
+            goto fail;
     for (i = 0; i < cfg->n_entities; i++) {
-        if ((rc = plan_init(a, conn, i, err)) != 0 ||
-            (rc = sql_init(a, i)) != 0)
+        if ((rc = sql_init(a, i)) != 0)
             goto fail;
         if ((a->sets[i].index = sink_map_new()) == NULL) {
             rc = FERRY_ENOMEM;
@@ -270,9 +284,20 @@ sql_free(plan_sql_t *s, size_t n_cols)
     sink_buf_free(&s->truncate);
     for (i = 0; i < 3; i++)
         sink_buf_free(&s->take[i]);
-    for (i = 0; s->null_miss != NULL && i < n_cols; i++)
-        sink_buf_free(&s->null_miss[i]);
+    for (i = 0; i < n_cols; i++) {
+        if (s->null_miss != NULL)
+            sink_buf_free(&s->null_miss[i]);
+        if (s->defer_forget != NULL)
+            sink_buf_free(&s->defer_forget[i]);
+        if (s->defer_note != NULL)
+            sink_buf_free(&s->defer_note[i]);
+        if (s->defer_patch != NULL)
+            sink_buf_free(&s->defer_patch[i]);
+    }
     free(s->null_miss);
+    free(s->defer_forget);
+    free(s->defer_note);
+    free(s->defer_patch);
 }
 
 void

@@ -24,6 +24,9 @@ typedef struct plan_sql {
         idmap, truncate;
     sink_buf_t take[3];    /* by on_missing policy; empty when unused */
     sink_buf_t *null_miss; /* per column: null the ref where missing */
+    sink_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:
+                              deferred refs (empty for other columns) */
+    bool has_deferred; /* the entity has a deferred ref */
 } plan_sql_t;
 
 struct sink_apply {

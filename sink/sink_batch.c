@@ -418,12 +418,26 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
     if (rc != 0 || (rc = take_missing(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
         (rc = take_missing(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
         return rc;
-    for (i = 0; i < a->cfg->entities[idx].n_columns; i++)
+    for (i = 0; i < a->cfg->entities[idx].n_columns; i++) {
+        const char *p2[2] = {entity_name(a, idx),
+                             a->cfg->entities[idx].columns[i].name};
+
+        /* A deferred ref: a new value replaces a pending patch, a missing
+         * parent becomes one (sink_sql.h). */
+        if (q->defer_note[i].data != NULL &&
+            ((rc = sink_pg_exec(a->conn, "forget pending deferred refs",
+                                q->defer_forget[i].data, 2, p2, NULL, NULL,
+                                err)) != 0 ||
+             (rc = sink_pg_exec(a->conn, "note pending deferred refs",
+                                q->defer_note[i].data, 2, p2, NULL, NULL,
+                                err)) != 0))
+            return rc;
         if (q->null_miss[i].data != NULL &&
             (rc = sink_pg_exec(a->conn, "null a missing parent",
                                q->null_miss[i].data, 0, NULL, NULL, NULL,
                                err)) != 0)
             return rc;
+    }
     return run_set(a, idx, "upsert rows", q->upsert.data, q->upsert1.data, 'u',
                    err);
 }
@@ -443,6 +457,37 @@ delete_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
         return rc;
     return sink_pg_exec(a->conn, "record UUIDs in the id-map", q->idmap.data, 1,
                         p1, NULL, NULL, err);
+}
+
+/* Writes the parent's UUID into deferred ref columns whose parent is now
+ * in the target. */
+static int
+patch_deferred(sink_apply_t *a, ferry_err_t *err)
+{
+    size_t idx, i;
+    int rc = 0;
+
+    for (idx = 0; rc == 0 && idx < a->cfg->n_entities; idx++) {
+        const map_entity_t *e = &a->cfg->entities[idx];
+
+        if (!a->sql[idx].has_deferred)
+            continue;
+        for (i = 0; rc == 0 && i < e->n_columns; i++) {
+            const char *p2[2] = {e->name, e->columns[i].name};
+            long n;
+
+            if (a->sql[idx].defer_patch[i].data == NULL)
+                continue;
+            n = exec_count(a, "patch deferred refs",
+                           a->sql[idx].defer_patch[i].data, 2, p2, &rc, NULL,
+                           err);
+            if (rc == 0 && n > 0)
+                ferry_debug("entity \"%s\": patched %ld deferred refs in "
+                            "column \"%s\"",
+                            e->name, n, e->columns[i].name);
+        }
+    }
+    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 
 /* Applies every queued row: upserts parents first, deletes children
@@ -465,6 +510,8 @@ flush(sink_apply_t *a, ferry_err_t *err)
         if (a->sets[idx].n > 0)
             rc = delete_step(a, idx, err);
     }
+    if (rc == 0)
+        rc = patch_deferred(a, err);
     for (k = 0; k < n; k++)
         sink__rowset_clear(&a->sets[k]);
     return rc;

@@ -31,11 +31,12 @@ make_client(const map_config_t *cfg, rd_kafka_type_t type, ferry_err_t *err)
     snprintf(group, sizeof(group), "ferry-sink-%s", cfg->kafka_topic_prefix);
     if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
         goto fail;
-    /* Bound what librdkafka prefetches while the sink applies (its default
-     * is up to 64 MB and 100,000 messages); the mapping may override. */
+    /* Bound what librdkafka prefetches while the sink applies (64 MB by
+     * default) to 32 MB; lower (or a lower queued.min.messages) starves the
+     * applier (measured with tests/bench/bench_sink.sh).  The mapping may
+     * override it. */
     if (type == RD_KAFKA_CONSUMER &&
-        (conf_set(conf, "queued.max.messages.kbytes", "16384", err) != 0 ||
-         conf_set(conf, "queued.min.messages", "10000", err) != 0))
+        conf_set(conf, "queued.max.messages.kbytes", "32768", err) != 0)
         goto fail;
     for (i = 0; i < cfg->n_kafka_properties; i++)
         if (conf_set(conf, cfg->kafka_properties[i].key,

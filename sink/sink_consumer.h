@@ -54,7 +54,7 @@ int sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
 
 /* Seeks every slot back to the offset last stored in the target (or the
  * beginning when none was stored), so that what was read since is read
- * again.  Call with no reader thread polling.  Returns 0 or
+ * again.  Returns 0 or
  * FERRY_ETRANSIENT / FERRY_ENOMEM with err set. */
 int sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
 

@@ -7,7 +7,6 @@
 #include "sink_consumer.h"
 #include "sink_lsnset.h"
 #include "sink_pg.h"
-#include "sink_reader.h"
 #include "sink_spill.h"
 #include "sink_sql.h"
 #include "sink_txbuf.h"
@@ -27,7 +26,6 @@ typedef struct run {
     PGconn *conn;                /* owned: the target */
     char *q_state;               /* owned: quoted state schema */
     sink_consumer_t kc;          /* the Kafka side */
-    sink_reader_t *reader;       /* owned: polls kc and parses ahead */
     sink_txbuf_t *txbuf;         /* owned: reassembly */
     sink_apply_t *apply;         /* owned: the applier */
     sink_lsnset_t applied;       /* recently applied commit LSNs */
@@ -158,10 +156,11 @@ rebuild_reset(run_t *r, ferry_err_t *err)
     if (rc == 0 &&
         sink_buf_printf(&sql,
                         "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
-                        "%s.truncated, %s.applied_tx, %s.parked, %s.errors; "
+                        "%s.truncated, %s.applied_tx, %s.parked, %s.errors, "
+                        "%s.deferred; "
                         "DELETE FROM %s.id_map WHERE source = 'v5'; COMMIT",
                         r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state, r->q_state, r->q_state) != 0)
+                        r->q_state, r->q_state, r->q_state, r->q_state) != 0)
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);
@@ -291,7 +290,7 @@ is_applied(const run_t *r, uint64_t commit_lsn)
 /* A malformed message on the transaction topic becomes a dead letter of
  * its own, through the same path as a malformed change event. */
 static int
-tx_message(run_t *r, const sink_item_t *m, sink_pos_t pos)
+tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
 {
     sink_txmsg_t tm;
     ferry_err_t perr = {0, ""};
@@ -306,12 +305,12 @@ tx_message(run_t *r, const sink_item_t *m, sink_pos_t pos)
     }
     if (rc != FERRY_EDATA)
         return rc;
-    rc = sink_event_parse(m->key, m->klen, "", 0, pos, &ev);
+    rc = sink_event_parse(m->key, m->key_len, "", 0, pos, &ev);
     if (ev == NULL)
         return FERRY_ENOMEM;
     free(ev->raw);
     free(ev->reason);
-    ev->raw = strndup(m->payload, m->len);
+    ev->raw = strndup(m->payload != NULL ? m->payload : "", m->len);
     ev->reason = strdup(perr.msg);
     ev->op = 'X';
     ev->txid = NULL;
@@ -323,50 +322,26 @@ tx_message(run_t *r, const sink_item_t *m, sink_pos_t pos)
 }
 
 static int
-item_error(run_t *r, const sink_item_t *m, ferry_err_t *err)
+on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
 {
-    if (m->oom)
-        return ferry_err_set(err, FERRY_ENOMEM,
-                             "out of memory while reading a message");
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        return 0;
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
-        return ferry_err_set(
-            err, FERRY_EFATAL,
-            "cannot read topic \"%s\" partition %d at offset %" PRId64
-            ": the broker no longer holds it (%s); the sink never skips "
-            "ahead, rebuild the target",
-            m->slot >= 0 ? r->kc.slots[m->slot].topic : "?", (int)m->partition,
-            m->slot >= 0 ? r->kc.slots[m->slot].next : m->offset,
-            m->errstr != NULL ? m->errstr : "?");
-    ferry_warn("Kafka consumer: %s (retrying)",
-               m->errstr != NULL ? m->errstr : "?");
-    return 0;
-}
-
-/* Takes one item from the reader: a transaction message, a change event
- * parsed by the reader, or an error. */
-static int
-on_item(run_t *r, sink_item_t *m, ferry_err_t *err)
-{
-    sink_pos_t pos = {m->slot, m->offset};
+    int slot =
+        sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt), m->partition);
+    sink_pos_t pos = {slot, m->offset};
+    sink_event_t *ev = NULL;
     int rc;
 
-    if (m->oom || m->err != 0)
-        return item_error(r, m, err);
-    if (m->slot < 0)
+    if (slot < 0)
         return 0;
-    r->kc.slots[m->slot].next = m->offset + 1;
+    r->kc.slots[slot].next = m->offset + 1;
     r->dirty = true;
-    if (r->kc.slots[m->slot].is_tx)
+    if (r->kc.slots[slot].is_tx)
         rc = tx_message(r, m, pos);
-    else if (m->tombstone)
-        return 0;
+    else if (m->payload == NULL)
+        return 0; /* a tombstone */
     else {
-        sink_event_t *ev = m->ev;
-
-        m->ev = NULL;
+        rc = sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev);
+        if (ev == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         if (ev->op != 'X' && ev->txid != NULL &&
             is_applied(r, ev->pair.commit)) {
             sink_event_free(ev);
@@ -379,9 +354,32 @@ on_item(run_t *r, sink_item_t *m, ferry_err_t *err)
     return 0;
 }
 
-/* Reads messages for up to max_wait_ms or until a batch is full.  Once
- * half a batch is there, it takes only what the reader has already parsed
- * and returns, so that the reader keeps parsing while the batch applies. */
+static int
+poll_error(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
+{
+    int slot;
+
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return 0;
+    slot = m->rkt != NULL
+               ? sink_consumer_slot(&r->kc, rd_kafka_topic_name(m->rkt),
+                                    m->partition)
+               : -1;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+        return ferry_err_set(
+            err, FERRY_EFATAL,
+            "cannot read topic \"%s\" partition %d at offset %" PRId64
+            ": the broker no longer holds it (%s); the sink never skips "
+            "ahead, rebuild the target",
+            slot >= 0 ? r->kc.slots[slot].topic : "?", (int)m->partition,
+            slot >= 0 ? r->kc.slots[slot].next : m->offset,
+            rd_kafka_message_errstr(m));
+    ferry_warn("Kafka consumer: %s (retrying)", rd_kafka_message_errstr(m));
+    return 0;
+}
+
+/* Reads messages for up to max_wait_ms or until a batch is full. */
 static int
 poll_some(run_t *r, ferry_err_t *err)
 {
@@ -391,20 +389,15 @@ poll_some(run_t *r, ferry_err_t *err)
 
     while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
         int64_t left = deadline - now_ms();
-        bool enough = n >= r->opts->max_batch / 2;
-        sink_item_t *m;
+        rd_kafka_message_t *m;
 
-        if (left <= 0 && !enough)
+        if (left <= 0)
             break;
-        m = sink_reader_next(r->reader,
-                             enough ? 0 : (int)(left > 100 ? 100 : left));
-        if (m == NULL) {
-            if (enough)
-                break;
+        m = rd_kafka_consumer_poll(r->kc.rk, (int)(left > 100 ? 100 : left));
+        if (m == NULL)
             continue;
-        }
-        rc = on_item(r, m, err);
-        sink_item_free(m);
+        rc = m->err != 0 ? poll_error(r, m, err) : on_message(r, m, err);
+        rd_kafka_message_destroy(m);
         n++;
         /* Hand a huge transaction to the spill a batch at a time. */
         if (sink_txbuf_events(r->txbuf) >
@@ -669,16 +662,6 @@ commit_batch(run_t *r, ferry_err_t *err)
     }
 }
 
-/* The reader runs at most half a batch (and 8192 messages) ahead: enough to
- * overlap parsing with applying, little enough to keep memory flat. */
-static size_t
-reader_cap(const run_t *r)
-{
-    size_t cap = r->opts->max_batch / 2;
-
-    return cap < 1 ? 1 : cap > 8192 ? 8192 : cap;
-}
-
 static int
 make_txbuf(run_t *r)
 {
@@ -699,8 +682,6 @@ rewind_to_stored(run_t *r, ferry_err_t *err)
     int rc;
 
     ferry_warn("%s; reading again from the stored offsets", err->msg);
-    sink_reader_free(r->reader);
-    r->reader = NULL;
     for (i = 0; i < r->n_batch; i++)
         sink_tx_free(r->batch[i]);
     r->n_batch = 0;
@@ -723,11 +704,7 @@ rewind_to_stored(run_t *r, ferry_err_t *err)
             ferry_warn("%s; retrying in %ld ms", err->msg, backoff);
     } while (rc != 0);
     r->dirty = false;
-    r->reader = sink_reader_start(&r->kc, reader_cap(r));
-    return r->reader != NULL ? 0
-                             : ferry_err_set(err, FERRY_ENOMEM,
-                                             "could not start the reader "
-                                             "thread");
+    return 0;
 }
 
 /* Moves the events of the front transaction to the spill table once it
@@ -926,10 +903,6 @@ start(run_t *r, ferry_err_t *err)
     r->minoff = calloc(r->kc.n_slots + 1, sizeof(int64_t));
     if (rc == 0 && (r->txbuf == NULL || r->minoff == NULL))
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    if (rc == 0 &&
-        (r->reader = sink_reader_start(&r->kc, reader_cap(r))) == NULL)
-        rc = ferry_err_set(err, FERRY_ENOMEM,
-                           "could not start the reader thread");
     sink_map_each(offsets, free_value, NULL);
     sink_map_free(offsets);
     if (rc == 0)
@@ -976,7 +949,6 @@ done:
     free(r.batch);
     sink_txbuf_free(r.txbuf);
     sink_apply_free(r.apply);
-    sink_reader_free(r.reader);
     sink_consumer_close(&r.kc);
     sink_lsnset_free(&r.applied);
     for (i = 0; r.tables != NULL && i < cfg->n_entities; i++)

@@ -160,6 +160,65 @@ sink_sql_null_missing(const sink_plan_t *p, size_t ci, sink_buf_t *out)
     return sink_sql_missing(p, ci, out);
 }
 
+int
+sink_sql_defer_forget(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    PRINTF("DELETE FROM %s.deferred d USING %s s WHERE d.entity = $1 AND "
+           "d.col = $2 AND d.row_uuid = s.__id::uuid AND (s.__op = 'd' OR "
+           "s.__abs IS NULL OR NOT s.__abs[%zu])",
+           p->q_state, p->q_stage, ci + 1);
+    return 0;
+}
+
+int
+sink_sql_defer_note(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    PRINTF("INSERT INTO %s.deferred AS d (entity, col, row_uuid, "
+           "parent_uuid) SELECT $1, $2, s.__id::uuid, s.c%zu::uuid FROM %s s "
+           "WHERE s.__op = 'u' AND ",
+           p->q_state, ci, p->q_stage);
+    if (sink_sql_missing(p, ci, out) != 0)
+        return FERRY_ENOMEM;
+    ADD(" ON CONFLICT (entity, col, row_uuid) DO UPDATE SET parent_uuid = "
+        "EXCLUDED.parent_uuid, noted_at = now()");
+    return 0;
+}
+
+/* "the parent d.parent_uuid of ref column ci is in the target" (UUIDs are
+ * distinct across entities, so for a conditional ref any case will do) */
+static int
+parent_present(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    const map_column_t *c = &p->e->columns[ci];
+    size_t k, n = c->kind == MAP_COLUMN_REF ? 1 : c->n_cases;
+
+    ADD("(false");
+    for (k = 0; k < n; k++) {
+        const sink_plan_t *pp =
+            &p->plans[c->kind == MAP_COLUMN_REF ? c->ref_index
+                                                : c->cases[k].entity_index];
+
+        PRINTF(" OR EXISTS (SELECT 1 FROM %s x WHERE x.%s = d.parent_uuid)",
+               pp->q_target, pp->q_id);
+    }
+    ADD(")");
+    return 0;
+}
+
+int
+sink_sql_defer_patch(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+{
+    PRINTF("WITH ready AS (DELETE FROM %s.deferred d WHERE d.entity = $1 AND "
+           "d.col = $2 AND ",
+           p->q_state);
+    if (parent_present(p, ci, out) != 0)
+        return FERRY_ENOMEM;
+    PRINTF(" RETURNING d.row_uuid, d.parent_uuid) UPDATE %s t SET %s = "
+           "r.parent_uuid::%s FROM ready r WHERE t.%s = r.row_uuid",
+           p->q_target, p->q_cols[ci], p->col_types[ci], p->q_id);
+    return 0;
+}
+
 /* "target row t is the staged row s" */
 static int
 match(const sink_plan_t *p, const char *t, sink_buf_t *out)
@@ -284,8 +343,12 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "CREATE TABLE IF NOT EXISTS %s.truncated (entity text PRIMARY "
            "KEY, commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL);"
            "CREATE TABLE IF NOT EXISTS %s.applied_tx (commit_lsn bigint "
-           "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
-           s, s, s, s, s);
+           "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
+           "CREATE TABLE IF NOT EXISTS %s.deferred (entity text NOT NULL, "
+           "col text NOT NULL, row_uuid uuid NOT NULL, parent_uuid uuid NOT "
+           "NULL, noted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY "
+           "(entity, col, row_uuid));",
+           s, s, s, s, s, s);
     PRINTF("CREATE TABLE IF NOT EXISTS %s.parked (id bigserial PRIMARY KEY, "
            "entity text NOT NULL, legacy_key text NOT NULL, "
            "missing_entity text NOT NULL, missing_uuid uuid, "

@@ -61,6 +61,25 @@ int sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
 int sink_sql_null_missing(const sink_plan_t *p, size_t ci,
                           sink_buf_t *out) FERRY_WUR;
 
+/* Deferred refs (docs/sink.md): a staged row whose deferred ref column ci
+ * has a missing parent gets the column written NULL and a pending patch in
+ * <state>.deferred.  $1 is the entity name, $2 the column name. */
+
+/* DELETE of the pending patches of ref column ci for staged rows that
+ * bring a new value for it (or are deleted): the new value wins. */
+int sink_sql_defer_forget(const sink_plan_t *p, size_t ci,
+                          sink_buf_t *out) FERRY_WUR;
+
+/* INSERT of a pending patch for each staged upsert whose deferred ref
+ * column ci misses its parent. */
+int sink_sql_defer_note(const sink_plan_t *p, size_t ci,
+                        sink_buf_t *out) FERRY_WUR;
+
+/* Takes the pending patches of column ci whose parent is now in the
+ * target and writes the parent's UUID into the target rows. */
+int sink_sql_defer_patch(const sink_plan_t *p, size_t ci,
+                         sink_buf_t *out) FERRY_WUR;
+
 /* The set-based upsert; with one_row, only staging row $1. */
 int sink_sql_upsert(const sink_plan_t *p, bool one_row,
                     sink_buf_t *out) FERRY_WUR;

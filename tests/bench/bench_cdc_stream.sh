@@ -16,7 +16,7 @@ dsn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
 broker_pid=
 
 cleanup() {
-  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
   "$top/deploy/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

@@ -9,7 +9,8 @@
 # With BENCH_STMT_LOG=FILE, the target logs every statement's duration and
 # the server log is copied to FILE (to see where the sink's time goes); with
 # BENCH_PERF=PREFIX, each timed sink run is recorded by perf into
-# PREFIX.inserts and PREFIX.updates; BENCH_SINK_LOG=FILE keeps the sink's log.
+# PREFIX.inserts and PREFIX.updates; BENCH_SINK_LOG=FILE keeps the sink's log;
+# BENCH_KAFKA_PROPS="k: v, ..." adds Kafka properties to the mapping.
 set -euo pipefail
 build=$(cd "${1:?usage: bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]}" && pwd)
 rows=${2:-1000000}
@@ -25,7 +26,7 @@ broker_pid=
 cleanup() {
   [ -n "${BENCH_STMT_LOG:-}" ] && cp "$work/pg/server.log" "$BENCH_STMT_LOG" 2>/dev/null
   [ -n "${BENCH_SINK_LOG:-}" ] && cp "$work/sink.log" "$BENCH_SINK_LOG" 2>/dev/null
-  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
   "$top/deploy/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -61,7 +62,7 @@ source: { dsn: "$src", slot: bench_sink }
 kafka:
   brokers: "$(cat "$work/bs")"
   topic_prefix: bench
-  properties: { compression.type: lz4 }
+  properties: { compression.type: lz4${BENCH_KAFKA_PROPS:+, $BENCH_KAFKA_PROPS} }
 target: { dsn: "$tgt", uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f }
 entities:
   parents: { source: public.parent, target: public.parents, legacy_id_column: legacy_id,

@@ -16,7 +16,7 @@ chmod 755 "$tmp"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 broker_pid=
 cleanup() {
-  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; fi
   "$top/deploy/pg-cluster.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }

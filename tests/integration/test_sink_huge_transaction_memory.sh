@@ -72,7 +72,10 @@ huge=$(run_txn 1000000 200001)
 check "1,000,000 rows"
 echo "ferry-sink peak RSS: $small kB for 100,000 rows, $huge kB for 1,000,000 rows in one transaction"
 # Flat: ten times the rows may not cost more than a third more memory (plus
-# slack for allocator noise), and never more than 400 MB (the bound holds
-# under AddressSanitizer too).
+# slack for allocator noise), and never more than 400 MB (1 GB under
+# AddressSanitizer, whose quarantine and redzones nearly triple the sink's
+# footprint: measured 285 MB plain, 775 MB with ASan).
+bound=400000
+if ldd "$(command -v ferry-sink)" | grep -q libasan; then bound=1000000; fi
 [ "$huge" -le $((small * 4 / 3 + 30000)) ] || fail "memory grew with the transaction: $small kB -> $huge kB"
-[ "$huge" -le 400000 ] || fail "peak RSS $huge kB is over the 400 MB bound"
+[ "$huge" -le "$bound" ] || fail "peak RSS $huge kB is over the $((bound / 1000)) MB bound"

@@ -181,6 +181,64 @@ reassembly(void **state)
     sink_txbuf_free(b);
 }
 
+/* A spilling transaction: its events are taken out as they arrive,
+ * repeats are dropped, and it completes once the END's count of distinct
+ * events has been taken out (and no more is buffered). */
+static void
+spill_take(void **state)
+{
+    const char *tables[] = {"public.office", "public.doctor"};
+    sink_txbuf_t *b = sink_txbuf_new(tables, 2);
+    sink_txmsg_t end;
+    ferry_err_t err = {0, ""};
+    const char *e = "{\"status\":\"END\",\"id\":\"7:200\",\"event_count\":3,"
+                    "\"data_collections\":[{\"data_collection\":\"public."
+                    "doctor\",\"event_count\":3}]}";
+    sink_event_t **out = NULL;
+    size_t n = 0, i;
+    sink_tx_t *front, *tx;
+
+    (void)state;
+    assert_int_equal(sink_txmsg_parse(e, strlen(e), &end, &err), 0);
+    assert_int_equal(sink_txbuf_add_event(b, ev("doctor", "7:200", 1, 200, 100,
+                                                "{\"id\":1}", 0, 1)),
+                     0);
+    assert_int_equal(sink_txbuf_add_event(b, ev("doctor", "7:200", 2, 200, 110,
+                                                "{\"id\":2}", 1, 1)),
+                     0);
+    front = sink_txbuf_front(b);
+    assert_non_null(front);
+    assert_int_equal(sink_txbuf_take(b, front, &out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(sink_txbuf_events(b), 0);
+    assert_null(sink_txbuf_pop(b)); /* no END yet */
+    /* a resent event is dropped; the END alone does not complete it */
+    assert_int_equal(sink_txbuf_add_event(b, ev("doctor", "7:200", 2, 200, 110,
+                                                "{\"id\":2}", 1, 7)),
+                     0);
+    assert_int_equal(sink_txbuf_add_txmsg(b, &end, (sink_pos_t){2, 4}), 0);
+    assert_int_equal(sink_txbuf_take(b, front, &out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_null(sink_txbuf_pop(b));
+    assert_int_equal(sink_txbuf_add_event(b, ev("doctor", "7:200", 3, 200, 120,
+                                                "{\"id\":3}", 0, 2)),
+                     0);
+    assert_null(sink_txbuf_pop(b)); /* buffered, not taken out yet */
+    assert_int_equal(sink_txbuf_take(b, front, &out, &n), 0);
+    assert_int_equal(n, 3);
+    tx = sink_txbuf_pop(b);
+    assert_ptr_equal(tx, front);
+    assert_true(tx->spilling);
+    assert_int_equal(tx->spilled, 3);
+    assert_int_equal(tx->n_events, 0);
+    sink_tx_free(tx);
+    for (i = 0; i < n; i++)
+        sink_event_free(out[i]);
+    free(out);
+    sink_txmsg_clear(&end);
+    sink_txbuf_free(b);
+}
+
 static void
 malformed(void **state)
 {
@@ -302,6 +360,7 @@ main(void)
         cmocka_unit_test(pipeline),   cmocka_unit_test(json_valid),
         cmocka_unit_test(reassembly), cmocka_unit_test(malformed),
         cmocka_unit_test(collapse),   cmocka_unit_test(sql_quoting),
+        cmocka_unit_test(spill_take),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
