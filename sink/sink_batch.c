@@ -366,9 +366,10 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
     return rc;
 }
 
-/* Staged upserts whose parent is missing: parked, or recorded as bad. */
+/* Staged upserts whose parent is missing: parked, or recorded as bad.
+ * *taken receives how many rows left the stage. */
 static int
-take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol,
+take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol, int *taken,
              ferry_err_t *err)
 {
     const char *sql = a->sql[idx].take[pol].data;
@@ -376,11 +377,13 @@ take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol,
     PGresult *res = NULL;
     int i, rc;
 
+    *taken = 0;
     if (sql == NULL || sql[0] == '\0')
         return 0;
     rc = sink_pg_exec(a->conn, "find rows whose parent is missing", sql, 0,
                       NULL, &res, NULL, err);
     (void)p1;
+    *taken = rc == 0 ? PQntuples(res) : 0;
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
         size_t n = (size_t)atol(PQgetvalue(res, i, 0));
         size_t pe = (size_t)atol(PQgetvalue(res, i, 1));
@@ -403,6 +406,21 @@ take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol,
     return rc;
 }
 
+/* Takes the rows whose parent is missing until none is left: a row whose
+ * parent is staged with it (a self-reference, a reply to a comment) loses
+ * that parent when the parent itself is taken, so one pass is not enough. */
+static int
+take_all_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol,
+                 ferry_err_t *err)
+{
+    int taken, rc;
+
+    do {
+        rc = take_missing(a, idx, pol, &taken, err);
+    } while (rc == 0 && taken > 0);
+    return rc;
+}
+
 static int
 upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
@@ -415,8 +433,9 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
         return rc;
     a->stats.stale +=
         exec_count(a, "drop stale rows", q->stale.data, 1, p1, &rc, NULL, err);
-    if (rc != 0 || (rc = take_missing(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
-        (rc = take_missing(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
+    if (rc != 0 ||
+        (rc = take_all_missing(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
+        (rc = take_all_missing(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
         return rc;
     for (i = 0; i < a->cfg->entities[idx].n_columns; i++) {
         const char *p2[2] = {entity_name(a, idx),

@@ -357,9 +357,8 @@ $$;
 
 -- Replies point at the comment just before them; some of those are gone.
 -- No reply answers a comment that is itself parked (its case is gone, or it
--- replies to a comment that is gone), and replies are never answered:
--- ferry-sink records such a reply as an error instead of parking
--- it when both arrive in one batch (docs/clinic.md, "Known limits").
+-- replies to a comment that is gone), and replies are never answered, so
+-- orphans stay one level deep (docs/clinic.md, "Known limits").
 CREATE FUNCTION pg_temp.gen_dispatch_comment(lo bigint, hi bigint) RETURNS void
 LANGUAGE sql AS $$
 INSERT INTO dispatch_comment
