@@ -2,11 +2,11 @@
  * cdc/main.c */
 #include "cdc_repl.h"
 #include "cdc_stream.h"
+#include "ferry_cli.h"
 #include "ferry_log.h"
 #include "ferry_version.h"
 #include "map_config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,13 +14,6 @@
 #include <string.h>
 
 static volatile sig_atomic_t stop_requested = 0;
-
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void
 usage(FILE *out)
@@ -84,23 +77,6 @@ usage(FILE *out)
 }
 
 static int
-parse_num(const char *arg, const char *name, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (errno != 0 || end == arg || *end != '\0' || v < lo || v > hi) {
-        fprintf(stderr, "ferry-cdc: invalid %s \"%s\": expected %ld to %ld\n",
-                name, arg, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int
 parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
 {
     static const struct option longopts[] = {
@@ -137,22 +113,26 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             }
             break;
         case 's':
-            if (parse_num(optarg, "--status-interval", 1, 3600, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--status-interval", optarg,
+                                     1, 3600, &v) != 0)
                 return 2;
             opts->status_interval_ms = (int)v * 1000;
             break;
         case 1:
-            if (parse_num(optarg, "--heartbeat-interval", 0, 86400, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--heartbeat-interval",
+                                     optarg, 0, 86400, &v) != 0)
                 return 2;
             opts->heartbeat_interval_ms = (int)v * 1000;
             break;
         case 2:
-            if (parse_num(optarg, "--max-retained-wal", 0, 1L << 30, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--max-retained-wal", optarg,
+                                     0, 1L << 30, &v) != 0)
                 return 2;
             opts->max_retained_wal = (uint64_t)v << 20;
             break;
         case 3:
-            if (parse_num(optarg, "--max-inflight", 1, 10000000, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--max-inflight", optarg, 1,
+                                     10000000, &v) != 0)
                 return 2;
             opts->max_inflight = (size_t)v;
             opts->snapshot.max_inflight = (uint64_t)v;
@@ -167,12 +147,14 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             }
             break;
         case 5:
-            if (parse_num(optarg, "--snapshot-threads", 1, 16, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--snapshot-threads", optarg,
+                                     1, 16, &v) != 0)
                 return 2;
             opts->snapshot.threads = (int)v;
             break;
         case 6:
-            if (parse_num(optarg, "--snapshot-chunk", 1, 1000000, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--snapshot-chunk", optarg, 1,
+                                     1000000, &v) != 0)
                 return 2;
             opts->snapshot.chunk_rows = (size_t)v;
             break;
@@ -187,7 +169,8 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             opts->signal_table = optarg;
             break;
         case 8:
-            if (parse_num(optarg, "--resnapshot-chunk", 1, 1000000, &v) != 0)
+            if (ferry_cli_parse_long("ferry-cdc", "--resnapshot-chunk", optarg,
+                                     1, 1000000, &v) != 0)
                 return 2;
             opts->resnapshot_chunk = (size_t)v;
             break;
@@ -222,7 +205,6 @@ main(int argc, char **argv)
     map_config_t *cfg = NULL;
     map_diags_t diags;
     ferry_err_t err = {0, ""};
-    struct sigaction sa;
     int rc;
 
     ferry_log_init("ferry-cdc");
@@ -239,11 +221,7 @@ main(int argc, char **argv)
     }
     map_diags_free(&diags);
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ferry_cli_stop_on_signals(&stop_requested);
 
     rc = cdc_stream_run(cfg, &opts, &stop_requested, &err);
     if (rc != FERRY_OK)

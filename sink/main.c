@@ -1,11 +1,11 @@
 /* ferry-sink: applies ferry-cdc's topics to the target database.
  * sink/main.c */
+#include "ferry_cli.h"
 #include "ferry_log.h"
 #include "ferry_version.h"
 #include "map_config.h"
 #include "sink_run.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,13 +13,6 @@
 #include <string.h>
 
 static volatile sig_atomic_t stop_requested = 0;
-
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void
 usage(FILE *out)
@@ -66,7 +59,6 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    char *end;
     long v;
     int c;
 
@@ -82,27 +74,15 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
             opts->rebuild = true;
             break;
         case 2:
-            errno = 0;
-            v = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || v < 1 || v > 10000000) {
-                fprintf(stderr,
-                        "ferry-sink: invalid --batch \"%s\": expected 1 to "
-                        "10000000\n",
-                        optarg);
+            if (ferry_cli_parse_long("ferry-sink", "--batch", optarg, 1,
+                                     10000000, &v) != 0)
                 return 2;
-            }
             opts->max_batch = (size_t)v;
             break;
         case 3:
-            errno = 0;
-            v = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || v < 1 || v > 100000000) {
-                fprintf(stderr,
-                        "ferry-sink: invalid --applied-window \"%s\": "
-                        "expected 1 to 100000000\n",
-                        optarg);
+            if (ferry_cli_parse_long("ferry-sink", "--applied-window", optarg,
+                                     1, 100000000, &v) != 0)
                 return 2;
-            }
             opts->applied_window = (size_t)v;
             break;
         case 'v':
@@ -136,7 +116,6 @@ main(int argc, char **argv)
     map_config_t *cfg = NULL;
     map_diags_t diags;
     ferry_err_t err = {0, ""};
-    struct sigaction sa;
     int rc;
 
     ferry_log_init("ferry-sink");
@@ -152,11 +131,7 @@ main(int argc, char **argv)
     }
     map_diags_free(&diags);
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ferry_cli_stop_on_signals(&stop_requested);
 
     rc = sink_run(cfg, &opts, &stop_requested, &err);
     if (rc != FERRY_OK)
