@@ -146,7 +146,11 @@ sql_init(sink_apply_t *a, size_t idx)
         if (c->kind != MAP_COLUMN_COPY &&
             (c->deferred || c->on_missing == MAP_ON_MISSING_NULL))
             rc |= sink_sql_null_missing(p, i, &s->null_miss[i]);
-        if (c->kind != MAP_COLUMN_COPY && c->deferred) {
+        /* A NULL written for a missing parent is filled in once the parent
+         * arrives: the source row does reference it, and the parent may
+         * only be late (another topic, a later batch, the snapshot). */
+        if (c->kind != MAP_COLUMN_COPY &&
+            (c->deferred || c->on_missing == MAP_ON_MISSING_NULL)) {
             rc |= sink_sql_defer_forget(p, i, &s->defer_forget[i]);
             rc |= sink_sql_defer_note(p, i, &s->defer_note[i]);
             rc |= sink_sql_defer_patch(p, i, &s->defer_patch[i]);

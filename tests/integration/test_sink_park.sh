@@ -53,4 +53,13 @@ got=$(tgt_psql -c "SELECT d.legacy_id, d.name, o.legacy_id FROM doctors d LEFT J
 [ "$got" = "1|has parent|1 2|orphan, renamed|7 3|no office| " ] || fail "after the parent: $got"
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.parked")" = 0 ] || fail "rows still parked"
 grep -q "drained 1" "$FERRY_TEST_TMP/sink2.log" || fail "no drain logged: $(grep applied "$FERRY_TEST_TMP/sink2.log")"
+
+# on_missing: "null" wrote NULL for doctor 3's buddy office; when that office
+# arrives later, the ref is filled in.
+src_psql -c "INSERT INTO office VALUES (3, 'three')"
+ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "ferry-cdc failed"
+ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink3.log" ||
+  fail "ferry-sink failed: $(tail -5 "$FERRY_TEST_TMP/sink3.log")"
+got=$(tgt_psql -c "SELECT o.legacy_id FROM doctors d JOIN offices o ON o.id = d.buddy_office WHERE d.legacy_id = 3")
+[ "$got" = 3 ] || fail "the on_missing null ref was not filled in once its parent arrived: '$got'"
 echo "child parked before its parent, applied once the parent arrived"
