@@ -203,7 +203,6 @@ main(int argc, char **argv)
     const char *config = "ferry.yaml";
     cdc_stream_opts_t opts;
     map_config_t *cfg = NULL;
-    map_diags_t diags;
     ferry_err_t err = {0, ""};
     int rc;
 
@@ -213,13 +212,8 @@ main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    map_diags_init(&diags);
-    if (map_config_load(config, &cfg, &diags) != 0) {
-        map_diags_print(&diags, stderr);
-        map_diags_free(&diags);
+    if ((cfg = map_config_load_or_report(config, "ferry-cdc")) == NULL)
         return 2;
-    }
-    map_diags_free(&diags);
 
     ferry_cli_stop_on_signals(&stop_requested);
 

@@ -422,3 +422,24 @@ map_transform_name(enum map_transform v)
     }
     return "?";
 }
+
+map_config_t *
+map_config_load_or_report(const char *path, const char *progname)
+{
+    map_diags_t diags;
+    map_config_t *cfg = NULL;
+    int rc;
+
+    map_diags_init(&diags);
+    rc = map_config_load(path, &cfg, &diags);
+    if (rc != 0) {
+        map_diags_print(&diags, stderr);
+        if (rc == FERRY_ENOMEM)
+            fprintf(stderr, "%s: out of memory\n", progname);
+        else
+            fprintf(stderr, "%s: %zu error(s) in mapping file \"%s\"\n",
+                    progname, diags.n, path);
+    }
+    map_diags_free(&diags);
+    return cfg;
+}

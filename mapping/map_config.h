@@ -179,6 +179,11 @@ int map_config_parse(const char *text, size_t len, const char *name,
 /* Frees the model and everything in it; NULL is a no-op. */
 void map_config_free(map_config_t *cfg);
 
+/* For programs: loads path and, on failure, prints every diagnostic and a
+ * summary line prefixed with progname (borrowed) on stderr.  Returns a new
+ * model (map_config_free) or NULL. */
+map_config_t *map_config_load_or_report(const char *path, const char *progname);
+
 /* Returns the entity named name (borrowed), or NULL. */
 const map_entity_t *map_config_entity(const map_config_t *cfg,
                                       const char *name);

@@ -114,7 +114,6 @@ main(int argc, char **argv)
     const char *config = "ferry.yaml";
     sink_run_opts_t opts;
     map_config_t *cfg = NULL;
-    map_diags_t diags;
     ferry_err_t err = {0, ""};
     int rc;
 
@@ -123,13 +122,8 @@ main(int argc, char **argv)
     rc = parse_args(argc, argv, &config, &opts);
     if (rc >= 0)
         return rc;
-    map_diags_init(&diags);
-    if (map_config_load(config, &cfg, &diags) != 0) {
-        map_diags_print(&diags, stderr);
-        map_diags_free(&diags);
+    if ((cfg = map_config_load_or_report(config, "ferry-sink")) == NULL)
         return 2;
-    }
-    map_diags_free(&diags);
 
     ferry_cli_stop_on_signals(&stop_requested);
 

@@ -9,22 +9,7 @@
 map_config_t *
 tool_load_config(const char *path)
 {
-    map_diags_t diags;
-    map_config_t *cfg = NULL;
-    int rc;
-
-    map_diags_init(&diags);
-    rc = map_config_load(path, &cfg, &diags);
-    if (rc != 0) {
-        map_diags_print(&diags, stderr);
-        if (rc == FERRY_ENOMEM)
-            fprintf(stderr, "ferry-map: out of memory\n");
-        else
-            fprintf(stderr, "ferry-map: %zu error(s) in mapping file \"%s\"\n",
-                    diags.n, path);
-    }
-    map_diags_free(&diags);
-    return cfg;
+    return map_config_load_or_report(path, "ferry-map");
 }
 
 PGconn *
