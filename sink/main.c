@@ -38,6 +38,15 @@ usage(FILE *out)
         "      --applied-window=N  applied transactions remembered for\n"
         "                        dropping ones read again (default "
         "100000)\n"
+        "      --scale-out       share the partitions with other ferry-sink\n"
+        "                        processes through a consumer group: per-key\n"
+        "                        order, FK misses parked and drained, no\n"
+        "                        transaction order (docs/sink.md, "
+        "\"Ordered\n"
+        "                        mode and scale-out\")\n"
+        "      --group=NAME      the scale-out consumer group (implies\n"
+        "                        --scale-out; default "
+        "ferry-sink-<topic prefix>)\n"
         "  -v, --verbose         log at debug level\n"
         "  -V, --version         print the version and exit\n"
         "  -h, --help            show this help and exit\n\n"
@@ -55,6 +64,8 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
         {"rebuild", no_argument, NULL, 1},
         {"batch", required_argument, NULL, 2},
         {"applied-window", required_argument, NULL, 3},
+        {"scale-out", no_argument, NULL, 4},
+        {"group", required_argument, NULL, 5},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -85,6 +96,17 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
                 return 2;
             opts->applied_window = (size_t)v;
             break;
+        case 4:
+            opts->scale_out = true;
+            break;
+        case 5:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "ferry-sink: --group needs a name\n");
+                return 2;
+            }
+            opts->scale_out = true;
+            opts->group = optarg;
+            break;
         case 'v':
             ferry_log_set_level(FERRY_LOG_DEBUG);
             break;
@@ -99,6 +121,12 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
                     "Try \"ferry-sink --help\" for more information.\n");
             return 2;
         }
+    }
+    if (opts->rebuild && opts->scale_out) {
+        fprintf(stderr,
+                "ferry-sink: --rebuild runs in the ordered mode only; rebuild "
+                "with one sink, then start the scale-out sinks\n");
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "ferry-sink: unexpected argument \"%s\"\n",

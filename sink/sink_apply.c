@@ -131,6 +131,8 @@ sql_init(sink_apply_t *a, size_t idx)
     rc |= sink_sql_stage_ddl(p, &s->stage_ddl);
     rc |= sink_buf_printf(&s->copy, "COPY %s FROM STDIN", p->q_stage);
     rc |= sink_sql_stale(p, &s->stale);
+    rc |= sink_sql_lock_keys(p, &s->lock);
+    rc |= sink_sql_unpark_stale(p, &s->unpark);
     rc |= sink_sql_upsert(p, false, &s->upsert);
     rc |= sink_sql_upsert(p, true, &s->upsert1);
     rc |= sink_sql_delete(p, false, &s->del);
@@ -279,6 +281,8 @@ sql_free(plan_sql_t *s, size_t n_cols)
     sink_buf_free(&s->stage_ddl);
     sink_buf_free(&s->copy);
     sink_buf_free(&s->stale);
+    sink_buf_free(&s->lock);
+    sink_buf_free(&s->unpark);
     sink_buf_free(&s->upsert);
     sink_buf_free(&s->upsert1);
     sink_buf_free(&s->del);
@@ -368,6 +372,12 @@ void
 sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out)
 {
     *out = a->stats;
+}
+
+void
+sink_apply_set_shared(sink_apply_t *a, bool shared)
+{
+    a->shared = shared;
 }
 
 void

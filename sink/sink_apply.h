@@ -17,6 +17,7 @@
 #include "sink_txbuf.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 typedef struct sink_apply sink_apply_t;
 
@@ -64,6 +65,14 @@ typedef struct sink_apply_stats {
 
 /* Copies the counters into *out. */
 void sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out);
+
+/* Scale-out mode (several sinks share the target): every staged key is
+ * locked before the stale check, a delete that children still reference
+ * (23503, their delete is on a partition another sink owns) is parked
+ * until they are gone instead of being recorded as an error, and the
+ * parked table is read rather than trusted to hold only this sink's rows.
+ * Off by default. */
+void sink_apply_set_shared(sink_apply_t *a, bool shared);
 
 /* Forgets rows parked in memory counters (after a rollback). */
 void sink_apply_set_parked(sink_apply_t *a, long parked_rows);

@@ -20,8 +20,8 @@ typedef struct rowset {
 
 /* The statements of one entity, built once. */
 typedef struct plan_sql {
-    sink_buf_t stage_ddl, copy, stale, upsert, upsert1, del, del1, row_lsn,
-        idmap, truncate;
+    sink_buf_t stage_ddl, copy, stale, lock, unpark, upsert, upsert1, del, del1,
+        row_lsn, idmap, truncate;
     sink_buf_t take[3];    /* by on_missing policy; empty when unused */
     sink_buf_t *null_miss; /* per column: null the ref where missing */
     sink_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:
@@ -42,6 +42,7 @@ struct sink_apply {
     sink_slot_topic_fn slot_topic; /* slot -> topic */
     void *arg;                     /* their argument */
     long parked_rows;              /* rows in the parked table */
+    bool shared;                   /* scale-out: other sinks write too */
     sink_buf_t copybuf;            /* COPY data */
     sink_apply_stats_t stats;      /* counters */
 };

@@ -72,14 +72,18 @@ record_error(sink_apply_t *a, const char *entity, const char *lkey,
     return 0;
 }
 
+/* Parks row: it waits for the parent missing_entity/missing_uuid, or, with
+ * waits_children, for the rows that still reference it to go (a delete in
+ * scale-out mode). */
 static int
 park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
-         const char *missing_entity, const char *missing_uuid, ferry_err_t *err)
+         const char *missing_entity, const char *missing_uuid,
+         bool waits_children, ferry_err_t *err)
 {
     sink_buf_t sql = {0};
     char cl[24], ch[24], part[16], off[24];
     const char *topic = NULL;
-    const char *params[11];
+    const char *params[12];
     int partition = -1, rc;
 
     if (row->ev->pos.slot >= 0 && a->slot_topic != NULL)
@@ -99,23 +103,29 @@ park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
     params[8] = topic != NULL ? off : NULL;
     params[9] = row->ev->raw_key;
     params[10] = row->ev->raw;
+    params[11] = waits_children ? "children" : "parent";
     if (sink_buf_printf(&sql,
                         "INSERT INTO %s.parked (entity, legacy_key, "
                         "missing_entity, missing_uuid, commit_lsn, "
                         "change_lsn, topic, partition, kafka_offset, "
-                        "event_key, event) VALUES ($1, $2, $3, $4, $5, $6, "
-                        "$7, $8, $9, $10, $11)",
+                        "event_key, event, waits_for) VALUES ($1, $2, $3, "
+                        "$4, $5, $6, $7, $8, $9, $10, $11, $12)",
                         a->q_state) != 0)
         return FERRY_ENOMEM;
-    rc = sink_pg_exec(a->conn, "park a row", sql.data, 11, params, NULL, NULL,
+    rc = sink_pg_exec(a->conn, "park a row", sql.data, 12, params, NULL, NULL,
                       err);
     sink_buf_free(&sql);
     if (rc != 0)
         return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-    ferry_debug("entity \"%s\" legacy key \"%s\": parked until the %s row "
-                "%s arrives",
-                entity_name(a, idx), row->lkey, missing_entity,
-                missing_uuid != NULL ? missing_uuid : "(no case)");
+    if (waits_children)
+        ferry_debug("entity \"%s\" legacy key \"%s\": delete parked until "
+                    "the rows that reference it are gone",
+                    entity_name(a, idx), row->lkey);
+    else
+        ferry_debug("entity \"%s\" legacy key \"%s\": parked until the %s "
+                    "row %s arrives",
+                    entity_name(a, idx), row->lkey, missing_entity,
+                    missing_uuid != NULL ? missing_uuid : "(no case)");
     a->parked_rows++;
     a->stats.parked++;
     return 0;
@@ -129,6 +139,10 @@ rowset_add(rowset_t *s, sink_row_t *row, bool soft)
     uintptr_t at = (uintptr_t)sink_map_get(s->index, row->lkey);
 
     if (at != 0) {
+        /* An older event of the key (a parked row drained next to a newer
+         * one) would be stale on its own: it never overwrites. */
+        if (sink_pair_cmp(row->pair, s->rows[at - 1].pair) < 0)
+            return 0;
         sink_row_merge(&s->rows[at - 1], row, soft);
         return 0;
     }
@@ -162,7 +176,7 @@ add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
     else if (rc == FERRY_ENOMEM)
         rc = ferry_err_set(err, rc, "out of memory");
     else if (row.park_entity != NULL)
-        rc = park_row(a, idx, &row, row.park_entity, NULL, err);
+        rc = park_row(a, idx, &row, row.park_entity, NULL, false, err);
     else if (rowset_add(&a->sets[idx], &row,
                         a->cfg->entities[idx].delete_mode == MAP_DELETE_SOFT) !=
              0)
@@ -325,8 +339,14 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
                             0, NULL, NULL, NULL, err);
     if (rc != FERRY_EDATA)
         return rc;
-    ferry_info("entity \"%s\": %s; isolating the rejected rows",
-               entity_name(a, idx), err->msg);
+    /* Scale-out retries deletes parked for their children at every
+     * commit: that is expected, not news. */
+    if (a->shared && op == 'd')
+        ferry_debug("entity \"%s\": %s; isolating the rejected rows",
+                    entity_name(a, idx), err->msg);
+    else
+        ferry_info("entity \"%s\": %s; isolating the rejected rows",
+                   entity_name(a, idx), err->msg);
     if ((rc = sink_pg_exec(a->conn, "roll back to a savepoint",
                            "ROLLBACK TO ferry_set", 0, NULL, NULL, NULL,
                            err)) != 0)
@@ -352,7 +372,12 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
             break;
         rc = sink_pg_exec(a->conn, "roll back to a savepoint",
                           "ROLLBACK TO ferry_row", 0, NULL, NULL, NULL, err);
-        if (rc == 0)
+        /* Scale-out: the children's deletes are on partitions another sink
+         * owns and may simply not be applied yet. */
+        if (rc == 0 && a->shared && op == 'd' && strcmp(state, "23503") == 0)
+            rc = park_row(a, idx, &s->rows[i], entity_name(a, idx), NULL, true,
+                          err);
+        else if (rc == 0)
             rc = record_error(a, entity_name(a, idx), s->rows[i].lkey,
                               s->rows[i].ev, state, err->msg, err);
         if (rc == 0)
@@ -392,7 +417,7 @@ take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol, int *taken,
         char msg[256];
 
         if (pol == MAP_ON_MISSING_PARK) {
-            rc = park_row(a, idx, row, entity_name(a, pe), uuid, err);
+            rc = park_row(a, idx, row, entity_name(a, pe), uuid, false, err);
             continue;
         }
         snprintf(msg, sizeof(msg),
@@ -430,6 +455,10 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
     int rc;
 
     if ((rc = stage_rows(a, idx, err)) != 0)
+        return rc;
+    if (a->shared &&
+        (rc = sink_pg_exec(a->conn, "lock the staged keys", q->lock.data, 1, p1,
+                           NULL, NULL, err)) != 0)
         return rc;
     a->stats.stale +=
         exec_count(a, "drop stale rows", q->stale.data, 1, p1, &rc, NULL, err);
@@ -474,6 +503,19 @@ delete_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
     if ((rc = sink_pg_exec(a->conn, "record row positions", q->row_lsn.data, 1,
                            p1, NULL, NULL, err)) != 0)
         return rc;
+    /* Only when rows are parked: the statement is cheap, not free. */
+    if (a->parked_rows > 0 || a->shared) {
+        long n = exec_count(a, "drop superseded parked rows", q->unpark.data, 1,
+                            p1, &rc, NULL, err);
+
+        if (rc != 0)
+            return rc;
+        if (n > 0)
+            ferry_debug("entity \"%s\": %ld parked rows superseded by newer "
+                        "events",
+                        entity_name(a, idx), n);
+        a->parked_rows -= n;
+    }
     return sink_pg_exec(a->conn, "record UUIDs in the id-map", q->idmap.data, 1,
                         p1, NULL, NULL, err);
 }
@@ -639,8 +681,83 @@ add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
     return rc;
 }
 
+/* Runs sql (a query returning entity, event_key, event, kafka_offset of
+ * parked rows it took out, oldest first) and queues those events again;
+ * they are appended to *evs (grown with realloc, *n_evs entries, owned by
+ * the caller) because the queued rows borrow them.  *got counts them. */
+static int
+take_parked(sink_apply_t *a, const char *sql, int n, const char *const *params,
+            sink_event_t ***evs, size_t *n_evs, size_t *got, ferry_err_t *err)
+{
+    PGresult *res = NULL;
+    int r, rc;
+
+    rc = sink_pg_exec(a->conn, "take parked rows", sql, n, params, &res, NULL,
+                      err);
+    for (r = 0; rc == 0 && r < PQntuples(res); r++) {
+        const char *k = PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1);
+        const map_entity_t *e =
+            map_config_entity(a->cfg, PQgetvalue(res, r, 0));
+        sink_pos_t pos = {-1, atoll(PQgetvalue(res, r, 3))};
+        sink_event_t *ev = NULL, **grown;
+
+        grown = realloc(*evs, (*n_evs + 1) * sizeof(**evs));
+        if (grown == NULL) {
+            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            break;
+        }
+        *evs = grown;
+        rc = sink_event_parse(k, k != NULL ? strlen(k) : 0,
+                              PQgetvalue(res, r, 2),
+                              strlen(PQgetvalue(res, r, 2)), pos, &ev);
+        if (ev == NULL) {
+            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            break;
+        }
+        (*evs)[(*n_evs)++] = ev;
+        (*got)++;
+        /* Taken out of parked: applied, or recorded, never dropped. */
+        if (rc != 0 || e == NULL) {
+            char msg[600];
+
+            snprintf(msg, sizeof(msg), "a parked row of entity \"%s\" %s",
+                     PQgetvalue(res, r, 0),
+                     rc != 0 ? "no longer parses" : "is no longer mapped");
+            rc = record_error(a, e != NULL ? e->name : NULL, NULL, ev, NULL,
+                              msg, err);
+            continue;
+        }
+        rc = add_row(a, (size_t)(e - a->cfg->entities), ev, err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Scale-out: other sinks park rows too, so the count kept here is only a
+ * hint; read the table's. */
+static int
+count_parked(sink_apply_t *a, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    if (sink_buf_printf(&sql,
+                        "SELECT count(*) FROM %s.parked WHERE waits_for = "
+                        "'parent'",
+                        a->q_state) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = sink_pg_exec(a->conn, "count parked rows", sql.data, 0, NULL, &res,
+                      NULL, err);
+    if (rc == 0)
+        a->parked_rows = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    sink_buf_free(&sql);
+    return rc;
+}
+
 /* Parked rows whose missing parent is now in the target go through the
- * batch again; repeated while that frees more. */
+ * batch again, oldest first; repeated while that frees more. */
 static int
 drain(sink_apply_t *a, ferry_err_t *err)
 {
@@ -649,52 +766,31 @@ drain(sink_apply_t *a, ferry_err_t *err)
     size_t n_evs = 0, i;
     int round, rc = 0;
 
+    if (a->shared)
+        rc = count_parked(a, err);
     for (round = 0; rc == 0 && round < 32 && a->parked_rows > 0; round++) {
         size_t got = 0;
 
         for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
             const char *p1[1] = {entity_name(a, i)};
-            PGresult *res = NULL;
-            int r;
 
             sink_buf_reset(&sql);
             if (sink_buf_printf(
                     &sql,
-                    "DELETE FROM %s.parked p WHERE p.missing_entity = $1 AND "
-                    "EXISTS (SELECT 1 FROM %s x WHERE x.%s = p.missing_uuid) "
-                    "RETURNING p.entity, p.event_key, p.event, p.kafka_offset",
-                    a->q_state, a->plans[i].q_target, a->plans[i].q_id)) {
-                rc = FERRY_ENOMEM;
+                    "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT "
+                    "p.id FROM %s.parked p WHERE p.missing_entity = $1 AND "
+                    "p.waits_for = 'parent' AND EXISTS (SELECT 1 FROM %s x "
+                    "WHERE x.%s = p.missing_uuid) FOR UPDATE SKIP LOCKED) "
+                    "RETURNING entity, event_key, event, kafka_offset, "
+                    "commit_lsn, change_lsn) SELECT entity, event_key, "
+                    "event, kafka_offset FROM d ORDER BY commit_lsn, "
+                    "change_lsn",
+                    a->q_state, a->q_state, a->plans[i].q_target,
+                    a->plans[i].q_id)) {
+                rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
                 break;
             }
-            rc = sink_pg_exec(a->conn, "drain parked rows", sql.data, 1, p1,
-                              &res, NULL, err);
-            for (r = 0; rc == 0 && r < PQntuples(res); r++) {
-                const char *k =
-                    PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1);
-                const map_entity_t *e =
-                    map_config_entity(a->cfg, PQgetvalue(res, r, 0));
-                sink_pos_t pos = {-1, atoll(PQgetvalue(res, r, 3))};
-                sink_event_t *ev = NULL, **grown;
-
-                grown = realloc(evs, (n_evs + 1) * sizeof(*evs));
-                if (grown == NULL) {
-                    rc = FERRY_ENOMEM;
-                    break;
-                }
-                evs = grown;
-                if (sink_event_parse(
-                        k, k != NULL ? strlen(k) : 0, PQgetvalue(res, r, 2),
-                        strlen(PQgetvalue(res, r, 2)), pos, &ev) != 0 ||
-                    e == NULL) {
-                    sink_event_free(ev);
-                    continue;
-                }
-                evs[n_evs++] = ev;
-                rc = add_row(a, (size_t)(e - a->cfg->entities), ev, err);
-                got++;
-            }
-            PQclear(res);
+            rc = take_parked(a, sql.data, 1, p1, &evs, &n_evs, &got, err);
         }
         a->parked_rows -= (long)got;
         a->stats.drained += (long)got;
@@ -710,12 +806,41 @@ drain(sink_apply_t *a, ferry_err_t *err)
     return rc;
 }
 
+/* Scale-out: deletes parked because rows still referenced them are queued
+ * again (those rows' deletes may have been applied by another sink since);
+ * a delete still blocked is parked again. */
+static int
+retry_blocked_deletes(sink_apply_t *a, sink_event_t ***evs, size_t *n_evs,
+                      ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    size_t got = 0;
+    int rc;
+
+    if (sink_buf_printf(&sql,
+                        "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT "
+                        "id FROM %s.parked WHERE waits_for = 'children' FOR "
+                        "UPDATE SKIP LOCKED) RETURNING entity, event_key, "
+                        "event, kafka_offset, commit_lsn, change_lsn) SELECT "
+                        "entity, event_key, event, kafka_offset FROM d ORDER "
+                        "BY commit_lsn, change_lsn",
+                        a->q_state, a->q_state) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = take_parked(a, sql.data, 0, NULL, evs, n_evs, &got, err);
+    sink_buf_free(&sql);
+    return rc;
+}
+
 int
 sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
                ferry_err_t *err)
 {
-    size_t t, j, k;
+    sink_event_t **blocked = NULL;
+    size_t n_blocked = 0, t, j, k;
     int rc = 0;
+
+    if (a->shared)
+        rc = retry_blocked_deletes(a, &blocked, &n_blocked, err);
 
     for (t = 0; rc == 0 && t < n; t++) {
         const sink_tx_t *tx = txs[t];
@@ -738,5 +863,8 @@ sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
         rc = drain(a, err);
     for (t = 0; t < a->cfg->n_entities; t++)
         sink__rowset_clear(&a->sets[t]);
+    for (t = 0; t < n_blocked; t++)
+        sink_event_free(blocked[t]);
+    free(blocked);
     return rc;
 }

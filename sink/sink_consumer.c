@@ -1,4 +1,5 @@
-/* Kafka consumer with manual assignment, and the dead-letter producer.
+/* Kafka consumer (manual assignment, or a consumer group in scale-out
+ * mode), and the dead-letter producer.
  * sink/sink_consumer.c */
 #include "sink_consumer.h"
 #include "ferry_log.h"
@@ -20,15 +21,24 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
     return 0;
 }
 
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* c is NULL for the producer. */
 static rd_kafka_t *
-make_client(const map_config_t *cfg, rd_kafka_type_t type, ferry_err_t *err)
+make_client(const map_config_t *cfg, sink_consumer_t *c, rd_kafka_type_t type,
+            ferry_err_t *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512], group[300];
     size_t i;
     rd_kafka_t *rk;
 
-    snprintf(group, sizeof(group), "ferry-sink-%s", cfg->kafka_topic_prefix);
+    snprintf(group, sizeof(group), "%s",
+             c != NULL && c->group != NULL ? c->group : "ferry-sink");
+    if (c != NULL && c->group == NULL)
+        snprintf(group, sizeof(group), "ferry-sink-%s",
+                 cfg->kafka_topic_prefix);
     if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
         goto fail;
     /* Bound what librdkafka prefetches while the sink applies (64 MB by
@@ -49,6 +59,24 @@ make_client(const map_config_t *cfg, rd_kafka_type_t type, ferry_err_t *err)
             conf_set(conf, "enable.partition.eof", "true", err) != 0 ||
             conf_set(conf, "auto.offset.reset", "error", err) != 0)
             goto fail;
+        if (c->group != NULL) {
+            char v[256];
+            size_t vlen = sizeof(v);
+
+            /* The rebalance callback implements the eager protocol. */
+            if (rd_kafka_conf_get(conf, "partition.assignment.strategy", v,
+                                  &vlen) == RD_KAFKA_CONF_OK &&
+                strstr(v, "cooperative") != NULL) {
+                ferry_err_set(err, FERRY_ECONFIG,
+                              "partition.assignment.strategy \"%s\": "
+                              "ferry-sink --scale-out supports the eager "
+                              "assignors only (range, roundrobin)",
+                              v);
+                goto fail;
+            }
+            rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+            rd_kafka_conf_set_opaque(conf, c);
+        }
     } else if (conf_set(conf, "enable.idempotence", "true", err) != 0 ||
                conf_set(conf, "compression.type", "none", err) != 0) {
         goto fail;
@@ -82,12 +110,13 @@ add_topic(sink_consumer_t *c, const char *t)
 
 int
 sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
-                   ferry_err_t *err)
+                   const char *group, ferry_err_t *err)
 {
     char tx[300];
     size_t i, len;
 
     memset(c, 0, sizeof(*c));
+    c->group = group;
     c->topics = calloc(cfg->n_entities + 2, sizeof(char *));
     c->slot_of = sink_map_new();
     len = strlen(cfg->kafka_topic_prefix) + 5;
@@ -101,10 +130,10 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
     for (i = 0; i < cfg->n_entities; i++)
         if (add_topic(c, map_entity_topic(cfg, &cfg->entities[i])) != 0)
             return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    c->rk = make_client(cfg, RD_KAFKA_CONSUMER, err);
+    c->rk = make_client(cfg, c, RD_KAFKA_CONSUMER, err);
     if (c->rk == NULL)
         return err->status;
-    c->dlq = make_client(cfg, RD_KAFKA_PRODUCER, err);
+    c->dlq = make_client(cfg, NULL, RD_KAFKA_PRODUCER, err);
     return c->dlq != NULL ? 0 : err->status;
 }
 
@@ -133,29 +162,23 @@ topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
     return 0;
 }
 
-static int
-add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
-         ferry_err_t *err)
+int
+sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
+                       ferry_err_t *err)
 {
-    sink_slot_t *s = &c->slots[c->n_slots];
-    char key[400];
-    const int64_t *off;
+    sink_slot_t *s = &c->slots[i];
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e;
 
-    snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
-    off = sink_map_get(stored, key);
-    s->topic = c->topics[ti];
-    s->partition = p;
-    s->is_tx = ti == 0;
-    s->stored = off != NULL ? *off : -1;
-    e = rd_kafka_query_watermark_offsets(c->rk, s->topic, p, &lo, &hi, 10000);
+    s->stored = stored;
+    e = rd_kafka_query_watermark_offsets(c->rk, s->topic, s->partition, &lo,
+                                         &hi, 10000);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ferry_err_set(err, FERRY_ETRANSIENT,
                              "could not read the offsets of topic \"%s\" "
                              "partition %d: %s",
-                             s->topic, (int)p, rd_kafka_err2str(e));
-    s->next = off != NULL ? *off : 0;
+                             s->topic, (int)s->partition, rd_kafka_err2str(e));
+    s->next = stored >= 0 ? stored : 0;
     s->end = hi;
     if (s->next < lo)
         return ferry_err_set(
@@ -164,7 +187,7 @@ add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
             ": the broker no longer holds it (earliest offset %" PRId64
             "); the events in between are lost, rebuild the target from a "
             "fresh snapshot",
-            s->topic, (int)p, s->next, lo);
+            s->topic, (int)s->partition, s->next, lo);
     if (s->next > hi)
         return ferry_err_set(
             err, FERRY_EFATAL,
@@ -172,11 +195,54 @@ add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
             ": the partition ends at offset %" PRId64
             " (was the topic re-created or the broker replaced?); the sink "
             "never skips ahead, rebuild the target from a fresh snapshot",
-            s->topic, (int)p, s->next, hi);
+            s->topic, (int)s->partition, s->next, hi);
+    return 0;
+}
+
+/* Appends a slot for partition p of topic ti; *out is its index. */
+static int
+new_slot(sink_consumer_t *c, size_t ti, int32_t p, size_t *out,
+         ferry_err_t *err)
+{
+    char key[400];
+    sink_slot_t *s;
+
+    if (c->n_slots == c->cap_slots) {
+        size_t cap = c->cap_slots ? c->cap_slots * 2 : 64;
+        sink_slot_t *grown = realloc(c->slots, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        c->slots = grown;
+        c->cap_slots = cap;
+    }
+    s = &c->slots[c->n_slots];
+    memset(s, 0, sizeof(*s));
+    s->topic = c->topics[ti];
+    s->partition = p;
+    s->is_tx = ti == 0;
+    s->stored = -1;
+    snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
     if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1)))
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    c->n_slots++;
+    *out = c->n_slots++;
     return 0;
+}
+
+static int
+add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
+         ferry_err_t *err)
+{
+    char key[400];
+    const int64_t *off;
+    size_t i;
+    int rc;
+
+    snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
+    off = sink_map_get(stored, key);
+    if ((rc = new_slot(c, ti, p, &i, err)) != 0)
+        return rc;
+    return sink_consumer_position(c, i, off != NULL ? *off : -1, err);
 }
 
 int
@@ -197,9 +263,8 @@ sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
     }
     if (rc != 0)
         goto done;
-    c->slots = calloc(total + 1, sizeof(*c->slots));
     list = rd_kafka_topic_partition_list_new((int)total + 1);
-    if (c->slots == NULL || list == NULL) {
+    if (list == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         goto done;
     }
@@ -221,8 +286,10 @@ done:
     return rc;
 }
 
-int
-sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
+/* Assigns every slot at its next offset (the ordered mode's manual
+ * assignment; rd_kafka_assign() replaces it whole). */
+static int
+assign_at_next(sink_consumer_t *c, ferry_err_t *err)
 {
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new((int)c->n_slots + 1);
@@ -231,12 +298,10 @@ sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
 
     if (list == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    for (i = 0; i < c->n_slots; i++) {
-        c->slots[i].next = c->slots[i].stored >= 0 ? c->slots[i].stored : 0;
+    for (i = 0; i < c->n_slots; i++)
         rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
                                           c->slots[i].partition)
             ->offset = c->slots[i].next;
-    }
     e = rd_kafka_assign(c->rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -244,6 +309,147 @@ sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
                              "could not seek back to the stored offsets: %s",
                              rd_kafka_err2str(e));
     return 0;
+}
+
+int
+sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_slots; i++)
+        c->slots[i].next = c->slots[i].stored >= 0 ? c->slots[i].stored : 0;
+    return assign_at_next(c, err);
+}
+
+int
+sink_consumer_subscribe(sink_consumer_t *c, ferry_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->n_topics);
+    rd_kafka_resp_err_t e;
+    size_t ti;
+
+    if (list == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    /* topics[0] is the transaction topic: the scale-out mode applies
+     * events one by one and does not reassemble transactions. */
+    for (ti = 1; ti < c->n_topics; ti++)
+        rd_kafka_topic_partition_list_add(list, c->topics[ti],
+                                          RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ferry_err_set(err, FERRY_ECONFIG,
+                             "could not join consumer group \"%s\": %s",
+                             c->group, rd_kafka_err2str(e));
+    return 0;
+}
+
+static int
+slot_for(sink_consumer_t *c, const char *topic, int32_t p, size_t *out,
+         ferry_err_t *err)
+{
+    int at = sink_consumer_slot(c, topic, p);
+    size_t ti;
+
+    if (at >= 0) {
+        *out = (size_t)at;
+        return 0;
+    }
+    for (ti = 1; ti < c->n_topics; ti++)
+        if (strcmp(c->topics[ti], topic) == 0)
+            return new_slot(c, ti, p, out, err);
+    return ferry_err_set(err, FERRY_EFATAL,
+                         "the group assigned topic \"%s\", which this sink "
+                         "does not consume",
+                         topic);
+}
+
+static void
+unassign_all(sink_consumer_t *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_slots; i++)
+        c->slots[i].owned = false;
+}
+
+/* Eager rebalancing: every assignment is whole, every revocation takes
+ * everything.  The stored offsets are read at each assignment, so a
+ * partition moves between processes without losing or repeating a row
+ * (the offsets are fenced when stored, see sink_run.c). */
+static void
+rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    sink_consumer_t *c = opaque;
+    size_t *idx = NULL;
+    int i, rc = 0;
+
+    if (e != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (c->on_revoke != NULL)
+            c->on_revoke(c->cb_arg);
+        unassign_all(c);
+        rd_kafka_assign(rk, NULL);
+        return;
+    }
+    idx = calloc((size_t)parts->cnt + 1, sizeof(*idx));
+    if (idx == NULL)
+        rc = ferry_err_set(&c->failure, FERRY_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < parts->cnt; i++)
+        rc = slot_for(c, parts->elems[i].topic, parts->elems[i].partition,
+                      &idx[i], &c->failure);
+    if (rc == 0 && c->on_assign != NULL)
+        rc = c->on_assign(c->cb_arg, c, idx, (size_t)parts->cnt, &c->failure);
+    if (rc != 0) {
+        c->failed = rc;
+        free(idx);
+        rd_kafka_assign(rk, NULL);
+        return;
+    }
+    unassign_all(c);
+    for (i = 0; i < parts->cnt; i++) {
+        c->slots[idx[i]].owned = true;
+        parts->elems[i].offset = c->slots[idx[i]].next;
+    }
+    free(idx);
+    c->assigned = true;
+    rd_kafka_assign(rk, parts);
+}
+
+int
+sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)c->n_slots + 1);
+    rd_kafka_error_t *e;
+    size_t i;
+    int rc = 0;
+
+    if (list == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    /* Subscribed: seek within the group's assignment, never replace it. */
+    for (i = 0; i < c->n_slots; i++)
+        if (c->slots[i].owned)
+            rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
+                                              c->slots[i].partition)
+                ->offset = c->slots[i].next;
+    e = rd_kafka_seek_partitions(c->rk, list, 10000);
+    if (e != NULL) {
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not seek back to the stored offsets: %s",
+                           rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (i = 0; rc == 0 && i < (size_t)list->cnt; i++)
+        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                               "could not seek topic \"%s\" partition %d: %s",
+                               list->elems[i].topic,
+                               (int)list->elems[i].partition,
+                               rd_kafka_err2str(list->elems[i].err));
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
 }
 
 int

@@ -1,10 +1,13 @@
-/* The Kafka side of ferry-sink: a consumer with a manual assignment of
- * every partition of the entity topics and the transaction topic, started
- * at the offsets stored in the target, and a producer for dead letters.
+/* The Kafka side of ferry-sink: a consumer started at the offsets stored
+ * in the target, and a producer for dead letters.
  * sink/sink_consumer.h
  *
- * The ordered mode uses rd_kafka_assign(), never subscribe(): positions live
- * in <state_schema>.offsets, written in the same target transaction as the
+ * The ordered mode assigns itself every partition of the entity topics and
+ * the transaction topic (rd_kafka_assign(), never subscribe()).  The
+ * scale-out mode subscribes to the entity topics in a consumer group; at
+ * each assignment the caller's callback reads the stored offsets of the
+ * partitions it gets.  Either way positions live in
+ * <state_schema>.offsets, written in the same target transaction as the
  * rows, so Kafka's own committed offsets are never used.  Not thread-safe.
  */
 #ifndef SINK_CONSUMER_H
@@ -25,24 +28,67 @@ typedef struct sink_slot {
     int64_t next;      /* next offset to read */
     int64_t end;       /* high watermark when the sink started */
     int64_t stored;    /* offset last stored in the target, or -1 */
+    bool owned;        /* scale-out: assigned to this process now */
 } sink_slot_t;
 
-typedef struct sink_consumer {
+typedef struct sink_consumer sink_consumer_t;
+
+/* Scale-out: called during rd_kafka_consumer_poll() when the group assigns
+ * the n slots idx (borrowed); it must set each slot's stored, next and end
+ * (sink_consumer_position() helps).  Returns 0, or an error class with err
+ * set, which the consumer keeps for the caller (c->failed). */
+typedef int (*sink_assign_fn)(void *arg, sink_consumer_t *c, const size_t *idx,
+                              size_t n, ferry_err_t *err);
+
+/* Scale-out: called when the group takes the partitions away, before they
+ * are unassigned; events read and not yet applied must be dropped. */
+typedef void (*sink_revoke_fn)(void *arg);
+
+struct sink_consumer {
     rd_kafka_t *rk;      /* owned: the consumer */
     rd_kafka_t *dlq;     /* owned: the dead-letter producer */
     char *dlq_topic;     /* owned: <prefix>.dlq */
     char **topics;       /* owned: distinct topic names */
     size_t n_topics;     /* number of topics */
-    sink_slot_t *slots;  /* owned: assigned partitions */
+    sink_slot_t *slots;  /* owned: known partitions (ordered mode: all
+                            assigned; scale-out: those ever assigned) */
     size_t n_slots;      /* number of slots */
+    size_t cap_slots;    /* allocated slots */
     sink_map_t *slot_of; /* "topic\x1fpartition" -> slot index + 1 */
-} sink_consumer_t;
+    /* Scale-out only: */
+    const char *group;        /* borrowed: the consumer group, or NULL */
+    sink_assign_fn on_assign; /* set before sink_consumer_subscribe() */
+    sink_revoke_fn on_revoke; /* idem */
+    void *cb_arg;             /* their argument */
+    bool assigned;            /* an assignment has been received */
+    int failed;               /* error class from a rebalance, or 0 */
+    ferry_err_t failure;      /* its message */
+};
 
 /* Creates the consumer and the dead-letter producer for cfg (borrowed)
  * into *c (caller-allocated; release with sink_consumer_close() whatever
- * the result).  Returns 0, FERRY_ECONFIG or FERRY_ENOMEM, with err set. */
+ * the result).  group (borrowed, must outlive c) selects the scale-out
+ * mode; NULL is the ordered mode.  Returns 0, FERRY_ECONFIG or
+ * FERRY_ENOMEM, with err set. */
 int sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
-                       ferry_err_t *err) FERRY_WUR;
+                       const char *group, ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: joins the group, subscribed to the entity topics (not the
+ * transaction topic).  Assignments arrive through c->on_assign during
+ * rd_kafka_consumer_poll().  Returns 0 or FERRY_ECONFIG with err set. */
+int sink_consumer_subscribe(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
+
+/* Sets slot i's next offset to stored (-1 when none is stored: the
+ * beginning) and its end to the high watermark; fails like
+ * sink_consumer_assign() when the broker no longer holds that offset or the
+ * partition ends before it.  Returns 0, FERRY_ETRANSIENT or FERRY_EFATAL
+ * with err set. */
+int sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
+                           ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: seeks every owned slot to its next offset (after the stored
+ * offsets were read again).  Returns 0 or FERRY_ETRANSIENT with err set. */
+int sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
 
 /* Finds every partition of the topics, checks the stored offsets (map
  * "topic\x1fpartition" -> int64_t* offset, borrowed, may be empty) against

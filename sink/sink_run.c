@@ -1,6 +1,7 @@
 /* ferry-sink's main loop.
  * sink/sink_run.c */
 #include "sink_run.h"
+#include "sink_run_int.h"
 #include "ferry_log.h"
 #include "map_idmap.h"
 #include "sink_apply.h"
@@ -19,27 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct run {
-    const map_config_t *cfg;     /* borrowed */
-    const sink_run_opts_t *opts; /* borrowed */
-    volatile sig_atomic_t *stop; /* borrowed */
-    PGconn *conn;                /* owned: the target */
-    char *q_state;               /* owned: quoted state schema */
-    sink_consumer_t kc;          /* the Kafka side */
-    sink_txbuf_t *txbuf;         /* owned: reassembly */
-    sink_apply_t *apply;         /* owned: the applier */
-    sink_lsnset_t applied;       /* recently applied commit LSNs */
-    sink_tx_t **batch;           /* owned: transactions to apply */
-    size_t n_batch, cap_batch;   /* in use, allocated */
-    size_t batch_events;         /* events in the batch */
-    int64_t *minoff;             /* owned: per slot, offsets to store */
-    bool dirty;                  /* offsets moved since the last commit */
-    char **tables;               /* owned: consumed "schema.table" names */
-    bool spill_open;             /* the open target transaction holds a
-                                    spilled source transaction */
-    sink_event_t **spill_evs;    /* owned array: events being spilled */
-} run_t;
-
 void
 sink_run_opts_init(sink_run_opts_t *opts)
 {
@@ -49,8 +29,8 @@ sink_run_opts_init(sink_run_opts_t *opts)
     opts->applied_window = 100000;
 }
 
-static void
-sleep_ms(long ms)
+void
+sink__run_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -66,12 +46,50 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An ordered sink must run alone against a state schema (two would both
+ * apply every partition); scale-out sinks share it.  A session advisory
+ * lock, exclusive or shared, says which. */
+static int
+lock_mode(run_t *r, ferry_err_t *err)
+{
+    const char *p1[1] = {r->cfg->state_schema};
+    PGresult *res = NULL;
+    bool got;
+    int rc;
+
+    if ((rc = sink_pg_exec(r->conn, "set the session",
+                           "SET synchronous_commit = on", 0, NULL, NULL, NULL,
+                           err)) != 0)
+        return rc;
+    rc = sink_pg_exec(r->conn, "lock the state schema",
+                      r->shared ? "SELECT pg_try_advisory_lock_shared("
+                                  "hashtext('ferry-sink'), hashtext($1))"
+                                : "SELECT pg_try_advisory_lock("
+                                  "hashtext('ferry-sink'), hashtext($1))",
+                      1, p1, &res, NULL, err);
+    if (rc != 0)
+        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    /* Transient: a killed sink's session may take a moment to end. */
+    r->lock_conflict = !got;
+    if (!got)
+        return ferry_err_set(
+            err, FERRY_ETRANSIENT,
+            "another ferry-sink is running against state schema \"%s\" of "
+            "the target%s; an ordered sink runs alone, sinks that share a "
+            "target must all use --scale-out",
+            r->cfg->state_schema, r->shared ? " in the ordered mode" : "");
+    return 0;
+}
+
 static int
 connect_target(run_t *r, ferry_err_t *err)
 {
     char safe[256];
 
     PQfinish(r->conn);
+    r->lock_conflict = false;
     r->conn = PQconnectdb(r->cfg->target_dsn);
     if (PQstatus(r->conn) != CONNECTION_OK) {
         char msg[512];
@@ -85,9 +103,7 @@ connect_target(run_t *r, ferry_err_t *err)
             err, FERRY_ETRANSIENT, "could not connect to the target (%s): %s",
             ferry_log_dsn_safe(r->cfg->target_dsn, safe, sizeof(safe)), msg);
     }
-    return sink_pg_exec(r->conn, "set the session",
-                        "SET synchronous_commit = on", 0, NULL, NULL, NULL,
-                        err);
+    return lock_mode(r, err);
 }
 
 static int
@@ -104,12 +120,47 @@ exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
     return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 
+/* True when the state schema is already complete: its DDL (ALTER TABLE,
+ * CREATE INDEX IF NOT EXISTS) would lock tables that other scale-out sinks
+ * are writing, so a sink joining them would wait for their transactions. */
+static int
+state_complete(run_t *r, bool *complete, ferry_err_t *err)
+{
+    sink_buf_t idx = {0}, tab = {0};
+    const char *p2[2];
+    PGresult *res = NULL;
+    int rc;
+
+    if (sink_buf_printf(&idx, "%s.sink_mode", r->q_state) != 0 ||
+        sink_buf_printf(&tab, "%s.parked", r->q_state) != 0) {
+        sink_buf_free(&idx);
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    p2[0] = idx.data;
+    p2[1] = tab.data;
+    rc = sink_pg_exec(r->conn, "inspect the state schema",
+                      "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 "
+                      "FROM pg_attribute WHERE attrelid = to_regclass($2) AND "
+                      "attname = 'waits_for' AND NOT attisdropped)",
+                      2, p2, &res, NULL, err);
+    *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    sink_buf_free(&idx);
+    sink_buf_free(&tab);
+    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+}
+
 static int
 state_init(run_t *r, ferry_err_t *err)
 {
     sink_buf_t sql = {0};
+    bool complete = false;
     int rc;
 
+    if ((rc = state_complete(r, &complete, err)) != 0)
+        return rc;
+    if (complete)
+        return map_idmap_ensure(r->conn, r->cfg->state_schema, err);
     if (sink_sql_state_ddl(r->q_state, &sql) != 0)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     rc = exec_multi(r, "create the state tables", sql.data, err);
@@ -117,6 +168,52 @@ state_init(run_t *r, ferry_err_t *err)
     if (rc == 0)
         rc = map_idmap_ensure(r->conn, r->cfg->state_schema, err);
     return rc;
+}
+
+/* The ordered mode cannot resume after scale-out sinks: they applied
+ * source transactions piecewise and never read the transaction topic, so
+ * its stored offset is far behind the entity topics' and the transactions
+ * read again there would never complete.  The mode of the last sinks is
+ * kept in <state>.sink_mode. */
+static int
+check_mode(run_t *r, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    bool was_shared = false;
+    int rc;
+
+    if (sink_buf_printf(&sql, "SELECT mode FROM %s.sink_mode", r->q_state))
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = sink_pg_exec(r->conn, "read the sink mode", sql.data, 0, NULL, &res,
+                      NULL, err);
+    was_shared = rc == 0 && PQntuples(res) == 1 &&
+                 strcmp(PQgetvalue(res, 0, 0), "scale-out") == 0;
+    PQclear(res);
+    sink_buf_reset(&sql);
+    if (rc == 0 && was_shared && !r->shared) {
+        sink_buf_free(&sql);
+        return ferry_err_set(
+            err, FERRY_ECONFIG,
+            "the sinks that last ran against state schema \"%s\" used "
+            "--scale-out; the ordered mode cannot resume after them (they "
+            "applied source transactions piecewise and did not read the "
+            "transaction topic): go on with --scale-out, or rebuild the "
+            "target with --rebuild",
+            r->cfg->state_schema);
+    }
+    if (rc == 0 && r->shared && !was_shared &&
+        sink_buf_printf(&sql,
+                        "INSERT INTO %s.sink_mode (mode) VALUES ('scale-out') "
+                        "ON CONFLICT (one) DO UPDATE SET mode = 'scale-out', "
+                        "since = now()",
+                        r->q_state) != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0 && sql.len > 0)
+        rc = sink_pg_exec(r->conn, "record the sink mode", sql.data, 0, NULL,
+                          NULL, NULL, err);
+    sink_buf_free(&sql);
+    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 
 /* --rebuild: forget every position and refuse a target that holds rows. */
@@ -157,10 +254,11 @@ rebuild_reset(run_t *r, ferry_err_t *err)
         sink_buf_printf(&sql,
                         "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
                         "%s.truncated, %s.applied_tx, %s.parked, %s.errors, "
-                        "%s.deferred; "
+                        "%s.deferred, %s.sink_mode; "
                         "DELETE FROM %s.id_map WHERE source = 'v5'; COMMIT",
                         r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state, r->q_state, r->q_state, r->q_state) != 0)
+                        r->q_state, r->q_state, r->q_state, r->q_state,
+                        r->q_state) != 0)
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);
@@ -332,6 +430,8 @@ on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
 
     if (slot < 0)
         return 0;
+    if (r->shared)
+        return sink__group_on_message(r, m, slot, err);
     r->kc.slots[slot].next = m->offset + 1;
     r->dirty = true;
     if (r->kc.slots[slot].is_tx)
@@ -402,6 +502,10 @@ poll_some(run_t *r, ferry_err_t *err)
         /* Hand a huge transaction to the spill a batch at a time. */
         if (sink_txbuf_events(r->txbuf) >
             r->opts->max_batch * (r->spill_open ? 1 : 4))
+            break;
+        if (r->loose != NULL && r->loose->n_events >= r->opts->max_batch)
+            break;
+        if (r->kc.failed)
             break;
     }
     return rc;
@@ -501,6 +605,8 @@ store_positions(run_t *r, ferry_err_t *err)
     size_t i;
     int rc = 0;
 
+    if (r->shared)
+        return sink__group_store_positions(r, err);
     for (i = 0; i < r->kc.n_slots; i++)
         r->minoff[i] = r->kc.slots[i].next;
     sink_txbuf_min_offsets(r->txbuf, r->minoff, r->kc.n_slots);
@@ -577,14 +683,15 @@ commit_once(run_t *r, ferry_err_t *err)
     if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
                            NULL, NULL, err)) != 0)
         return rc;
-    if (r->n_batch > 0 &&
+    /* Scale-out: an empty batch still drains what other sinks parked. */
+    if ((r->n_batch > 0 || r->shared) &&
         (rc = sink_apply_txs(r->apply, r->batch, r->n_batch, err)) != 0)
         return rc;
     return finish_commit(r, err);
 }
 
-static int
-reconnect(run_t *r, ferry_err_t *err)
+int
+sink__run_reconnect(run_t *r, ferry_err_t *err)
 {
     sink_buf_t sql = {0};
     PGresult *res = NULL;
@@ -643,6 +750,13 @@ commit_batch(run_t *r, ferry_err_t *err)
         if (rc != FERRY_ETRANSIENT) {
             if (PQstatus(r->conn) == CONNECTION_OK)
                 PQclear(PQexec(r->conn, "ROLLBACK"));
+            if (r->fenced) {
+                for (size_t i = 0; i < r->n_batch; i++)
+                    sink_tx_free(r->batch[i]);
+                r->n_batch = 0;
+                r->batch_events = 0;
+                return sink__group_refetch(r, err);
+            }
             return rc;
         }
         ferry_warn("%s; retrying the batch of %zu transactions in %ld ms",
@@ -651,9 +765,9 @@ commit_batch(run_t *r, ferry_err_t *err)
             if (*r->stop)
                 return ferry_err_set(err, FERRY_ETRANSIENT,
                                      "stopped while retrying: %s", err->msg);
-            sleep_ms(backoff);
+            sink__run_sleep_ms(backoff);
             backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
-            rc = reconnect(r, err);
+            rc = sink__run_reconnect(r, err);
             if (rc != 0 && rc != FERRY_ETRANSIENT)
                 return rc;
             if (rc != 0)
@@ -693,9 +807,9 @@ rewind_to_stored(run_t *r, ferry_err_t *err)
         if (*r->stop)
             return ferry_err_set(err, FERRY_ETRANSIENT,
                                  "stopped while retrying: %s", err->msg);
-        sleep_ms(backoff);
+        sink__run_sleep_ms(backoff);
         backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
-        rc = reconnect(r, err);
+        rc = sink__run_reconnect(r, err);
         if (rc == 0)
             rc = sink_consumer_rewind(&r->kc, err);
         if (rc != 0 && rc != FERRY_ETRANSIENT)
@@ -778,7 +892,8 @@ at_end(const run_t *r)
     size_t i;
 
     for (i = 0; i < r->kc.n_slots; i++)
-        if (r->kc.slots[i].next < r->kc.slots[i].end)
+        if ((!r->shared || r->kc.slots[i].owned) &&
+            r->kc.slots[i].next < r->kc.slots[i].end)
             return false;
     return true;
 }
@@ -848,10 +963,43 @@ run_loop(run_t *r, ferry_err_t *err)
     return rc;
 }
 
+/* The scale-out loop: each poll's events are one batch; every commit also
+ * drains what this or another sink parked; at least once a second. */
+static int
+run_loop_shared(run_t *r, ferry_err_t *err)
+{
+    int64_t last_commit = 0;
+    int rc = 0;
+
+    while (rc == 0 && !*r->stop) {
+        rc = poll_some(r, err);
+        if (rc == 0 && r->kc.failed)
+            rc = ferry_err_set(err, r->kc.failed, "%s", r->kc.failure.msg);
+        if (rc != 0)
+            break;
+        if (r->loose != NULL || now_ms() - last_commit >= 1000) {
+            if (r->loose != NULL && batch_add(r, r->loose) != 0)
+                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            r->loose = NULL;
+            rc = commit_batch(r, err);
+            last_commit = now_ms();
+        }
+        /* One more drain after the last commit: a row another sink parked
+         * while this one applied its parent is taken out now. */
+        if (rc == 0 && r->opts->exit_at_end && r->kc.assigned && at_end(r) &&
+            r->loose == NULL) {
+            rc = commit_batch(r, err);
+            break;
+        }
+    }
+    return rc;
+}
+
 static int
 start(run_t *r, ferry_err_t *err)
 {
     sink_map_t *offsets = sink_map_new();
+    int64_t t0 = now_ms();
     long parked = 0;
     size_t i;
     int rc;
@@ -859,13 +1007,19 @@ start(run_t *r, ferry_err_t *err)
     if (offsets == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     while ((rc = connect_target(r, err)) == FERRY_ETRANSIENT && !*r->stop) {
+        if (r->lock_conflict && now_ms() - t0 > 30000) {
+            err->status = rc = FERRY_ECONFIG;
+            break;
+        }
         ferry_warn("%s; retrying in 2 s", err->msg);
-        sleep_ms(2000);
+        sink__run_sleep_ms(2000);
     }
     if (rc == 0)
         rc = state_init(r, err);
     if (rc == 0 && r->opts->rebuild)
         rc = rebuild_reset(r, err);
+    if (rc == 0)
+        rc = check_mode(r, err);
     if (rc == 0)
         rc = load_state(r, offsets, &parked, err);
     if (rc == 0)
@@ -876,15 +1030,15 @@ start(run_t *r, ferry_err_t *err)
         rc = sink_apply_attach(r->apply, r->conn, err);
     }
     if (rc == 0)
-        rc = sink_consumer_open(&r->kc, r->cfg, err);
-    while (rc == 0 &&
+        rc = sink_consumer_open(&r->kc, r->cfg, r->group, err);
+    if (rc == 0 && r->shared)
+        rc = sink__group_start(r, err);
+    while (rc == 0 && !r->shared &&
            (rc = sink_consumer_assign(&r->kc, offsets, err)) ==
                FERRY_ETRANSIENT &&
            !*r->stop) {
         ferry_warn("%s; retrying in 2 s", err->msg);
-        sleep_ms(2000);
-        free(r->kc.slots);
-        r->kc.slots = NULL;
+        sink__run_sleep_ms(2000);
         r->kc.n_slots = 0;
         rc = 0;
     }
@@ -905,7 +1059,11 @@ start(run_t *r, ferry_err_t *err)
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     sink_map_each(offsets, free_value, NULL);
     sink_map_free(offsets);
-    if (rc == 0)
+    if (rc == 0 && r->shared)
+        ferry_info("scale-out mode: joining consumer group \"%s\" for %zu "
+                   "entity topics; %ld rows parked",
+                   r->group, r->kc.n_topics - 1, parked);
+    else if (rc == 0)
         ferry_info("consuming %zu partitions of %zu topics; %ld rows parked",
                    r->kc.n_slots, r->kc.n_topics, parked);
     return rc;
@@ -934,9 +1092,21 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         goto done;
     }
+    if (opts->scale_out) {
+        size_t len = strlen(cfg->kafka_topic_prefix) + 16;
+
+        r.shared = true;
+        r.group = opts->group != NULL ? strdup(opts->group) : malloc(len);
+        if (r.group == NULL) {
+            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (opts->group == NULL)
+            snprintf(r.group, len, "ferry-sink-%s", cfg->kafka_topic_prefix);
+    }
     rc = start(&r, err);
     if (rc == 0)
-        rc = run_loop(&r, err);
+        rc = r.shared ? run_loop_shared(&r, err) : run_loop(&r, err);
     if (r.apply != NULL) {
         sink_apply_get_stats(r.apply, &st);
         ferry_info("applied %ld rows, skipped %ld stale, parked %ld, drained "
@@ -948,8 +1118,13 @@ done:
         sink_tx_free(r.batch[i]);
     free(r.batch);
     sink_txbuf_free(r.txbuf);
-    sink_apply_free(r.apply);
+    /* Closing the consumer may serve a last rebalance: no callback may reach
+     * the applier once it is freed. */
+    r.kc.on_assign = NULL;
     sink_consumer_close(&r.kc);
+    sink_apply_free(r.apply);
+    sink_tx_free(r.loose);
+    free(r.group);
     sink_lsnset_free(&r.applied);
     for (i = 0; r.tables != NULL && i < cfg->n_entities; i++)
         free(r.tables[i]);

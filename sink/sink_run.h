@@ -17,6 +17,9 @@ typedef struct sink_run_opts {
     size_t max_batch;      /* events per target transaction (default 20000) */
     int max_wait_ms;       /* longest wait for more messages before applying */
     size_t applied_window; /* applied commit LSNs remembered (100000) */
+    bool scale_out;        /* share partitions through a consumer group */
+    const char *group;     /* borrowed: its group id, NULL for
+                              "ferry-sink-<topic prefix>" */
 } sink_run_opts_t;
 
 /* Fills opts with the defaults. */

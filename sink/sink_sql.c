@@ -298,6 +298,15 @@ sink_sql_delete(const sink_plan_t *p, bool one_row, sink_buf_t *out)
 }
 
 int
+sink_sql_lock_keys(const sink_plan_t *p, sink_buf_t *out)
+{
+    PRINTF("SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(k))) "
+           "FROM (SELECT DISTINCT __lkey AS k FROM %s ORDER BY 1) s",
+           p->q_stage);
+    return 0;
+}
+
+int
 sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out)
 {
     PRINTF("INSERT INTO %s.row_lsn AS r (entity, legacy_key, commit_lsn, "
@@ -305,6 +314,19 @@ sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out)
            "ON CONFLICT (entity, legacy_key) DO UPDATE SET commit_lsn = "
            "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
            p->q_state, p->q_stage);
+    return 0;
+}
+
+int
+sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
+{
+    /* SKIP LOCKED: a row another sink is draining is its business (it
+     * finds it stale), and waiting for it could deadlock on the key locks. */
+    PRINTF("DELETE FROM %s.parked WHERE id IN (SELECT p.id FROM %s.parked p "
+           "JOIN %s s ON p.legacy_key = s.__lkey WHERE p.entity = $1 AND "
+           "p.waits_for = 'parent' AND (p.commit_lsn, p.change_lsn) < "
+           "(s.__cl, s.__ch) FOR UPDATE OF p SKIP LOCKED)",
+           p->q_state, p->q_state, p->q_stage);
     return 0;
 }
 
@@ -356,12 +378,19 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "topic text, partition int, kafka_offset bigint, event_key text, "
            "event text NOT NULL, parked_at timestamptz NOT NULL DEFAULT "
            "now());"
+           "ALTER TABLE %s.parked ADD COLUMN IF NOT EXISTS waits_for text "
+           "NOT NULL DEFAULT 'parent';"
            "CREATE INDEX IF NOT EXISTS parked_missing ON %s.parked "
            "(missing_entity, missing_uuid);"
+           "CREATE INDEX IF NOT EXISTS parked_key ON %s.parked "
+           "(entity, legacy_key);"
+           "CREATE TABLE IF NOT EXISTS %s.sink_mode (one bool PRIMARY KEY "
+           "DEFAULT true CHECK (one), mode text NOT NULL, since timestamptz "
+           "NOT NULL DEFAULT now());"
            "CREATE TABLE IF NOT EXISTS %s.errors (id bigserial PRIMARY KEY, "
            "at timestamptz NOT NULL DEFAULT now(), entity text, "
            "legacy_key text, topic text, partition int, kafka_offset bigint, "
            "sqlstate text, error text NOT NULL, event_key text, event text);",
-           s, s, s);
+           s, s, s, s, s, s);
     return 0;
 }

@@ -97,6 +97,16 @@ int sink_sql_idmap(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
 /* Deletes the target rows that have a legacy id (a source TRUNCATE). */
 int sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
 
+/* Drops parked rows of the staged keys that are older than the staged
+ * (applied) event: they could only ever be stale; $1 entity. */
+int sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* Scale-out mode: takes a transaction-level advisory lock on every staged
+ * legacy key ($1 = entity), in a fixed order, so that two sinks never apply
+ * the same key at once (the stale check that follows then sees the other's
+ * committed row_lsn). */
+int sink_sql_lock_keys(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
 /* The state schema's DDL (q_state quoted). */
 int sink_sql_state_ddl(const char *q_state, sink_buf_t *out) FERRY_WUR;
 

@@ -1,0 +1,71 @@
+/* Internal to ferry-sink's main loop: its state, shared by sink_run.c
+ * (both modes) and sink_group.c (what the scale-out mode adds).
+ * sink/sink_run_int.h
+ */
+#ifndef SINK_RUN_INT_H
+#define SINK_RUN_INT_H
+
+#include "sink_apply.h"
+#include "sink_consumer.h"
+#include "sink_lsnset.h"
+#include "sink_run.h"
+#include "sink_txbuf.h"
+
+#include <libpq-fe.h>
+
+typedef struct run {
+    const map_config_t *cfg;     /* borrowed */
+    const sink_run_opts_t *opts; /* borrowed */
+    volatile sig_atomic_t *stop; /* borrowed */
+    PGconn *conn;                /* owned: the target */
+    char *q_state;               /* owned: quoted state schema */
+    sink_consumer_t kc;          /* the Kafka side */
+    sink_txbuf_t *txbuf;         /* owned: reassembly */
+    sink_apply_t *apply;         /* owned: the applier */
+    sink_lsnset_t applied;       /* recently applied commit LSNs */
+    sink_tx_t **batch;           /* owned: transactions to apply */
+    size_t n_batch, cap_batch;   /* in use, allocated */
+    size_t batch_events;         /* events in the batch */
+    int64_t *minoff;             /* owned: per slot, offsets to store */
+    bool dirty;                  /* offsets moved since the last commit */
+    char **tables;               /* owned: consumed "schema.table" names */
+    bool spill_open;             /* the open target transaction holds a
+                                    spilled source transaction */
+    sink_event_t **spill_evs;    /* owned array: events being spilled */
+    /* Scale-out mode (sink_group.c): */
+    bool shared;        /* several sinks share the partitions */
+    char *group;        /* owned: the consumer group */
+    sink_tx_t *loose;   /* owned: events read since the last
+                           commit, applied as one batch */
+    bool fenced;        /* the offsets moved under this sink */
+    bool lock_conflict; /* another sink holds the state schema */
+} run_t;
+
+/* Sleeps ms milliseconds. */
+void sink__run_sleep_ms(long ms);
+
+/* Rolls back, reconnects to the target when the connection is gone.
+ * Returns 0 or an error class with err set. */
+int sink__run_reconnect(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: subscribes r's consumer in its group with the callbacks below.
+ * Returns 0 or an error class with err set. */
+int sink__group_start(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: queues message m (borrowed) read from slot into r->loose,
+ * unless the slot is no longer owned.  Returns 0 or FERRY_ENOMEM. */
+int sink__group_on_message(run_t *r, const rd_kafka_message_t *m, int slot,
+                           ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: in the open target transaction, moves the stored offset of
+ * every owned partition that advanced, but only from the offset this sink
+ * last stored or read at assignment; when another process moved one in
+ * between, sets r->fenced and returns FERRY_EFATAL with err set. */
+int sink__group_store_positions(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out, after r->fenced: forgets what was read, reads the stored
+ * offsets of the owned partitions again and seeks to them.  Returns 0 or
+ * an error class with err set. */
+int sink__group_refetch(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+#endif
