@@ -122,11 +122,9 @@ read_stored_retrying(run_t *r, const size_t *idx, size_t n, ferry_err_t *err)
     int rc;
 
     while ((rc = read_stored(r, idx, n, err)) == FERRY_ETRANSIENT) {
-        if (*r->stop)
-            return rc;
         ferry_warn("%s; retrying in %ld ms", err->msg, backoff);
-        sink__run_sleep_ms(backoff);
-        backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+        if ((rc = sink__run_pause(r, &backoff, err)) != 0)
+            return rc;
         if ((rc = sink__run_reconnect(r, err)) != 0 && rc != FERRY_ETRANSIENT)
             return rc;
     }

@@ -733,6 +733,34 @@ batch_done(run_t *r)
     r->dirty = false;
 }
 
+/* Frees the transactions of a batch that will not be committed. */
+static void
+drop_batch(run_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_batch; i++)
+        sink_tx_free(r->batch[i]);
+    r->n_batch = 0;
+    r->batch_events = 0;
+}
+
+int
+sink__run_pause(run_t *r, long *backoff, ferry_err_t *err)
+{
+    char why[sizeof(err->msg)];
+
+    if (*r->stop) {
+        /* err->msg is both the cause and the destination. */
+        snprintf(why, sizeof(why), "%s", err->msg);
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "stopped while retrying: %s", why);
+    }
+    sink__run_sleep_ms(*backoff);
+    *backoff = *backoff * 2 > 10000 ? 10000 : *backoff * 2;
+    return 0;
+}
+
 /* Applies the batch and stores the offsets in one target transaction;
  * transient errors are retried with backoff, never skipped. */
 static int
@@ -751,10 +779,7 @@ commit_batch(run_t *r, ferry_err_t *err)
             if (PQstatus(r->conn) == CONNECTION_OK)
                 PQclear(PQexec(r->conn, "ROLLBACK"));
             if (r->fenced) {
-                for (size_t i = 0; i < r->n_batch; i++)
-                    sink_tx_free(r->batch[i]);
-                r->n_batch = 0;
-                r->batch_events = 0;
+                drop_batch(r);
                 return sink__group_refetch(r, err);
             }
             return rc;
@@ -762,11 +787,8 @@ commit_batch(run_t *r, ferry_err_t *err)
         ferry_warn("%s; retrying the batch of %zu transactions in %ld ms",
                    err->msg, r->n_batch, backoff);
         do {
-            if (*r->stop)
-                return ferry_err_set(err, FERRY_ETRANSIENT,
-                                     "stopped while retrying: %s", err->msg);
-            sink__run_sleep_ms(backoff);
-            backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+            if ((rc = sink__run_pause(r, &backoff, err)) != 0)
+                return rc;
             rc = sink__run_reconnect(r, err);
             if (rc != 0 && rc != FERRY_ETRANSIENT)
                 return rc;
@@ -792,23 +814,16 @@ static int
 rewind_to_stored(run_t *r, ferry_err_t *err)
 {
     long backoff = 100;
-    size_t i;
     int rc;
 
     ferry_warn("%s; reading again from the stored offsets", err->msg);
-    for (i = 0; i < r->n_batch; i++)
-        sink_tx_free(r->batch[i]);
-    r->n_batch = 0;
-    r->batch_events = 0;
+    drop_batch(r);
     r->spill_open = false;
     if (make_txbuf(r) != 0)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     do {
-        if (*r->stop)
-            return ferry_err_set(err, FERRY_ETRANSIENT,
-                                 "stopped while retrying: %s", err->msg);
-        sink__run_sleep_ms(backoff);
-        backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+        if ((rc = sink__run_pause(r, &backoff, err)) != 0)
+            return rc;
         rc = sink__run_reconnect(r, err);
         if (rc == 0)
             rc = sink_consumer_rewind(&r->kc, err);
@@ -1114,8 +1129,7 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
                    st.applied, st.stale, st.parked, st.drained, st.errors);
     }
 done:
-    for (i = 0; i < r.n_batch; i++)
-        sink_tx_free(r.batch[i]);
+    drop_batch(&r);
     free(r.batch);
     sink_txbuf_free(r.txbuf);
     /* Closing the consumer may serve a last rebalance: no callback may reach

@@ -44,6 +44,11 @@ typedef struct run {
 /* Sleeps ms milliseconds. */
 void sink__run_sleep_ms(long ms);
 
+/* Between two attempts: sleeps *backoff ms and doubles it (up to 10 s).
+ * Returns 0, or FERRY_ETRANSIENT ("stopped while retrying: <err>") once
+ * the sink is asked to stop. */
+int sink__run_pause(run_t *r, long *backoff, ferry_err_t *err) FERRY_WUR;
+
 /* Rolls back, reconnects to the target when the connection is gone.
  * Returns 0 or an error class with err set. */
 int sink__run_reconnect(run_t *r, ferry_err_t *err) FERRY_WUR;
