@@ -213,6 +213,7 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
     a->dlq = dlq;
     a->slot_topic = slot_topic;
     a->arg = arg;
+    a->blocked_maybe = true; /* unknown until looked at */
     a->plans = calloc(cfg->n_entities + 1, sizeof(*a->plans));
     a->sql = calloc(cfg->n_entities + 1, sizeof(*a->sql));
     a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
@@ -381,7 +382,14 @@ sink_apply_set_shared(sink_apply_t *a, bool shared)
 }
 
 void
+sink_apply_set_park_deletes(sink_apply_t *a, bool on)
+{
+    a->park_deletes = on;
+}
+
+void
 sink_apply_set_parked(sink_apply_t *a, long parked_rows)
 {
     a->parked_rows = parked_rows;
+    a->blocked_maybe = true;
 }

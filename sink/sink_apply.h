@@ -74,6 +74,13 @@ void sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out);
  * Off by default. */
 void sink_apply_set_shared(sink_apply_t *a, bool shared);
 
+/* While on, a delete that rows still reference (23503) is parked until
+ * they are gone instead of being recorded as an error, as in the shared
+ * mode: for --rebuild's bulk load and the source transactions it cut in
+ * two, whose pieces arrive in separate batches.  A parked delete retried
+ * later is parked again while still blocked, whatever the setting. */
+void sink_apply_set_park_deletes(sink_apply_t *a, bool on);
+
 /* Forgets rows parked in memory counters (after a rollback). */
 void sink_apply_set_parked(sink_apply_t *a, long parked_rows);
 

@@ -43,6 +43,8 @@ struct sink_apply {
     void *arg;                     /* their argument */
     long parked_rows;              /* rows in the parked table */
     bool shared;                   /* scale-out: other sinks write too */
+    bool park_deletes;             /* park deletes blocked by children */
+    bool blocked_maybe;            /* parked blocked deletes may exist */
     sink_buf_t copybuf;            /* COPY data */
     sink_apply_stats_t stats;      /* counters */
 };

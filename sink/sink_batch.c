@@ -118,6 +118,8 @@ park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
     if (rc != 0)
         return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
     if (waits_children)
+        a->blocked_maybe = true;
+    if (waits_children)
         ferry_debug("entity \"%s\" legacy key \"%s\": delete parked until "
                     "the rows that reference it are gone",
                     entity_name(a, idx), row->lkey);
@@ -339,9 +341,9 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
                             0, NULL, NULL, NULL, err);
     if (rc != FERRY_EDATA)
         return rc;
-    /* Scale-out retries deletes parked for their children at every
-     * commit: that is expected, not news. */
-    if (a->shared && op == 'd')
+    /* Deletes parked for their children are retried at every commit: that
+     * is expected, not news. */
+    if ((a->shared || a->park_deletes) && op == 'd')
         ferry_debug("entity \"%s\": %s; isolating the rejected rows",
                     entity_name(a, idx), err->msg);
     else
@@ -373,8 +375,11 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
         rc = sink_pg_exec(a->conn, "roll back to a savepoint",
                           "ROLLBACK TO ferry_row", 0, NULL, NULL, NULL, err);
         /* Scale-out: the children's deletes are on partitions another sink
-         * owns and may simply not be applied yet. */
-        if (rc == 0 && a->shared && op == 'd' && strcmp(state, "23503") == 0)
+         * owns and may simply not be applied yet; a rebuild's bulk load and
+         * the transactions it cut apply them in another batch.  A delete
+         * parked for that (slot -1: it came out of parked) stays parked. */
+        if (rc == 0 && op == 'd' && strcmp(state, "23503") == 0 &&
+            (a->shared || a->park_deletes || s->rows[i].ev->pos.slot < 0))
             rc = park_row(a, idx, &s->rows[i], entity_name(a, idx), NULL, true,
                           err);
         else if (rc == 0)
@@ -806,9 +811,9 @@ drain(sink_apply_t *a, ferry_err_t *err)
     return rc;
 }
 
-/* Scale-out: deletes parked because rows still referenced them are queued
- * again (those rows' deletes may have been applied by another sink since);
- * a delete still blocked is parked again. */
+/* Deletes parked because rows still referenced them are queued again
+ * (those rows' deletes may have been applied since, by another sink or in
+ * another batch); a delete still blocked is parked again. */
 static int
 retry_blocked_deletes(sink_apply_t *a, sink_event_t ***evs, size_t *n_evs,
                       ferry_err_t *err)
@@ -839,8 +844,10 @@ sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
     size_t n_blocked = 0, t, j, k;
     int rc = 0;
 
-    if (a->shared)
+    if (a->shared || a->park_deletes || a->blocked_maybe) {
+        a->blocked_maybe = false;
         rc = retry_blocked_deletes(a, &blocked, &n_blocked, err);
+    }
 
     for (t = 0; rc == 0 && t < n; t++) {
         const sink_tx_t *tx = txs[t];

@@ -286,10 +286,8 @@ done:
     return rc;
 }
 
-/* Assigns every slot at its next offset (the ordered mode's manual
- * assignment; rd_kafka_assign() replaces it whole). */
-static int
-assign_at_next(sink_consumer_t *c, ferry_err_t *err)
+int
+sink_consumer_assign_next(sink_consumer_t *c, ferry_err_t *err)
 {
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new((int)c->n_slots + 1);
@@ -306,7 +304,7 @@ assign_at_next(sink_consumer_t *c, ferry_err_t *err)
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ferry_err_set(err, FERRY_ETRANSIENT,
-                             "could not seek back to the stored offsets: %s",
+                             "could not assign the partitions: %s",
                              rd_kafka_err2str(e));
     return 0;
 }
@@ -318,7 +316,7 @@ sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err)
 
     for (i = 0; i < c->n_slots; i++)
         c->slots[i].next = c->slots[i].stored >= 0 ? c->slots[i].stored : 0;
-    return assign_at_next(c, err);
+    return sink_consumer_assign_next(c, err);
 }
 
 int

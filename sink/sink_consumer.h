@@ -98,6 +98,11 @@ int sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
 int sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
                          ferry_err_t *err) FERRY_WUR;
 
+/* Assigns every slot at its next offset (the ordered mode's manual
+ * assignment; rd_kafka_assign() replaces the assignment whole).  Returns 0,
+ * FERRY_ETRANSIENT or FERRY_ENOMEM with err set. */
+int sink_consumer_assign_next(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
+
 /* Seeks every slot back to the offset last stored in the target (or the
  * beginning when none was stored), so that what was read since is read
  * again.  Returns 0 or

@@ -42,21 +42,50 @@ sink_txid_commit(const char *id, uint64_t *out)
     return colon != NULL && parse_u64(colon + 1, out);
 }
 
-/* source.sequence is a JSON string holding ["<commit>","<change>"]. */
+/* One JSON string of decimal digits at *p (after blanks): its value into
+ * *out, *p moved past it. */
+static bool
+seq_item(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    char *end;
+    unsigned long long v;
+
+    while (*s == ' ')
+        s++;
+    if (*s != '"' || s[1] < '0' || s[1] > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s + 1, &end, 10);
+    if (errno != 0 || *end != '"')
+        return false;
+    *out = (uint64_t)v;
+    *p = end + 1;
+    return true;
+}
+
+/* source.sequence is a JSON string holding ["<commit>","<change>"]; read
+ * by hand (a JSON parse per event for it cost more than the event's). */
 static bool
 parse_sequence(const char *seq, sink_pair_t *pair)
 {
-    json_t *a = json_loads(seq, 0, NULL);
-    bool ok = false;
+    const char *p = seq;
 
-    if (json_is_array(a) && json_array_size(a) == 2 &&
-        json_is_string(json_array_get(a, 0)) &&
-        json_is_string(json_array_get(a, 1)))
-        ok =
-            parse_u64(json_string_value(json_array_get(a, 0)), &pair->commit) &&
-            parse_u64(json_string_value(json_array_get(a, 1)), &pair->change);
-    json_decref(a);
-    return ok;
+    while (*p == ' ')
+        p++;
+    if (*p++ != '[' || !seq_item(&p, &pair->commit))
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p++ != ',' || !seq_item(&p, &pair->change))
+        return false;
+    while (*p == ' ')
+        p++;
+    if (*p++ != ']')
+        return false;
+    while (*p == ' ')
+        p++;
+    return *p == '\0';
 }
 
 static char *

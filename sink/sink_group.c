@@ -172,55 +172,15 @@ sink__group_start(run_t *r, ferry_err_t *err)
     return sink_consumer_subscribe(&r->kc, err);
 }
 
-static int
-loose_add(run_t *r, sink_event_t *ev)
-{
-    sink_tx_t *tx = r->loose;
-
-    if (tx == NULL) {
-        if ((tx = calloc(1, sizeof(*tx))) == NULL)
-            return FERRY_ENOMEM;
-        tx->expected = -1;
-        tx->begin_pos.slot = -1;
-        tx->end_pos.slot = -1;
-        r->loose = tx;
-    }
-    if (tx->n_events == tx->cap_events) {
-        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
-        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
-
-        if (grown == NULL)
-            return FERRY_ENOMEM;
-        tx->events = grown;
-        tx->cap_events = cap;
-    }
-    tx->events[tx->n_events++] = ev;
-    return 0;
-}
-
 int
 sink__group_on_message(run_t *r, const rd_kafka_message_t *m, int slot,
                        ferry_err_t *err)
 {
-    sink_pos_t pos = {slot, m->offset};
-    sink_event_t *ev = NULL;
 
     /* A message fetched before a revocation: its new owner applies it. */
     if (!r->kc.slots[slot].owned)
         return 0;
-    r->kc.slots[slot].next = m->offset + 1;
-    r->dirty = true;
-    if (m->payload == NULL)
-        return 0; /* a tombstone */
-    /* A malformed message comes back as an event of op 'X', which the
-     * applier records as a dead letter; only a NULL event is an error. */
-    if (sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev) ==
-            FERRY_ENOMEM ||
-        ev == NULL || loose_add(r, ev) != 0) {
-        sink_event_free(ev);
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    }
-    return 0;
+    return sink__loose_take(r, m, slot, err);
 }
 
 int

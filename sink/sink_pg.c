@@ -2,8 +2,47 @@
  * sink/sink_pg.c */
 #include "sink_pg.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+
+static PGconn *idle_conn;    /* borrowed: the connection with a hook */
+static sink_pg_idle_fn idle; /* the hook */
+static void *idle_arg;       /* its argument */
+
+void
+sink_pg_set_idle(PGconn *conn, sink_pg_idle_fn fn, void *arg)
+{
+    idle_conn = fn != NULL ? conn : NULL;
+    idle = fn;
+    idle_arg = arg;
+}
+
+/* PQexecParams(), running the idle hook while the target works. */
+static PGresult *
+exec_idle(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = NULL, *next;
+
+    if (!PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0))
+        return NULL;
+    while (PQconsumeInput(conn) && PQisBusy(conn)) {
+        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+
+        if (idle(idle_arg) > 0)
+            continue;
+        (void)poll(&pfd, 1, 100);
+    }
+    /* Like PQexecParams(): the last result (the error, if any). */
+    while ((next = PQgetResult(conn)) != NULL) {
+        PQclear(res);
+        res = next;
+        if (PQresultStatus(res) == PGRES_COPY_IN ||
+            PQresultStatus(res) == PGRES_COPY_OUT)
+            break;
+    }
+    return res;
+}
 
 int
 sink_pg_class(PGconn *conn, const PGresult *res)
@@ -37,7 +76,10 @@ sink_pg_exec(PGconn *conn, const char *what, const char *sql, int n,
         *out = NULL;
     if (sqlstate != NULL)
         sqlstate[0] = '\0';
-    res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (idle != NULL && conn == idle_conn)
+        res = exec_idle(conn, sql, n, params);
+    else
+        res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (out != NULL) {

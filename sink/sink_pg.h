@@ -17,6 +17,17 @@
  * bad); FERRY_EFATAL otherwise. */
 int sink_pg_class(PGconn *conn, const PGresult *res);
 
+/* Work to do while the target executes a statement: returns how much it
+ * did (0 when there is nothing to do now). */
+typedef int (*sink_pg_idle_fn)(void *arg);
+
+/* From now on, sink_pg_exec() on conn (borrowed) runs fn(arg) while it
+ * waits for the target's answer, instead of blocking, so that the sink
+ * reads and parses the next messages while the target applies the
+ * current batch.  fn must not use conn.  NULL fn turns it off.  One
+ * connection at a time (the sink has one target connection). */
+void sink_pg_set_idle(PGconn *conn, sink_pg_idle_fn fn, void *arg);
+
 /* Runs sql (borrowed) with n text parameters (borrowed, NULL for SQL
  * NULL).  On success returns 0 and, when out is not NULL, *out is the new
  * result (PQclear it).  On failure returns the class of the error, sets err

@@ -37,8 +37,8 @@ sink__run_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int64_t
-now_ms(void)
+int64_t
+sink__run_now_ms(void)
 {
     struct timespec ts;
 
@@ -83,6 +83,8 @@ lock_mode(run_t *r, ferry_err_t *err)
     return 0;
 }
 
+static int idle_read(void *arg);
+
 static int
 connect_target(run_t *r, ferry_err_t *err)
 {
@@ -103,6 +105,7 @@ connect_target(run_t *r, ferry_err_t *err)
             err, FERRY_ETRANSIENT, "could not connect to the target (%s): %s",
             ferry_log_dsn_safe(r->cfg->target_dsn, safe, sizeof(safe)), msg);
     }
+    sink_pg_set_idle(r->conn, idle_read, r);
     return lock_mode(r, err);
 }
 
@@ -131,7 +134,7 @@ state_complete(run_t *r, bool *complete, ferry_err_t *err)
     PGresult *res = NULL;
     int rc;
 
-    if (sink_buf_printf(&idx, "%s.sink_mode", r->q_state) != 0 ||
+    if (sink_buf_printf(&idx, "%s.bulk_end", r->q_state) != 0 ||
         sink_buf_printf(&tab, "%s.parked", r->q_state) != 0) {
         sink_buf_free(&idx);
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
@@ -254,11 +257,11 @@ rebuild_reset(run_t *r, ferry_err_t *err)
         sink_buf_printf(&sql,
                         "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
                         "%s.truncated, %s.applied_tx, %s.parked, %s.errors, "
-                        "%s.deferred, %s.sink_mode; "
+                        "%s.deferred, %s.sink_mode, %s.bulk, %s.bulk_end; "
                         "DELETE FROM %s.id_map WHERE source = 'v5'; COMMIT",
                         r->q_state, r->q_state, r->q_state, r->q_state,
                         r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state) != 0)
+                        r->q_state, r->q_state, r->q_state) != 0)
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);
@@ -396,7 +399,8 @@ tx_message(run_t *r, const rd_kafka_message_t *m, sink_pos_t pos)
     int rc = sink_txmsg_parse(m->payload, m->len, &tm, &perr);
 
     if (rc == 0) {
-        if (!is_applied(r, tm.commit_lsn))
+        /* A transaction the rebuild's bulk load cut is applied loose. */
+        if (!is_applied(r, tm.commit_lsn) && tm.commit_lsn > r->bulk_cut)
             rc = sink_txbuf_add_txmsg(r->txbuf, &tm, pos);
         sink_txmsg_clear(&tm);
         return rc;
@@ -447,6 +451,17 @@ on_message(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
             sink_event_free(ev);
             return 0;
         }
+        /* Older than the rebuild's bulk load cut: part of a transaction
+         * it cut, which can never be reassembled; applied loose, parked
+         * where its parent or children are not there yet. */
+        if (ev->op != 'X' && r->bulk_cut > 0 &&
+            ev->pair.commit <= r->bulk_cut) {
+            if (sink__loose_add(r, ev) != 0) {
+                sink_event_free(ev);
+                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            }
+            return 0;
+        }
         rc = sink_txbuf_add_event(r->txbuf, ev);
     }
     if (rc == FERRY_ENOMEM)
@@ -479,16 +494,52 @@ poll_error(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
     return 0;
 }
 
+/* While the target executes a statement of the ordered mode's batch:
+ * reads and parses what Kafka already holds, up to the bound poll_some()
+ * keeps, so that parsing the next batch overlaps applying this one.  An
+ * error is kept for the main loop (r->idle_rc). */
+static int
+idle_read(void *arg)
+{
+    run_t *r = arg;
+    int n = 0, rc = 0;
+
+    if (r->idle_rc != 0 || *r->stop || r->spill_open || r->bulk_active ||
+        r->shared || r->txbuf == NULL || r->kc.rk == NULL || r->minoff == NULL)
+        return 0;
+    while (n < 64 && sink_txbuf_events(r->txbuf) <= r->opts->max_batch * 2 &&
+           (r->loose == NULL || r->loose->n_events < r->opts->max_batch)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->kc.rk, 0);
+
+        if (m == NULL)
+            break;
+        rc = m->err != 0 ? poll_error(r, m, &r->idle_err)
+                         : on_message(r, m, &r->idle_err);
+        rd_kafka_message_destroy(m);
+        n++;
+        if (rc != 0) {
+            r->idle_rc = rc;
+            break;
+        }
+    }
+    return n;
+}
+
 /* Reads messages for up to max_wait_ms or until a batch is full. */
 static int
 poll_some(run_t *r, ferry_err_t *err)
 {
-    int64_t deadline = now_ms() + r->opts->max_wait_ms;
+    int64_t deadline = sink__run_now_ms() + r->opts->max_wait_ms;
     size_t n = 0;
     int rc = 0;
 
+    /* What went wrong while reading during the last batch's statements. */
+    if (r->idle_rc != 0) {
+        *err = r->idle_err;
+        return r->idle_rc;
+    }
     while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - sink__run_now_ms();
         rd_kafka_message_t *m;
 
         if (left <= 0)
@@ -511,8 +562,56 @@ poll_some(run_t *r, ferry_err_t *err)
     return rc;
 }
 
-static int
-batch_add(run_t *r, sink_tx_t *tx)
+int
+sink__loose_add(run_t *r, sink_event_t *ev)
+{
+    sink_tx_t *tx = r->loose;
+
+    if (tx == NULL) {
+        if ((tx = calloc(1, sizeof(*tx))) == NULL)
+            return FERRY_ENOMEM;
+        tx->expected = -1;
+        tx->begin_pos.slot = -1;
+        tx->end_pos.slot = -1;
+        r->loose = tx;
+    }
+    if (tx->n_events == tx->cap_events) {
+        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
+        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return FERRY_ENOMEM;
+        tx->events = grown;
+        tx->cap_events = cap;
+    }
+    tx->events[tx->n_events++] = ev;
+    return 0;
+}
+
+int
+sink__loose_take(run_t *r, const rd_kafka_message_t *m, int slot,
+                 ferry_err_t *err)
+{
+    sink_pos_t pos = {slot, m->offset};
+    sink_event_t *ev = NULL;
+
+    r->kc.slots[slot].next = m->offset + 1;
+    r->dirty = true;
+    if (m->payload == NULL)
+        return 0; /* a tombstone */
+    /* A malformed message comes back as an event of op 'X', which the
+     * applier records as a dead letter; only a NULL event is an error. */
+    if (sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev) ==
+            FERRY_ENOMEM ||
+        ev == NULL || sink__loose_add(r, ev) != 0) {
+        sink_event_free(ev);
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int
+sink__batch_add(run_t *r, sink_tx_t *tx)
 {
     if (r->n_batch == r->cap_batch) {
         size_t cap = r->cap_batch ? r->cap_batch * 2 : 256;
@@ -610,6 +709,14 @@ store_positions(run_t *r, ferry_err_t *err)
     for (i = 0; i < r->kc.n_slots; i++)
         r->minoff[i] = r->kc.slots[i].next;
     sink_txbuf_min_offsets(r->txbuf, r->minoff, r->kc.n_slots);
+    /* Events read and not applied yet (during the batch's statements). */
+    for (i = 0; r->loose != NULL && i < r->loose->n_events; i++) {
+        const sink_pos_t *pos = &r->loose->events[i]->pos;
+
+        if (pos->slot >= 0 && (size_t)pos->slot < r->kc.n_slots &&
+            pos->offset < r->minoff[pos->slot])
+            r->minoff[pos->slot] = pos->offset;
+    }
     rc |= array_text(&a1, r->kc.n_slots, item_topic, r);
     rc |= array_text(&a2, r->kc.n_slots, item_part, r);
     rc |= array_text(&a3, r->kc.n_slots, item_off, r);
@@ -630,6 +737,8 @@ store_positions(run_t *r, ferry_err_t *err)
     params[2] = a3.data;
     rc = sink_pg_exec(r->conn, "store the Kafka offsets", sql.data, 3, params,
                       NULL, NULL, err);
+    if (rc == 0 && r->bulk_active)
+        rc = sink__bulk_store(r, err);
     if (rc != 0 || r->n_batch == 0)
         goto done;
     sink_buf_reset(&sql);
@@ -675,6 +784,14 @@ finish_commit(run_t *r, ferry_err_t *err)
     return sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
 }
 
+/* The pieces of a transaction a rebuild cut arrive in separate batches:
+ * a delete blocked by its children waits for theirs. */
+static void
+apply_mode(run_t *r)
+{
+    sink_apply_set_park_deletes(r->apply, r->bulk_active || r->loose_in_batch);
+}
+
 static int
 commit_once(run_t *r, ferry_err_t *err)
 {
@@ -683,6 +800,7 @@ commit_once(run_t *r, ferry_err_t *err)
     if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
                            NULL, NULL, err)) != 0)
         return rc;
+    apply_mode(r);
     /* Scale-out: an empty batch still drains what other sinks parked. */
     if ((r->n_batch > 0 || r->shared) &&
         (rc = sink_apply_txs(r->apply, r->batch, r->n_batch, err)) != 0)
@@ -731,6 +849,7 @@ batch_done(run_t *r)
     r->n_batch = 0;
     r->batch_events = 0;
     r->dirty = false;
+    r->loose_in_batch = false;
 }
 
 /* Frees the transactions of a batch that will not be committed. */
@@ -743,6 +862,7 @@ drop_batch(run_t *r)
         sink_tx_free(r->batch[i]);
     r->n_batch = 0;
     r->batch_events = 0;
+    r->loose_in_batch = false;
 }
 
 int
@@ -763,8 +883,8 @@ sink__run_pause(run_t *r, long *backoff, ferry_err_t *err)
 
 /* Applies the batch and stores the offsets in one target transaction;
  * transient errors are retried with backoff, never skipped. */
-static int
-commit_batch(run_t *r, ferry_err_t *err)
+int
+sink__commit_batch(run_t *r, ferry_err_t *err)
 {
     long backoff = 100;
     int rc;
@@ -818,6 +938,8 @@ rewind_to_stored(run_t *r, ferry_err_t *err)
 
     ferry_warn("%s; reading again from the stored offsets", err->msg);
     drop_batch(r);
+    sink_tx_free(r->loose);
+    r->loose = NULL;
     r->spill_open = false;
     if (make_txbuf(r) != 0)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
@@ -850,7 +972,7 @@ spill_step(run_t *r, ferry_err_t *err)
         (!front->spilling && front->n_events < r->opts->max_batch))
         return 0;
     if (!r->spill_open) {
-        if (r->n_batch > 0 && (rc = commit_batch(r, err)) != 0)
+        if (r->n_batch > 0 && (rc = sink__commit_batch(r, err)) != 0)
             return rc;
         if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
                                NULL, NULL, err)) != 0 ||
@@ -877,7 +999,7 @@ commit_spilled(run_t *r, sink_tx_t *tx, ferry_err_t *err)
 {
     int rc;
 
-    if (batch_add(r, tx) != 0) {
+    if (sink__batch_add(r, tx) != 0) {
         sink_tx_free(tx);
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     }
@@ -925,7 +1047,7 @@ finish_at_end(run_t *r, ferry_err_t *err)
         PQclear(PQexec(r->conn, "ROLLBACK"));
         r->spill_open = false;
     } else if (r->dirty) {
-        rc = commit_batch(r, err);
+        rc = sink__commit_batch(r, err);
     }
     if (sink_txbuf_count(r->txbuf) > 0)
         ferry_warn("%zu source transactions are incomplete in the "
@@ -934,10 +1056,25 @@ finish_at_end(run_t *r, ferry_err_t *err)
     return rc;
 }
 
+/* The next transaction to apply: the events of transactions a rebuild's
+ * bulk load cut (older than any reassembled one) first, then reassembled
+ * transactions in commit order. */
+static sink_tx_t *
+next_tx(run_t *r)
+{
+    sink_tx_t *tx = r->loose;
+
+    if (tx == NULL)
+        return sink_txbuf_pop(r->txbuf);
+    r->loose = NULL;
+    r->loose_in_batch = true;
+    return tx;
+}
+
 static int
 run_loop(run_t *r, ferry_err_t *err)
 {
-    int64_t last_commit = now_ms();
+    int64_t last_commit = sink__run_now_ms();
     int rc = 0;
 
     while (rc == 0 && !*r->stop) {
@@ -946,29 +1083,31 @@ run_loop(run_t *r, ferry_err_t *err)
         rc = poll_some(r, err);
         if (rc == 0)
             rc = spill_guard(r, spill_step(r, err), err);
-        while (rc == 0 && (tx = sink_txbuf_pop(r->txbuf)) != NULL) {
+        while (rc == 0 && (tx = next_tx(r)) != NULL) {
             if (tx->spilling) {
                 rc = spill_guard(r, commit_spilled(r, tx, err), err);
                 continue;
             }
-            if (batch_add(r, tx) != 0) {
+            if (sink__batch_add(r, tx) != 0) {
                 sink_tx_free(tx);
                 return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
             }
             /* A transaction that turned up below the spilled one goes
              * first, inside the open target transaction. */
-            if (r->spill_open)
+            if (r->spill_open) {
+                apply_mode(r);
                 rc = spill_guard(
                     r,
                     sink_apply_txs(r->apply, &r->batch[r->n_batch - 1], 1, err),
                     err);
-            else if (r->batch_events >= r->opts->max_batch)
-                rc = commit_batch(r, err);
+            } else if (r->batch_events >= r->opts->max_batch)
+                rc = sink__commit_batch(r, err);
         }
         if (rc == 0 && !r->spill_open &&
-            (r->n_batch > 0 || (r->dirty && now_ms() - last_commit > 1000))) {
-            rc = commit_batch(r, err);
-            last_commit = now_ms();
+            (r->n_batch > 0 ||
+             (r->dirty && sink__run_now_ms() - last_commit > 1000))) {
+            rc = sink__commit_batch(r, err);
+            last_commit = sink__run_now_ms();
         }
         if (rc == 0 && r->opts->exit_at_end && at_end(r)) {
             rc = finish_at_end(r, err);
@@ -992,18 +1131,18 @@ run_loop_shared(run_t *r, ferry_err_t *err)
             rc = ferry_err_set(err, r->kc.failed, "%s", r->kc.failure.msg);
         if (rc != 0)
             break;
-        if (r->loose != NULL || now_ms() - last_commit >= 1000) {
-            if (r->loose != NULL && batch_add(r, r->loose) != 0)
+        if (r->loose != NULL || sink__run_now_ms() - last_commit >= 1000) {
+            if (r->loose != NULL && sink__batch_add(r, r->loose) != 0)
                 return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
             r->loose = NULL;
-            rc = commit_batch(r, err);
-            last_commit = now_ms();
+            rc = sink__commit_batch(r, err);
+            last_commit = sink__run_now_ms();
         }
         /* One more drain after the last commit: a row another sink parked
          * while this one applied its parent is taken out now. */
         if (rc == 0 && r->opts->exit_at_end && r->kc.assigned && at_end(r) &&
             r->loose == NULL) {
-            rc = commit_batch(r, err);
+            rc = sink__commit_batch(r, err);
             break;
         }
     }
@@ -1014,15 +1153,16 @@ static int
 start(run_t *r, ferry_err_t *err)
 {
     sink_map_t *offsets = sink_map_new();
-    int64_t t0 = now_ms();
+    int64_t t0 = sink__run_now_ms();
     long parked = 0;
+    bool bulk_unfinished = false;
     size_t i;
     int rc;
 
     if (offsets == NULL)
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     while ((rc = connect_target(r, err)) == FERRY_ETRANSIENT && !*r->stop) {
-        if (r->lock_conflict && now_ms() - t0 > 30000) {
+        if (r->lock_conflict && sink__run_now_ms() - t0 > 30000) {
             err->status = rc = FERRY_ECONFIG;
             break;
         }
@@ -1031,7 +1171,16 @@ start(run_t *r, ferry_err_t *err)
     }
     if (rc == 0)
         rc = state_init(r, err);
-    if (rc == 0 && r->opts->rebuild)
+    if (rc == 0)
+        rc = sink__bulk_unfinished(r, &bulk_unfinished, err);
+    if (rc == 0 && bulk_unfinished && r->shared)
+        rc = ferry_err_set(err, FERRY_ECONFIG,
+                           "a rebuild's bulk load is unfinished in state "
+                           "schema \"%s\"; finish it with ferry-sink "
+                           "--rebuild (the ordered mode) first",
+                           r->cfg->state_schema);
+    /* An interrupted rebuild resumes (its target is not empty any more). */
+    if (rc == 0 && r->opts->rebuild && !bulk_unfinished)
         rc = rebuild_reset(r, err);
     if (rc == 0)
         rc = check_mode(r, err);
@@ -1057,6 +1206,8 @@ start(run_t *r, ferry_err_t *err)
         r->kc.n_slots = 0;
         rc = 0;
     }
+    if (rc == 0 && !r->shared)
+        rc = sink__bulk_prepare(r, r->opts->rebuild && !bulk_unfinished, err);
     r->tables = calloc(r->cfg->n_entities + 1, sizeof(char *));
     for (i = 0; rc == 0 && r->tables != NULL && i < r->cfg->n_entities; i++) {
         size_t len = strlen(r->cfg->entities[i].source_schema) +
@@ -1120,7 +1271,9 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
             snprintf(r.group, len, "ferry-sink-%s", cfg->kafka_topic_prefix);
     }
     rc = start(&r, err);
-    if (rc == 0)
+    if (rc == 0 && r.bulk_active)
+        rc = sink__bulk_run(&r, err);
+    if (rc == 0 && !*stop)
         rc = r.shared ? run_loop_shared(&r, err) : run_loop(&r, err);
     if (r.apply != NULL) {
         sink_apply_get_stats(r.apply, &st);
@@ -1129,6 +1282,7 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
                    st.applied, st.stale, st.parked, st.drained, st.errors);
     }
 done:
+    sink_pg_set_idle(NULL, NULL, NULL);
     drop_batch(&r);
     free(r.batch);
     sink_txbuf_free(r.txbuf);
@@ -1145,6 +1299,7 @@ done:
     free(r.tables);
     free(r.spill_evs);
     free(r.minoff);
+    free(r.bulk_end);
     PQfreemem(r.q_state);
     PQfinish(r.conn);
     return rc;

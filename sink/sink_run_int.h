@@ -39,6 +39,15 @@ typedef struct run {
                            commit, applied as one batch */
     bool fenced;        /* the offsets moved under this sink */
     bool lock_conflict; /* another sink holds the state schema */
+    /* --rebuild's bulk load (sink_bulk.c): */
+    bool bulk_active;     /* the bulk load is not finished */
+    uint64_t bulk_cut;    /* highest commit LSN it applied, 0 if none */
+    int idle_rc;          /* error while reading during a statement */
+    ferry_err_t idle_err; /* its message */
+    bool loose_in_batch;  /* the batch holds events of transactions it cut
+                             (ordered mode, in r->loose until queued) */
+    int64_t *bulk_end;    /* owned: per slot, the offset it loads up to,
+                             -1 where it loads nothing */
 } run_t;
 
 /* Sleeps ms milliseconds. */
@@ -52,6 +61,46 @@ int sink__run_pause(run_t *r, long *backoff, ferry_err_t *err) FERRY_WUR;
 /* Rolls back, reconnects to the target when the connection is gone.
  * Returns 0 or an error class with err set. */
 int sink__run_reconnect(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* Milliseconds of a monotonic clock. */
+int64_t sink__run_now_ms(void);
+
+/* Marks slot read up to message m (borrowed) and queues its event into
+ * r->loose (a malformed one as op 'X', a tombstone not at all).  Returns 0
+ * or FERRY_ENOMEM with err set. */
+int sink__loose_take(run_t *r, const rd_kafka_message_t *m, int slot,
+                     ferry_err_t *err) FERRY_WUR;
+
+/* Appends ev (ownership taken) to r->loose, creating it.  Returns 0 or
+ * FERRY_ENOMEM. */
+int sink__loose_add(run_t *r, sink_event_t *ev) FERRY_WUR;
+
+/* Applies r->batch and stores the offsets in one target transaction,
+ * retrying transient errors.  Returns 0 or an error class with err set. */
+int sink__commit_batch(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* Queues tx (ownership taken) into r->batch.  Returns 0 or
+ * FERRY_ENOMEM. */
+int sink__batch_add(run_t *r, sink_tx_t *tx) FERRY_WUR;
+
+/* Once the consumer is assigned: with fresh (a rebuild has just reset the
+ * state) records the end offsets of the entity partitions and starts the
+ * bulk load; else reads the state of an earlier one (to resume it, or to
+ * know its cut).  Returns 0 or an error class with err set. */
+int sink__bulk_prepare(run_t *r, bool fresh, ferry_err_t *err) FERRY_WUR;
+
+/* True when an unfinished bulk load is recorded in the target, *yes set.
+ * Returns 0 or an error class with err set. */
+int sink__bulk_unfinished(run_t *r, bool *yes, ferry_err_t *err) FERRY_WUR;
+
+/* Loads every entity's topic, in dependency order, up to the recorded end
+ * offsets, a batch per target transaction, then assigns every partition
+ * for the live stream.  Returns 0 or an error class with err set. */
+int sink__bulk_run(run_t *r, ferry_err_t *err) FERRY_WUR;
+
+/* In the open target transaction of a bulk batch: raises the recorded cut
+ * to the batch's newest commit LSN.  Returns 0 or an error class. */
+int sink__bulk_store(run_t *r, ferry_err_t *err) FERRY_WUR;
 
 /* Scale-out: subscribes r's consumer in its group with the callbacks below.
  * Returns 0 or an error class with err set. */

@@ -392,5 +392,15 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "legacy_key text, topic text, partition int, kafka_offset bigint, "
            "sqlstate text, error text NOT NULL, event_key text, event text);",
            s, s, s, s, s, s);
+    /* --rebuild's bulk load; created last (state_complete() looks for
+     * bulk_end). */
+    PRINTF("CREATE TABLE IF NOT EXISTS %s.bulk (one bool PRIMARY KEY "
+           "DEFAULT true CHECK (one), cut_lsn bigint NOT NULL DEFAULT 0, "
+           "done bool NOT NULL DEFAULT false, started_at timestamptz NOT "
+           "NULL DEFAULT now(), done_at timestamptz);"
+           "CREATE TABLE IF NOT EXISTS %s.bulk_end (topic text NOT NULL, "
+           "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
+           "(topic, partition));",
+           s, s);
     return 0;
 }

@@ -10,7 +10,10 @@
 # the server log is copied to FILE (to see where the sink's time goes); with
 # BENCH_PERF=PREFIX, each timed sink run is recorded by perf into
 # PREFIX.inserts and PREFIX.updates; BENCH_SINK_LOG=FILE keeps the sink's log;
-# BENCH_KAFKA_PROPS="k: v, ..." adds Kafka properties to the mapping.
+# BENCH_KAFKA_PROPS="k: v, ..." adds Kafka properties to the mapping;
+# BENCH_SINK_CPU=N pins the sink to CPU N (run the script itself under
+# "taskset -c M" to keep the target, broker and ferry-cdc off it: a model
+# of a target on another machine).
 set -euo pipefail
 build=$(cd "${1:?usage: bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]}" && pwd)
 rows=${2:-1000000}
@@ -85,8 +88,9 @@ now() { date +%s.%N; }
 sink() {
   local t0 t1 pid peak=0 rss phase=$1 wrap=()
   shift
+  [ -n "${BENCH_SINK_CPU:-}" ] && wrap=(taskset -c "$BENCH_SINK_CPU")
   [ -n "${BENCH_PERF:-}" ] && [ "$phase" != setup ] &&
-    wrap=(perf record -q -g -o "$BENCH_PERF.$phase")
+    wrap+=(perf record -q -g -o "$BENCH_PERF.$phase")
   t0=$(now)
   "${wrap[@]}" "$build/sink/ferry-sink" -c "$work/ferry.yaml" --exit-at-end "$@" 2>>"$work/sink.log" &
   pid=$!
