@@ -84,6 +84,7 @@ lock_mode(run_t *r, ferry_err_t *err)
 }
 
 static int idle_read(void *arg);
+static bool at_end(const run_t *r);
 
 static int
 connect_target(run_t *r, ferry_err_t *err)
@@ -505,7 +506,8 @@ idle_read(void *arg)
     int n = 0, rc = 0;
 
     if (r->idle_rc != 0 || *r->stop || r->spill_open || r->bulk_active ||
-        r->shared || r->txbuf == NULL || r->kc.rk == NULL || r->minoff == NULL)
+        r->shared || r->txbuf == NULL || r->kc.rk == NULL ||
+        r->minoff == NULL || (r->opts->exit_at_end && at_end(r)))
         return 0;
     while (n < 64 && sink_txbuf_events(r->txbuf) <= r->opts->max_batch * 2 &&
            (r->loose == NULL || r->loose->n_events < r->opts->max_batch)) {
