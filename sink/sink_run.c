@@ -519,6 +519,7 @@ idle_read(void *arg)
                          : on_message(r, m, &r->idle_err);
         rd_kafka_message_destroy(m);
         n++;
+        r->read_ahead++;
         if (rc != 0) {
             r->idle_rc = rc;
             break;
@@ -540,6 +541,9 @@ poll_some(run_t *r, ferry_err_t *err)
         *err = r->idle_err;
         return r->idle_rc;
     }
+    /* Messages read during the last statements come first. */
+    if (r->read_ahead > 0)
+        return 0;
     while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
         int64_t left = deadline - sink__run_now_ms();
         rd_kafka_message_t *m;
@@ -1083,6 +1087,7 @@ run_loop(run_t *r, ferry_err_t *err)
         sink_tx_t *tx;
 
         rc = poll_some(r, err);
+        r->read_ahead = 0;
         if (rc == 0)
             rc = spill_guard(r, spill_step(r, err), err);
         while (rc == 0 && (tx = next_tx(r)) != NULL) {
@@ -1111,7 +1116,9 @@ run_loop(run_t *r, ferry_err_t *err)
             rc = sink__commit_batch(r, err);
             last_commit = sink__run_now_ms();
         }
-        if (rc == 0 && r->opts->exit_at_end && at_end(r)) {
+        /* Not while transactions read during the last commit wait. */
+        if (rc == 0 && r->opts->exit_at_end && at_end(r) &&
+            r->read_ahead == 0) {
             rc = finish_at_end(r, err);
             break;
         }

@@ -43,6 +43,7 @@ typedef struct run {
     bool bulk_active;     /* the bulk load is not finished */
     uint64_t bulk_cut;    /* highest commit LSN it applied, 0 if none */
     int idle_rc;          /* error while reading during a statement */
+    size_t read_ahead;    /* messages read then, since the last pop */
     ferry_err_t idle_err; /* its message */
     bool loose_in_batch;  /* the batch holds events of transactions it cut
                              (ordered mode, in r->loose until queued) */
