@@ -78,7 +78,7 @@ start_devbroker() {
   ferry-devbroker -f "$dir/bootstrap" -c "$dir/control" "$@" \
     >"$dir/devbroker.log" 2>&1 &
   track_pid $!
-  wait_until 10 test -s "$dir/bootstrap" || fail "devbroker did not start"
+  wait_until 30 test -s "$dir/bootstrap" || fail "devbroker did not start"
   DEV_BROKERS=$(cat "$dir/bootstrap")
   DEV_CONTROL=$dir/control
   export DEV_BROKERS DEV_CONTROL

@@ -7,6 +7,7 @@ start_devbroker "$FERRY_TEST_TMP/broker" --topic cdc_down.public.events:3
 write_cdc_config "$FERRY_TEST_TMP/ferry.yaml" cdc_down cdc_down "$DEV_BROKERS" events
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$(src_lsn)" 2>/dev/null || fail "slot creation failed"
 
+start=$(slot_confirmed_bytes cdc_down)
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --status-interval 1 2>"$FERRY_TEST_TMP/cdc.log" &
 cdc=$!
 track_pid $cdc
@@ -19,7 +20,11 @@ track_pid $cdc
 writer=$!
 track_pid $writer
 
-sleep 3
+# The outage begins once ferry-cdc streams and has delivered something
+# (waiting for that, not for a time: sanitizer builds start slowly).
+wait_until 60 grep -q "streaming from slot" "$FERRY_TEST_TMP/cdc.log" ||
+  fail "ferry-cdc did not start: $(tail -3 "$FERRY_TEST_TMP/cdc.log")"
+wait_until 60 slot_confirmed_at_least cdc_down $((start + 1)) || fail "ferry-cdc confirmed nothing"
 echo "down all" >"$DEV_CONTROL"
 wait_until 10 grep -q "control: down all -> ok" "$FERRY_TEST_TMP/broker/devbroker.log" || fail "broker not down"
 down_at=$(slot_confirmed_bytes cdc_down)

@@ -19,7 +19,7 @@ for i in $(seq 1 20); do
   sleep 0.2
 done
 busy_end=$(src_psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
-wait_until 20 slot_confirmed_at_least cdc_idle "$busy_end" ||
+wait_until 60 slot_confirmed_at_least cdc_idle "$busy_end" ||
   fail "confirmed_flush_lsn stayed at $(slot_confirmed_bytes cdc_idle) (start $start, busy WAL up to $busy_end)"
 kill -TERM $cdc
 wait $cdc || fail "ferry-cdc did not exit 0 on SIGTERM: $(tail -3 "$FERRY_TEST_TMP/cdc.log")"

@@ -5,14 +5,18 @@ src_psql -c "CREATE TABLE events (id int PRIMARY KEY, v int NOT NULL)"
 write_cdc_config "$FERRY_TEST_TMP/ferry.yaml" cdc_kill9 cdc_kill9 "$FERRY_BROKERS" events
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$(src_lsn)" 2>/dev/null || fail "slot creation failed"
 
-# A writer: 300 transactions of 50 inserts and 10 updates each, spread over
-# several seconds so that every kill lands in a busy stream.
+# A writer: transactions of 50 inserts and 10 updates each, about 40 a
+# second, until the kills are done (so that every kill lands in a busy
+# stream however slow the build); the number written goes to "written".
 (
-  for t in $(seq 0 299); do
+  t=0
+  while [ ! -e "$FERRY_TEST_TMP/stop" ]; do
     lo=$((t * 50 + 1)); hi=$((t * 50 + 50))
     echo "BEGIN; INSERT INTO events SELECT g, 0 FROM generate_series($lo, $hi) g;"
     echo "UPDATE events SET v = v + 1 WHERE id BETWEEN $lo AND $((lo + 9)); COMMIT;"
     echo "SELECT pg_sleep(0.02);"
+    t=$((t + 1))
+    echo $t >"$FERRY_TEST_TMP/written"
   done
 ) | src_psql >/dev/null &
 writer=$!
@@ -27,19 +31,21 @@ for round in 1 2 3; do
   wait_until 30 slot_confirmed_at_least cdc_kill9 $((before + 1)) ||
     fail "ferry-cdc confirmed nothing in round $round"
   sleep "0.$((RANDOM % 9))"
-  kill -0 $writer 2>/dev/null || fail "the writer finished before round $round's kill"
   kill -9 $pid
   wait $pid 2>/dev/null || true
   echo "round $round: killed ferry-cdc at confirmed $(slot_confirmed_bytes cdc_kill9)"
 done
-wait $writer
+touch "$FERRY_TEST_TMP/stop"
+wait $writer || fail "the writer failed"
+n=$(cat "$FERRY_TEST_TMP/written")
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" ||
   fail "final ferry-cdc run failed: $(tail -5 "$FERRY_TEST_TMP/cdc.log")"
 
 kcat -C -b "$FERRY_BROKERS" -t cdc_kill9.public.events -o beginning -e -q \
   >"$FERRY_TEST_TMP/events.txt"
-/usr/bin/python3 - "$FERRY_TEST_TMP/events.txt" <<'PY'
+/usr/bin/python3 - "$FERRY_TEST_TMP/events.txt" "$n" <<'PY'
 import json, sys
+n = int(sys.argv[2])
 seen_ins, seen_upd, lsn_of = set(), set(), {}
 dups = 0
 for line in open(sys.argv[1]):
@@ -53,9 +59,9 @@ for line in open(sys.argv[1]):
         assert lsn_of[k] == lsn, "a change sent again must carry the same LSN: %r" % (k,)
     lsn_of[k] = lsn
     (seen_ins if e["op"] == "c" else seen_upd).add(e["after"]["id"])
-want_ins = set(range(1, 15001))
-want_upd = {t * 50 + 1 + i for t in range(300) for i in range(10)}
+want_ins = set(range(1, n * 50 + 1))
+want_upd = {t * 50 + 1 + i for t in range(n) for i in range(10)}
 missing = (want_ins - seen_ins, want_upd - seen_upd)
 assert not missing[0] and not missing[1], "lost changes: %d inserts, %d updates" % (len(missing[0]), len(missing[1]))
-print("all 15000 inserts and 3000 updates present; %d duplicates, same LSNs" % dups)
+print("all %d inserts and %d updates present; %d duplicates, same LSNs" % (len(want_ins), len(want_upd), dups))
 PY

@@ -50,7 +50,8 @@ grep -q 'could not deliver a message to topic "cdc_refuse.public.keyed"' "$FERRY
 
 # Once the broker accepts again, the same change is published.
 echo "topic-error cdc_refuse.public.keyed NO_ERROR" >"$DEV_CONTROL"
-sleep 0.5
+wait_until 30 grep -q "control: topic-error cdc_refuse.public.keyed NO_ERROR -> ok" "$FERRY_TEST_TMP/broker/devbroker.log" ||
+  fail "control (NO_ERROR)"
 ferry-cdc -c "$FERRY_TEST_TMP/refused.yaml" --endpos "$(src_lsn)" 2>"$FERRY_TEST_TMP/again.log" ||
   fail "ferry-cdc failed once the broker accepted: $(tail -3 "$FERRY_TEST_TMP/again.log")"
 kcat -C -b "$DEV_BROKERS" -t cdc_refuse.public.keyed -o beginning -e -q | grep -q '"after":{"id":1,"v":"a"}' ||

@@ -73,10 +73,11 @@ echo "always: ok"
 start_devbroker "$FERRY_TEST_TMP/broker"
 write_cdc_config "$FERRY_TEST_TMP/k.yaml" cdc_snapm_k "${PFX}k" "$DEV_BROKERS" t
 echo "rtt all 100" >"$DEV_CONTROL"
+wait_until 30 grep -q "control: rtt all 100 -> ok" "$FERRY_TEST_TMP/broker/devbroker.log" || fail "control (rtt)"
 ferry-cdc -c "$FERRY_TEST_TMP/k.yaml" --max-inflight 5 --snapshot-chunk 20 2>"$FERRY_TEST_TMP/k1.log" &
 pid=$!
 track_pid $pid
-wait_until 30 grep -q "snapshot of 1 tables" "$FERRY_TEST_TMP/k1.log" || fail "kill: no snapshot started"
+wait_until 120 grep -q "snapshot of 1 tables" "$FERRY_TEST_TMP/k1.log" || fail "kill: no snapshot started"
 sleep 2
 kill -9 $pid
 wait $pid 2>/dev/null || true

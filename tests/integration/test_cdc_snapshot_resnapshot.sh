@@ -22,7 +22,7 @@ ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --snapshot never --signal-table public
   --resnapshot-chunk 100 --status-interval 1 2>"$FERRY_TEST_TMP/cdc.log" &
 cdc=$!
 track_pid $cdc
-wait_until 20 grep -q "streaming from slot" "$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc did not start"
+wait_until 120 grep -q "streaming from slot" "$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc did not start"
 
 # The writer: every row is updated or deleted once, in random order, so a
 # change that an older chunk copy overwrote would stay wrong in Kafka.

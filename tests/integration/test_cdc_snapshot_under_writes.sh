@@ -69,7 +69,7 @@ from kafka import KafkaConsumer, TopicPartition
 brokers, pfx, tmp = sys.argv[1:]
 def latest(topic):
     c = KafkaConsumer(bootstrap_servers=brokers.split(","), enable_auto_commit=False,
-                      consumer_timeout_ms=5000, api_version=(2, 5, 0))
+                      consumer_timeout_ms=15000, api_version=(2, 5, 0))
     parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic)]
     c.assign(parts)
     c.seek_to_beginning(*parts)

@@ -45,7 +45,7 @@ from kafka import KafkaConsumer
 brokers, topic, srcfile = sys.argv[1:]
 source = json.load(open(srcfile))
 c = KafkaConsumer(topic, bootstrap_servers=brokers.split(","), auto_offset_reset="earliest",
-                  enable_auto_commit=False, consumer_timeout_ms=5000, api_version=(2, 5, 0))
+                  enable_auto_commit=False, consumer_timeout_ms=15000, api_version=(2, 5, 0))
 latest = {}
 for m in c:
     ev = json.loads(m.value)   # Python keeps big integers exact

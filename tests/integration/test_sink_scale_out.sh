@@ -165,15 +165,28 @@ grep -q max.poll.interval "$FERRY_TEST_TMP/stall.yaml" || fail "could not write 
 # Whole batches: both members read the same events from the same offsets.
 cfg=$FERRY_TEST_TMP/stall.yaml group=g3$PFX batch=20000
 start_sink c; c=$!; track_pid "$c"
-wait_until 30 grep -q 'assigned 12 partitions' "$FERRY_TEST_TMP/c.log" || fail "sink c got no partitions"
-# Hold the doctors table: c blocks in its upsert, not polling.
-tgt_psql -c "BEGIN; LOCK TABLE doctors IN EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;" >/dev/null &
+wait_until 60 grep -q 'assigned 12 partitions' "$FERRY_TEST_TMP/c.log" || fail "sink c got no partitions"
+# Hold the doctors table until told: c blocks in its upsert, not polling.
+# (Each step waits for its state, not for a time: sanitizer builds are slow.)
+lock_held() {
+  [ "$(tgt_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                    WHERE c.relname = 'doctors' AND l.mode = 'ExclusiveLock' AND l.granted")" -ge 1 ]
+}
+lock_waiters() {
+  [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                    AND wait_event_type = 'Lock'")" -ge "$1" ]
+}
+PGAPPNAME=ferry_lock tgt_psql -c "BEGIN; LOCK TABLE doctors IN EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;" >/dev/null 2>&1 &
 lk=$!; track_pid $lk
-sleep 1
+wait_until 30 lock_held || fail "could not lock doctors"
 src_psql -c "UPDATE doctor SET n = n + 100"  # ferry-cdc still streams
-sleep 3  # c reads the updates and waits for the lock, not polling
+wait_until 60 lock_waiters 1 || fail "sink c never waited for the lock"
 start_sink d; d=$!; track_pid "$d"
-wait $lk || fail "the lock session failed"
+# d takes c's partitions once c missed max.poll.interval.ms, reads the same
+# updates and waits too (for the table, or for c's key locks).
+wait_until 120 lock_waiters 2 || fail "sink d never waited behind c: $(grep -h assigned "$FERRY_TEST_TMP/d.log")"
+tgt_psql -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry_lock'" >/dev/null
+wait $lk || true
 wait_until 60 in_step || fail "the target did not reach the source after the stall"
 wait_until 20 grep -q 'moved under this sink' "$FERRY_TEST_TMP/c.log" "$FERRY_TEST_TMP/d.log" ||
   fail "no member was fenced: $(grep -h 'assigned\|moved' "$FERRY_TEST_TMP/c.log" "$FERRY_TEST_TMP/d.log")"

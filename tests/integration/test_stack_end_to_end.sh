@@ -28,7 +28,7 @@ import json, sys
 from kafka import KafkaConsumer
 c = KafkaConsumer(sys.argv[2], bootstrap_servers=sys.argv[1].split(","),
                   auto_offset_reset="earliest", enable_auto_commit=False,
-                  consumer_timeout_ms=5000, api_version=(2, 5, 0))
+                  consumer_timeout_ms=15000, api_version=(2, 5, 0))
 rows = {}
 n = 0
 for m in c:

@@ -3,7 +3,8 @@
  *
  * Usage: slot_to_kafka DSN SLOT BROKERS TOPIC
  * Proves the dev stack end to end: wal2json on the source yields changes,
- * librdkafka produces them (acks=all, idempotent) to the broker.  Prints the
+ * librdkafka produces them (acks=all, idempotent) to the broker, all to
+ * partition 0 so that readers see them in slot order.  Prints the
  * number of messages acknowledged.  Exit 0 only if every one was.
  */
 #include "ferry_log.h"
@@ -94,7 +95,7 @@ main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         const char *v = PQgetvalue(res, i, 0);
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(argv[4]),
+            rk, RD_KAFKA_V_TOPIC(argv[4]), RD_KAFKA_V_PARTITION(0),
             RD_KAFKA_V_VALUE((void *)v, strlen(v)),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err) {
