@@ -6,6 +6,7 @@
  * nothing.
  */
 #include "map_idmap.h"
+#include "map_uuid.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,6 +169,117 @@ check_stage(PGconn *tgt, const char *table, const char *entity,
     return rc;
 }
 
+/* Keys that ferry-sink already applied (a row in <state_schema>.row_lsn)
+ * and that have no id-map row were written with their derived UUID; an
+ * imported UUID other than that one would part the target row from its
+ * children.  The derived UUIDs are not stored, so they are computed here,
+ * reading the candidates through a cursor (memory stays bounded).
+ * Returns 0, FERRY_EDATA with err naming the first such key, or
+ * FERRY_ETRANSIENT / FERRY_ENOMEM. */
+static int
+check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
+              const char *idmap, ferry_err_t *err)
+{
+    char *q =
+        PQescapeIdentifier(tgt, cfg->state_schema, strlen(cfg->state_schema));
+    char *row_lsn = NULL, *sql = NULL;
+    const char *params[1];
+    PGresult *res = NULL;
+    map_uuid_t ns;
+    bool open = false;
+    int rc = FERRY_ENOMEM;
+
+    memcpy(ns.b, cfg->uuid_namespace, sizeof(ns.b));
+    if (q == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM, "could not quote \"%s\": %s",
+                           cfg->state_schema, PQerrorMessage(tgt));
+        goto done;
+    }
+    if (asprintf(&row_lsn, "%s.row_lsn", q) < 0) {
+        row_lsn = NULL;
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    params[0] = row_lsn;
+    res = PQexecParams(tgt, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
+                       params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not look for %s: %s",
+                           row_lsn, PQerrorMessage(tgt));
+        goto done;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        rc = 0; /* ferry-sink never ran here */
+        goto done;
+    }
+    PQclear(res);
+    res = NULL;
+    if (asprintf(&sql,
+                 "DECLARE ferry_idmap_derived NO SCROLL CURSOR FOR "
+                 "SELECT i.legacy_key, lower(i.uuid) FROM " STAGE " i "
+                 "JOIN %s r ON r.entity = $1 AND r.legacy_key = i.legacy_key "
+                 "WHERE NOT EXISTS (SELECT 1 FROM %s m WHERE m.entity = $1 "
+                 "AND m.legacy_key = i.legacy_key)",
+                 row_lsn, idmap) < 0) {
+        sql = NULL;
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    params[0] = entity;
+    res = PQexecParams(tgt, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not check the imported rows: %s",
+                           PQerrorMessage(tgt));
+        goto done;
+    }
+    open = true;
+    rc = 0;
+    while (rc == 0) {
+        int i, n;
+
+        PQclear(res);
+        res = PQexec(tgt, "FETCH 10000 FROM ferry_idmap_derived");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                               "could not check the imported rows: %s",
+                               PQerrorMessage(tgt));
+            break;
+        }
+        n = PQntuples(res);
+        if (n == 0)
+            break;
+        for (i = 0; i < n && rc == 0; i++) {
+            const char *key = PQgetvalue(res, i, 0);
+            map_uuid_t u;
+            char text[MAP_UUID_STRLEN];
+
+            if (map_uuid_entity(&ns, entity, key, &u) != 0) {
+                rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+                break;
+            }
+            map_uuid_format(&u, text);
+            if (strcmp(text, PQgetvalue(res, i, 1)) != 0)
+                rc = ferry_err_set(
+                    err, FERRY_EDATA,
+                    "legacy key \"%s\" of entity \"%s\" is already in the "
+                    "target with its derived UUID %s (ferry-sink applied it); "
+                    "import an entity's mappings before ferry-sink first "
+                    "writes it",
+                    key, entity, text);
+        }
+    }
+
+done:
+    PQclear(res);
+    if (open)
+        PQclear(PQexec(tgt, "CLOSE ferry_idmap_derived"));
+    PQfreemem(q);
+    free(row_lsn);
+    free(sql);
+    return rc;
+}
+
 /* Checks the staged rows, inserts them and commits; rolls back on error. */
 static int
 finish_import(PGconn *tgt, const map_config_t *cfg, const map_entity_t *e,
@@ -182,6 +294,8 @@ finish_import(PGconn *tgt, const map_config_t *cfg, const map_entity_t *e,
     if (table == NULL)
         goto done;
     rc = check_stage(tgt, table, e->name, err);
+    if (rc == 0)
+        rc = check_derived(tgt, cfg, e->name, table, err);
     if (rc != 0)
         goto done;
     if (asprintf(&sql,

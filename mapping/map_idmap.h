@@ -1,11 +1,12 @@
-/* The id-map: every (entity, legacy key, UUID) ferry knows, in the target.
+/* The id-map: UUIDs that are not derived (UUIDv5), in the target.
  * mapping/map_idmap.h
  *
  * The table is <state_schema>.id_map (entity text, legacy_key text, uuid
- * uuid, source text, PRIMARY KEY (entity, legacy_key)); source is 'v5' for
- * UUIDs ferry derived and 'import' for mappings taken over from an earlier
- * one-off migration.  An imported UUID takes precedence over the derived
- * one: ferry looks the id-map up before it derives.  legacy_key is the text
+ * uuid, source text, PRIMARY KEY (entity, legacy_key)); source is 'import'
+ * for mappings taken over from an earlier one-off migration ('v5' rows were
+ * written by earlier ferry-sinks; derived UUIDs are no longer recorded).
+ * An imported UUID takes precedence over the derived one: ferry looks the
+ * id-map up before it derives.  legacy_key is the text
  * of map_uuid_legacy_key().  Every identifier is quoted with
  * PQescapeIdentifier() and every value sent as a parameter or through COPY.
  * A connection belongs to one thread at a time.
@@ -27,7 +28,8 @@ int map_idmap_ensure(PGconn *tgt, const char *state_schema,
 /* Imports "legacy_key,uuid" CSV rows (with exactly that header line) from
  * csv (borrowed, read to its end) for entity e (borrowed) into the id-map of
  * cfg, in one transaction on tgt (borrowed).  A legacy key that already maps
- * to another UUID, a key given two UUIDs, or a value that is not a UUID
+ * to another UUID (in the id-map, or, when ferry-sink applied it, its
+ * derived UUID), a key given two UUIDs, or a value that is not a UUID
  * fails the whole import.  Sets *imported to the number of new rows.
  * Returns 0, FERRY_EDATA (bad rows), FERRY_ETRANSIENT or FERRY_ENOMEM, with
  * err saying why. */

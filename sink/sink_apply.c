@@ -138,7 +138,6 @@ sql_init(sink_apply_t *a, size_t idx)
     rc |= sink_sql_delete(p, false, &s->del);
     rc |= sink_sql_delete(p, true, &s->del1);
     rc |= sink_sql_row_lsn(p, &s->row_lsn);
-    rc |= sink_sql_idmap(p, &s->idmap);
     rc |= sink_sql_truncate(p, &s->truncate);
     for (i = 0; i < 3; i++)
         rc |= sink_sql_take_missing(p, (enum map_on_missing)i, &s->take[i]);
@@ -289,7 +288,6 @@ sql_free(plan_sql_t *s, size_t n_cols)
     sink_buf_free(&s->del);
     sink_buf_free(&s->del1);
     sink_buf_free(&s->row_lsn);
-    sink_buf_free(&s->idmap);
     sink_buf_free(&s->truncate);
     for (i = 0; i < 3; i++)
         sink_buf_free(&s->take[i]);

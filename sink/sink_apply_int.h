@@ -21,7 +21,7 @@ typedef struct rowset {
 /* The statements of one entity, built once. */
 typedef struct plan_sql {
     sink_buf_t stage_ddl, copy, stale, lock, unpark, upsert, upsert1, del, del1,
-        row_lsn, idmap, truncate;
+        row_lsn, truncate;
     sink_buf_t take[3];    /* by on_missing policy; empty when unused */
     sink_buf_t *null_miss; /* per column: null the ref where missing */
     sink_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:

@@ -130,27 +130,33 @@ exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
 static int
 state_complete(run_t *r, bool *complete, ferry_err_t *err)
 {
-    sink_buf_t idx = {0}, tab = {0};
-    const char *p2[2];
+    sink_buf_t idx = {0}, tab = {0}, lsn = {0};
+    const char *p3[3];
     PGresult *res = NULL;
     int rc;
 
     if (sink_buf_printf(&idx, "%s.bulk_end", r->q_state) != 0 ||
-        sink_buf_printf(&tab, "%s.parked", r->q_state) != 0) {
+        sink_buf_printf(&tab, "%s.parked", r->q_state) != 0 ||
+        sink_buf_printf(&lsn, "%s.row_lsn", r->q_state) != 0) {
         sink_buf_free(&idx);
+        sink_buf_free(&tab);
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     }
-    p2[0] = idx.data;
-    p2[1] = tab.data;
+    p3[0] = idx.data;
+    p3[1] = tab.data;
+    p3[2] = lsn.data;
     rc = sink_pg_exec(r->conn, "inspect the state schema",
                       "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 "
                       "FROM pg_attribute WHERE attrelid = to_regclass($2) AND "
-                      "attname = 'waits_for' AND NOT attisdropped)",
-                      2, p2, &res, NULL, err);
+                      "attname = 'waits_for' AND NOT attisdropped) AND "
+                      "coalesce((SELECT reloptions FROM pg_class WHERE oid = "
+                      "to_regclass($3)) @> '{fillfactor=50}', false)",
+                      3, p3, &res, NULL, err);
     *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     sink_buf_free(&idx);
     sink_buf_free(&tab);
+    sink_buf_free(&lsn);
     return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 

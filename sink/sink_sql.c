@@ -331,16 +331,6 @@ sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
 }
 
 int
-sink_sql_idmap(const sink_plan_t *p, sink_buf_t *out)
-{
-    PRINTF("INSERT INTO %s.id_map (entity, legacy_key, uuid, source) "
-           "SELECT $1, s.__lkey, s.__id::uuid, 'v5' FROM %s s WHERE "
-           "s.__op = 'u' ON CONFLICT DO NOTHING",
-           p->q_state, p->q_stage);
-    return 0;
-}
-
-int
 sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out)
 {
     size_t i;
@@ -392,15 +382,18 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "legacy_key text, topic text, partition int, kafka_offset bigint, "
            "sqlstate text, error text NOT NULL, event_key text, event text);",
            s, s, s, s, s, s);
-    /* --rebuild's bulk load; created last (state_complete() looks for
-     * bulk_end). */
-    PRINTF("CREATE TABLE IF NOT EXISTS %s.bulk (one bool PRIMARY KEY "
+    /* row_lsn's rows are updated at every change of their row: room on
+     * each page keeps those updates HOT (no index insertion; about half
+     * the cost).  Then --rebuild's bulk load, created last
+     * (state_complete() looks for both). */
+    PRINTF("ALTER TABLE %s.row_lsn SET (fillfactor = 50);"
+           "CREATE TABLE IF NOT EXISTS %s.bulk (one bool PRIMARY KEY "
            "DEFAULT true CHECK (one), cut_lsn bigint NOT NULL DEFAULT 0, "
            "done bool NOT NULL DEFAULT false, started_at timestamptz NOT "
            "NULL DEFAULT now(), done_at timestamptz);"
            "CREATE TABLE IF NOT EXISTS %s.bulk_end (topic text NOT NULL, "
            "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
            "(topic, partition));",
-           s, s);
+           s, s, s);
     return 0;
 }

@@ -91,9 +91,6 @@ int sink_sql_delete(const sink_plan_t *p, bool one_row,
 /* Records the pairs of every staged row in row_lsn; $1 entity. */
 int sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
 
-/* Records the UUIDs of staged upserts in the id-map; $1 entity. */
-int sink_sql_idmap(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
-
 /* Deletes the target rows that have a legacy id (a source TRUNCATE). */
 int sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
 

@@ -54,6 +54,26 @@ rc=0; ferry-map import-ids -c "$cfg" --entity offices --csv "$FERRY_TEST_TMP/bad
 cat "$FERRY_TEST_TMP/err"
 [ "$rc" -eq 1 ] && grep -q 'invalid row: legacy key "5", uuid "not-a-uuid"' "$FERRY_TEST_TMP/err" || fail "bad uuid accepted"
 
+# Keys ferry-sink already applied (in row_lsn, made here as the sink makes
+# it) were written with their derived UUID, which the id-map does not hold:
+# another UUID for one of them fails the import; the derived one is taken.
+tgt_psql -c "CREATE TABLE ferry_state.row_lsn (entity text NOT NULL, legacy_key text NOT NULL,
+               commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL, PRIMARY KEY (entity, legacy_key));
+             INSERT INTO ferry_state.row_lsn VALUES ('offices', '5', 1, 1), ('offices', '6', 1, 1), ('doctors', '12', 1, 1)"
+derived() { /usr/bin/python3 -c "import uuid, sys; print(uuid.uuid5(uuid.UUID('3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f'), sys.argv[1]))" "$1"; }
+printf 'legacy_key,uuid\n12,cccccccc-cccc-4ccc-8ccc-cccccccccccc\n5,55555555-5555-4555-8555-555555555555\n' >"$FERRY_TEST_TMP/applied.csv"
+rc=0
+ferry-map import-ids -c "$cfg" --entity offices --csv "$FERRY_TEST_TMP/applied.csv" 2>"$FERRY_TEST_TMP/err" || rc=$?
+cat "$FERRY_TEST_TMP/err"
+[ "$rc" -eq 1 ] || fail "importing over an applied key exited $rc"
+grep -q "legacy key \"5\" of entity \"offices\" is already in the target with its derived UUID $(derived offices:5)" "$FERRY_TEST_TMP/err" ||
+  fail "import over an applied key not explained"
+[ "$(tgt_psql -c "SELECT count(*) FROM ferry_state.id_map WHERE legacy_key IN ('5', '12')")" = 0 ] ||
+  fail "a failed import left rows behind"
+printf 'legacy_key,uuid\n6,%s\n12,cccccccc-cccc-4ccc-8ccc-cccccccccccc\n' "$(derived offices:6)" >"$FERRY_TEST_TMP/same.csv"
+ferry-map import-ids -c "$cfg" --entity offices --csv "$FERRY_TEST_TMP/same.csv" |
+  grep -q "imported 2 mapping(s)" || fail "importing the derived UUID of an applied key (or a doctors key as an office) was refused"
+
 # From a migration_mappings table in the target, then one in the source.
 tgt_psql <<'SQL'
 CREATE TABLE public.migration_mappings (source_table text, source_id bigint,
