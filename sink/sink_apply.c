@@ -169,6 +169,40 @@ free_imported(const char *key, void *value, void *arg)
     free(value);
 }
 
+/* Reads the entities' LSN bounds (sink_apply_int.h); an entity with no
+ * row has no positions yet. */
+static int
+load_bounds(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
+{
+    sink_buf_t sql = {0};
+    PGresult *res = NULL;
+    int i, rc;
+
+    if (sink_buf_printf(&sql, "SELECT entity, commit_lsn FROM %s.row_lsn_max",
+                        a->q_state) != 0 ||
+        sink_buf_printf(&a->bound_sql,
+                        "INSERT INTO %s.row_lsn_max AS m (entity, commit_lsn) "
+                        "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
+                        "commit_lsn = greatest(m.commit_lsn, "
+                        "EXCLUDED.commit_lsn)",
+                        a->q_state) != 0) {
+        sink_buf_free(&sql);
+        return FERRY_ENOMEM;
+    }
+    rc = sink_pg_exec(conn, "read the position bounds", sql.data, 0, NULL, &res,
+                      NULL, err);
+    for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+        size_t e;
+
+        for (e = 0; e < a->cfg->n_entities; e++)
+            if (strcmp(a->cfg->entities[e].name, PQgetvalue(res, i, 0)) == 0)
+                a->lsn_bound[e] = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+    }
+    PQclear(res);
+    sink_buf_free(&sql);
+    return rc;
+}
+
 static int
 load_imported(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
 {
@@ -216,10 +250,11 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
     a->plans = calloc(cfg->n_entities + 1, sizeof(*a->plans));
     a->sql = calloc(cfg->n_entities + 1, sizeof(*a->sql));
     a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
+    a->lsn_bound = calloc(cfg->n_entities + 1, sizeof(*a->lsn_bound));
     a->q_state = quote_ident(conn, cfg->state_schema);
     a->imported = sink_map_new();
     if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
-        a->q_state == NULL || a->imported == NULL)
+        a->lsn_bound == NULL || a->q_state == NULL || a->imported == NULL)
         goto fail;
     memcpy(a->uctx.ns.b, cfg->uuid_namespace, 16);
     a->uctx.cfg = cfg;
@@ -237,7 +272,8 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
             goto fail;
         }
     }
-    if ((rc = load_imported(a, conn, err)) != 0)
+    if ((rc = load_imported(a, conn, err)) != 0 ||
+        (rc = load_bounds(a, conn, err)) != 0)
         goto fail;
     *out = a;
     return 0;
@@ -344,6 +380,8 @@ sink_apply_free(sink_apply_t *a)
     free(a->plans);
     free(a->sql);
     free(a->sets);
+    free(a->lsn_bound);
+    sink_buf_free(&a->bound_sql);
     free(a->q_state);
     if (a->imported != NULL)
         sink_map_each(a->imported, free_imported, NULL);
@@ -377,6 +415,21 @@ void
 sink_apply_set_shared(sink_apply_t *a, bool shared)
 {
     a->shared = shared;
+}
+
+int
+sink_apply_forget_bounds(sink_apply_t *a, ferry_err_t *err)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
+        const char *p2[2] = {a->cfg->entities[i].name, "9223372036854775807"};
+
+        rc = sink_pg_exec(a->conn, "set the position bounds", a->bound_sql.data,
+                          2, p2, NULL, NULL, err);
+    }
+    return rc;
 }
 
 void

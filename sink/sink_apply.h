@@ -74,6 +74,13 @@ void sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out);
  * Off by default. */
 void sink_apply_set_shared(sink_apply_t *a, bool shared);
 
+/* Sets every entity's position bound (<state>.row_lsn_max) to the largest
+ * LSN: shared sinks write row_lsn without keeping the bounds, so no sink
+ * may skip a stale check on them afterwards.  In autocommit, on the
+ * applier's connection.  Returns 0, or the class of the target's error
+ * with err set. */
+int sink_apply_forget_bounds(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
+
 /* While on, a delete that rows still reference (23503) is parked until
  * they are gone instead of being recorded as an error, as in the shared
  * mode: for --rebuild's bulk load and the source transactions it cut in

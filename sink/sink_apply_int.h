@@ -12,10 +12,12 @@
 
 /* The rows of one entity in a batch, one per legacy key. */
 typedef struct rowset {
-    sink_row_t *rows;  /* owned: collapsed rows */
-    size_t n;          /* rows in use */
-    size_t cap;        /* allocated */
-    sink_map_t *index; /* legacy key -> row index + 1 */
+    sink_row_t *rows;    /* owned: collapsed rows */
+    size_t n;            /* rows in use */
+    size_t cap;          /* allocated */
+    sink_map_t *index;   /* legacy key -> row index + 1 */
+    uint64_t min_commit; /* lowest and highest commit LSN of the rows */
+    uint64_t max_commit; /* staged last (set by stage_rows()) */
 } rowset_t;
 
 /* The statements of one entity, built once. */
@@ -45,6 +47,14 @@ struct sink_apply {
     bool shared;                   /* scale-out: other sinks write too */
     bool park_deletes;             /* park deletes blocked by children */
     bool blocked_maybe;            /* parked blocked deletes may exist */
+    uint64_t *lsn_bound;           /* owned: by entity index; every row_lsn
+                                      and truncated entry of the entity has
+                                      a commit LSN at most this.  Raised
+                                      before those tables are written, and
+                                      kept in <state>.row_lsn_max in the
+                                      same transaction (unused when shared,
+                                      whose sinks do not keep it) */
+    sink_buf_t bound_sql;          /* raises a row_lsn_max row: $1 $2 */
     sink_buf_t copybuf;            /* COPY data */
     sink_apply_stats_t stats;      /* counters */
 };

@@ -290,7 +290,13 @@ stage_rows(sink_apply_t *a, size_t idx, ferry_err_t *err)
     }
     PQclear(res);
     sink_buf_reset(&a->copybuf);
+    s->min_commit = UINT64_MAX;
+    s->max_commit = 0;
     for (i = 0; i < s->n; i++) {
+        uint64_t c = s->rows[i].pair.commit;
+
+        s->min_commit = c < s->min_commit ? c : s->min_commit;
+        s->max_commit = c > s->max_commit ? c : s->max_commit;
         if (copy_row(a, idx, i, &s->rows[i]) != 0)
             return copy_end(a->conn, "out of memory", err), FERRY_ENOMEM;
         if (a->copybuf.len >= (1u << 20) || i + 1 == s->n) {
@@ -465,8 +471,12 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
         (rc = sink_pg_exec(a->conn, "lock the staged keys", q->lock.data, 1, p1,
                            NULL, NULL, err)) != 0)
         return rc;
-    a->stats.stale +=
-        exec_count(a, "drop stale rows", q->stale.data, 1, p1, &rc, NULL, err);
+    /* Rows above the entity's bound are newer than every position it
+     * holds: none can be stale (sink_apply_int.h), and the check (an index
+     * probe per row) is skipped.  Streaming, that is every batch. */
+    if (a->shared || a->sets[idx].min_commit <= a->lsn_bound[idx])
+        a->stats.stale += exec_count(a, "drop stale rows", q->stale.data, 1, p1,
+                                     &rc, NULL, err);
     if (rc != 0 ||
         (rc = take_all_missing(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
         (rc = take_all_missing(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
@@ -495,6 +505,25 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
                    err);
 }
 
+/* Raises entity idx's position bound to commit, before positions up to
+ * it are written.  Always written, in the transaction that writes the
+ * positions: one rolled back may have raised the bound in memory only (a
+ * bound too high there is only a check not skipped). */
+static int
+raise_bound(sink_apply_t *a, size_t idx, uint64_t commit, ferry_err_t *err)
+{
+    char c[24];
+    const char *p2[2] = {entity_name(a, idx), c};
+
+    if (a->shared)
+        return 0;
+    if (commit > a->lsn_bound[idx])
+        a->lsn_bound[idx] = commit;
+    snprintf(c, sizeof(c), "%" PRIu64, commit);
+    return sink_pg_exec(a->conn, "raise the position bound", a->bound_sql.data,
+                        2, p2, NULL, NULL, err);
+}
+
 static int
 delete_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
@@ -505,7 +534,8 @@ delete_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
     if ((rc = run_set(a, idx, "delete rows", q->del.data, q->del1.data, 'd',
                       err)) != 0)
         return rc;
-    if ((rc = sink_pg_exec(a->conn, "record row positions", q->row_lsn.data, 1,
+    if ((rc = raise_bound(a, idx, a->sets[idx].max_commit, err)) != 0 ||
+        (rc = sink_pg_exec(a->conn, "record row positions", q->row_lsn.data, 1,
                            p1, NULL, NULL, err)) != 0)
         return rc;
     /* Only when rows are parked: the statement is cheap, not free. */
@@ -631,7 +661,8 @@ truncate_one(sink_apply_t *a, size_t idx, const sink_event_t *ev,
         s3 = strchr(s2, ';');
         *s3 = '\0';
         s3 += 2;
-        if ((rc = sink_pg_exec(a->conn, "truncate row positions", s1, 1, p,
+        if ((rc = raise_bound(a, idx, ev->pair.commit, err)) == 0 &&
+            (rc = sink_pg_exec(a->conn, "truncate row positions", s1, 1, p,
                                NULL, NULL, err)) == 0 &&
             (rc = sink_pg_exec(a->conn, "drop parked rows", s2, 1, p, NULL,
                                NULL, err)) == 0)

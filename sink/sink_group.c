@@ -165,11 +165,14 @@ on_revoke(void *arg)
 int
 sink__group_start(run_t *r, ferry_err_t *err)
 {
+    int rc;
+
     r->kc.on_assign = on_assign;
     r->kc.on_revoke = on_revoke;
     r->kc.cb_arg = r;
     sink_apply_set_shared(r->apply, true);
-    return sink_consumer_subscribe(&r->kc, err);
+    rc = sink_apply_forget_bounds(r->apply, err);
+    return rc != 0 ? rc : sink_consumer_subscribe(&r->kc, err);
 }
 
 int

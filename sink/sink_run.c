@@ -130,33 +130,36 @@ exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
 static int
 state_complete(run_t *r, bool *complete, ferry_err_t *err)
 {
-    sink_buf_t idx = {0}, tab = {0}, lsn = {0};
-    const char *p3[3];
+    sink_buf_t idx = {0}, tab = {0}, lsn = {0}, max = {0};
+    const char *p4[4];
     PGresult *res = NULL;
-    int rc;
+    int rc = 0;
 
-    if (sink_buf_printf(&idx, "%s.bulk_end", r->q_state) != 0 ||
-        sink_buf_printf(&tab, "%s.parked", r->q_state) != 0 ||
-        sink_buf_printf(&lsn, "%s.row_lsn", r->q_state) != 0) {
-        sink_buf_free(&idx);
-        sink_buf_free(&tab);
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    }
-    p3[0] = idx.data;
-    p3[1] = tab.data;
-    p3[2] = lsn.data;
-    rc = sink_pg_exec(r->conn, "inspect the state schema",
-                      "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 "
-                      "FROM pg_attribute WHERE attrelid = to_regclass($2) AND "
-                      "attname = 'waits_for' AND NOT attisdropped) AND "
-                      "coalesce((SELECT reloptions FROM pg_class WHERE oid = "
-                      "to_regclass($3)) @> '{fillfactor=50}', false)",
-                      3, p3, &res, NULL, err);
+    rc |= sink_buf_printf(&idx, "%s.bulk_end", r->q_state);
+    rc |= sink_buf_printf(&tab, "%s.parked", r->q_state);
+    rc |= sink_buf_printf(&lsn, "%s.row_lsn", r->q_state);
+    rc |= sink_buf_printf(&max, "%s.row_lsn_max", r->q_state);
+    p4[0] = idx.data;
+    p4[1] = tab.data;
+    p4[2] = lsn.data;
+    p4[3] = max.data;
+    if (rc != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    else
+        rc = sink_pg_exec(
+            r->conn, "inspect the state schema",
+            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($4) IS NOT "
+            "NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+            "to_regclass($2) AND attname = 'waits_for' AND NOT attisdropped) "
+            "AND coalesce((SELECT reloptions FROM pg_class WHERE oid = "
+            "to_regclass($3)) @> '{fillfactor=50}', false)",
+            4, p4, &res, NULL, err);
     *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     sink_buf_free(&idx);
     sink_buf_free(&tab);
     sink_buf_free(&lsn);
+    sink_buf_free(&max);
     return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 
@@ -263,12 +266,13 @@ rebuild_reset(run_t *r, ferry_err_t *err)
     if (rc == 0 &&
         sink_buf_printf(&sql,
                         "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
-                        "%s.truncated, %s.applied_tx, %s.parked, %s.errors, "
-                        "%s.deferred, %s.sink_mode, %s.bulk, %s.bulk_end; "
-                        "DELETE FROM %s.id_map WHERE source = 'v5'; COMMIT",
+                        "%s.row_lsn_max, %s.truncated, %s.applied_tx, "
+                        "%s.parked, %s.errors, %s.deferred, %s.sink_mode, "
+                        "%s.bulk, %s.bulk_end; DELETE FROM %s.id_map WHERE "
+                        "source = 'v5'; COMMIT",
                         r->q_state, r->q_state, r->q_state, r->q_state,
                         r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state, r->q_state, r->q_state) != 0)
+                        r->q_state, r->q_state, r->q_state, r->q_state) != 0)
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);

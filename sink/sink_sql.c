@@ -384,9 +384,17 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            s, s, s, s, s, s);
     /* row_lsn's rows are updated at every change of their row: room on
      * each page keeps those updates HOT (no index insertion; about half
-     * the cost).  Then --rebuild's bulk load, created last
-     * (state_complete() looks for both). */
+     * the cost).  row_lsn_max bounds each entity's positions (created
+     * from them where they exist; sink_apply_int.h).  Then --rebuild's
+     * bulk load; created last (state_complete() looks for all three). */
     PRINTF("ALTER TABLE %s.row_lsn SET (fillfactor = 50);"
+           "CREATE TABLE IF NOT EXISTS %s.row_lsn_max (entity text PRIMARY "
+           "KEY, commit_lsn bigint NOT NULL);"
+           "INSERT INTO %s.row_lsn_max AS m SELECT entity, max(commit_lsn) "
+           "FROM (SELECT entity, commit_lsn FROM %s.row_lsn UNION ALL SELECT "
+           "entity, commit_lsn FROM %s.truncated) x GROUP BY entity ON "
+           "CONFLICT (entity) DO UPDATE SET commit_lsn = "
+           "greatest(m.commit_lsn, EXCLUDED.commit_lsn);"
            "CREATE TABLE IF NOT EXISTS %s.bulk (one bool PRIMARY KEY "
            "DEFAULT true CHECK (one), cut_lsn bigint NOT NULL DEFAULT 0, "
            "done bool NOT NULL DEFAULT false, started_at timestamptz NOT "
@@ -394,6 +402,6 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "CREATE TABLE IF NOT EXISTS %s.bulk_end (topic text NOT NULL, "
            "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
            "(topic, partition));",
-           s, s, s);
+           s, s, s, s, s, s, s);
     return 0;
 }

@@ -79,4 +79,16 @@ stale=$(sed -n 's/.*skipped \([0-9]*\) stale.*/\1/p' "$FERRY_TEST_TMP/run3.log")
   fail "the first 200 transactions were not stale: $(grep 'applied ' "$FERRY_TEST_TMP/run3.log")"
 same "replay without applied_tx"
 [ "$(applied)" -le 60 ] || fail "applied_tx holds $(applied) rows after the replay"
+
+# Once more with the position bounds gone as well (a state schema from
+# before row_lsn_max): the sink rebuilds them from row_lsn, so the stale
+# check is not skipped and the replay is again dropped as stale.
+tgt_psql -c "UPDATE ferry.offsets SET next_offset = 0; TRUNCATE ferry.applied_tx; DROP TABLE ferry.row_lsn_max"
+sink run4.log
+stale4=$(sed -n 's/.*skipped \([0-9]*\) stale.*/\1/p' "$FERRY_TEST_TMP/run4.log")
+[ "${stale4:-0}" -gt "$stale" ] ||
+  fail "the replay over rebuilt bounds was not stale: $(grep 'applied ' "$FERRY_TEST_TMP/run4.log")"
+same "replay with the position bounds rebuilt"
+[ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn_max WHERE commit_lsn > 0")" -ge 1 ] ||
+  fail "row_lsn_max was not rebuilt"
 echo "applied_tx bounded at $(applied) rows; replays changed nothing"

@@ -81,6 +81,10 @@ ferry-sink -c "$cfg" --scale-out --group g1$PFX --exit-at-end 2>>"$log" ||
 [ "$(tgt_psql -c "SELECT string_agg(legacy_id::text, ',' ORDER BY legacy_id) FROM offices")" = 2 ] ||
   fail "office 1 was not deleted: $(tgt_psql -c 'SELECT legacy_id FROM offices')"
 [ "$(tgt_psql -c 'SELECT count(*) FROM ferry.errors')" = 0 ] || fail "errors: $(tgt_psql -c 'SELECT error FROM ferry.errors LIMIT 3')"
+# Scale-out sinks do not keep the position bounds: they set them to the
+# largest LSN, so that no sink ever skips a stale check on their positions.
+[ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn_max WHERE commit_lsn = 9223372036854775807")" = 3 ] ||
+  fail "scale-out left position bounds a sink could trust: $(tgt_psql -c 'SELECT * FROM ferry.row_lsn_max')"
 echo "part 1: a parent's delete was parked until its children's delete arrived"
 
 # --- Part 2: two sinks in one group, kill -9 and a frozen member. ---

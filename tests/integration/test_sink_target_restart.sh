@@ -44,3 +44,28 @@ wait_until 60 bash -c "[ \"\$(psql -qAtX -d '$TGT_DSN' -c 'SELECT legacy_id, n F
 kill -0 $sink || fail "ferry-sink exited"
 grep -q "retrying" "$FERRY_TEST_TMP/sink.log" || fail "no retry was logged"
 echo "target restarted mid-stream; nothing lost"
+
+# A commit the target refuses once (serialization_failure at COMMIT, from a
+# deferred trigger): the sink applies the batch again, and the position
+# bounds still cover every position written, so a later replay is still
+# checked for stale rows (the retry must write the bound again).
+tgt_psql <<'SQL'
+CREATE SEQUENCE fail_once;
+CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('fail_once') = 1 THEN
+    RAISE EXCEPTION 'injected commit failure' USING ERRCODE = 'serialization_failure';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER fail_once AFTER INSERT OR UPDATE ON ferry.row_lsn_max
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_once();
+SQL
+src_psql -c "UPDATE item SET n = n + 1000"
+want=$(src_psql -c "SELECT id, n FROM item ORDER BY id" | md5sum)
+wait_until 60 bash -c "[ \"\$(psql -qAtX -d '$TGT_DSN' -c 'SELECT legacy_id, n FROM items ORDER BY legacy_id' | md5sum)\" = '$want' ]" ||
+  fail "the target did not catch up after the refused commit: $(grep -v NOTICE "$FERRY_TEST_TMP/sink.log" | tail -3)"
+grep -q "injected commit failure" "$FERRY_TEST_TMP/sink.log" || fail "the injected failure never happened"
+[ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn r JOIN ferry.row_lsn_max m USING (entity) WHERE r.commit_lsn > m.commit_lsn")" = 0 ] ||
+  fail "positions above their bound: $(tgt_psql -c 'SELECT entity, max(commit_lsn) FROM ferry.row_lsn GROUP BY 1'; tgt_psql -c 'SELECT * FROM ferry.row_lsn_max')"
+echo "a refused commit retried; position bounds cover every position"
