@@ -213,6 +213,24 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
         goto done;
     }
     PQclear(res);
+    /* A running sink must not apply a key between this check and the
+     * import's commit: its writes wait for the import (SHARE blocks them,
+     * not readers). */
+    if (asprintf(&sql, "LOCK TABLE %s IN SHARE MODE", row_lsn) < 0) {
+        res = NULL;
+        sql = NULL;
+        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto done;
+    }
+    res = PQexec(tgt, sql);
+    free(sql);
+    sql = NULL;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not lock %s: %s",
+                           row_lsn, PQerrorMessage(tgt));
+        goto done;
+    }
+    PQclear(res);
     res = NULL;
     if (asprintf(&sql,
                  "DECLARE ferry_idmap_derived NO SCROLL CURSOR FOR "

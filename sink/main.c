@@ -156,8 +156,9 @@ main(int argc, char **argv)
 #ifdef __GLIBC__
     /* Every event is a tree of small JSON objects, freed once applied, and
      * glibc then merges its fastbin chunks over and over (malloc_consolidate
-     * was a fifth of the sink's CPU).  Without fastbins the same run is
-     * about a third faster (tests/bench/bench_sink.sh, docs/sink.md). */
+     * was a fifth of the sink's CPU).  Without fastbins the sink spends
+     * about a quarter less CPU per event (tests/bench/bench_sink.sh,
+     * docs/sink.md). */
     mallopt(M_MXFAST, 0);
 #endif
     sink_run_opts_init(&opts);

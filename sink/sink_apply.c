@@ -169,34 +169,31 @@ free_imported(const char *key, void *value, void *arg)
     free(value);
 }
 
-/* Reads the entities' LSN bounds (sink_apply_int.h); an entity with no
- * row has no positions yet. */
+/* Reads the entities' LSN bounds (sink_apply_int.h) through conn, keeping
+ * the higher of the table's and the one in memory: at start, and after a
+ * reconnect, when another sink may have written positions meanwhile (a
+ * scale-out sink sets them to the largest LSN).  An entity with no row has
+ * no positions yet. */
 static int
-load_bounds(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
+read_bounds(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
 {
     sink_buf_t sql = {0};
     PGresult *res = NULL;
     int i, rc;
 
     if (sink_buf_printf(&sql, "SELECT entity, commit_lsn FROM %s.row_lsn_max",
-                        a->q_state) != 0 ||
-        sink_buf_printf(&a->bound_sql,
-                        "INSERT INTO %s.row_lsn_max AS m (entity, commit_lsn) "
-                        "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
-                        "commit_lsn = greatest(m.commit_lsn, "
-                        "EXCLUDED.commit_lsn)",
-                        a->q_state) != 0) {
-        sink_buf_free(&sql);
-        return FERRY_ENOMEM;
-    }
+                        a->q_state) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
     rc = sink_pg_exec(conn, "read the position bounds", sql.data, 0, NULL, &res,
                       NULL, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
+        uint64_t b = strtoull(PQgetvalue(res, i, 1), NULL, 10);
         size_t e;
 
         for (e = 0; e < a->cfg->n_entities; e++)
-            if (strcmp(a->cfg->entities[e].name, PQgetvalue(res, i, 0)) == 0)
-                a->lsn_bound[e] = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+            if (strcmp(a->cfg->entities[e].name, PQgetvalue(res, i, 0)) == 0 &&
+                b > a->lsn_bound[e])
+                a->lsn_bound[e] = b;
     }
     PQclear(res);
     sink_buf_free(&sql);
@@ -272,8 +269,16 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
             goto fail;
         }
     }
-    if ((rc = load_imported(a, conn, err)) != 0 ||
-        (rc = load_bounds(a, conn, err)) != 0)
+    if (sink_buf_printf(&a->bound_sql,
+                        "INSERT INTO %s.row_lsn_max AS m (entity, commit_lsn) "
+                        "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
+                        "commit_lsn = greatest(m.commit_lsn, "
+                        "EXCLUDED.commit_lsn)",
+                        a->q_state) != 0) {
+        rc = FERRY_ENOMEM;
+        goto fail;
+    }
+    if ((rc = load_imported(a, conn, err)) != 0)
         goto fail;
     *out = a;
     return 0;
@@ -402,7 +407,7 @@ sink_apply_attach(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
                                a->sql[i].stage_ddl.data, 0, NULL, NULL, NULL,
                                err)) != 0)
             return rc;
-    return 0;
+    return read_bounds(a, conn, err);
 }
 
 void

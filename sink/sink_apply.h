@@ -42,8 +42,10 @@ int sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
 /* Frees the applier; NULL is a no-op. */
 void sink_apply_free(sink_apply_t *a);
 
-/* Uses conn (borrowed) from now on, and creates the staging tables on it;
- * call after each (re)connect.  Returns 0 or an error class. */
+/* Uses conn (borrowed) from now on, creates the staging tables on it and
+ * reads the position bounds again (another sink may have written while
+ * this one was away); call after each (re)connect.  Returns 0 or an error
+ * class. */
 int sink_apply_attach(sink_apply_t *a, PGconn *conn,
                       ferry_err_t *err) FERRY_WUR;
 

@@ -74,6 +74,23 @@ printf 'legacy_key,uuid\n6,%s\n12,cccccccc-cccc-4ccc-8ccc-cccccccccccc\n' "$(der
 ferry-map import-ids -c "$cfg" --entity offices --csv "$FERRY_TEST_TMP/same.csv" |
   grep -q "imported 2 mapping(s)" || fail "importing the derived UUID of an applied key (or a doctors key as an office) was refused"
 
+# The import locks row_lsn while it checks and writes: a sink's open write
+# (a session holding ROW EXCLUSIVE on it, as a sink in mid-batch does)
+# makes the import wait instead of racing it.
+PGAPPNAME=fake_sink tgt_psql -c "BEGIN; LOCK TABLE ferry_state.row_lsn IN ROW EXCLUSIVE MODE; SELECT pg_sleep(600)" >/dev/null 2>&1 &
+lk=$!; track_pid $lk
+held() { [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fake_sink' AND state = 'active'")" = 1 ]; }
+waiting() { [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" -ge 1 ]; }
+wait_until 30 held || fail "could not hold row_lsn"
+printf 'legacy_key,uuid\n20,20202020-2020-4020-8020-202020202020\n' >"$FERRY_TEST_TMP/locked.csv"
+ferry-map import-ids -c "$cfg" --entity offices --csv "$FERRY_TEST_TMP/locked.csv" >"$FERRY_TEST_TMP/locked.out" 2>&1 &
+imp=$!; track_pid $imp
+wait_until 30 waiting || fail "the import did not wait for the open write: $(cat "$FERRY_TEST_TMP/locked.out")"
+tgt_psql -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'fake_sink'" >/dev/null
+wait $lk || true
+wait $imp || fail "the import failed once the write ended: $(cat "$FERRY_TEST_TMP/locked.out")"
+grep -q "imported 1 mapping(s)" "$FERRY_TEST_TMP/locked.out" || fail "locked import: $(cat "$FERRY_TEST_TMP/locked.out")"
+
 # From a migration_mappings table in the target, then one in the source.
 tgt_psql <<'SQL'
 CREATE TABLE public.migration_mappings (source_table text, source_id bigint,

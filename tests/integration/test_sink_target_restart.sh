@@ -69,3 +69,20 @@ grep -q "injected commit failure" "$FERRY_TEST_TMP/sink.log" || fail "the inject
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn r JOIN ferry.row_lsn_max m USING (entity) WHERE r.commit_lsn > m.commit_lsn")" = 0 ] ||
   fail "positions above their bound: $(tgt_psql -c 'SELECT entity, max(commit_lsn) FROM ferry.row_lsn GROUP BY 1'; tgt_psql -c 'SELECT * FROM ferry.row_lsn_max')"
 echo "a refused commit retried; position bounds cover every position"
+
+# After a reconnect the sink reads the position bounds again: another sink
+# may have written positions meanwhile.  Here the bound is set to the
+# largest LSN (what a scale-out sink does) and the sink's session is cut:
+# its next batch must run the stale check (seen in the statement log).
+tgt_psql -c "ALTER DATABASE postgres SET log_min_duration_statement = 0"
+tgt_psql -c "UPDATE ferry.row_lsn_max SET commit_lsn = 9223372036854775807"
+from=$(stat -c %s "$tdir/server.log")
+tgt_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres'
+             AND backend_type = 'client backend' AND application_name = '' AND pid <> pg_backend_pid()" >/dev/null
+src_psql -c "UPDATE item SET n = n + 1 WHERE id <= 10"
+want=$(src_psql -c "SELECT id, n FROM item ORDER BY id" | md5sum)
+wait_until 60 bash -c "[ \"\$(psql -qAtX -d '$TGT_DSN' -c 'SELECT legacy_id, n FROM items ORDER BY legacy_id' | md5sum)\" = '$want' ]" ||
+  fail "the target did not catch up after the cut session: $(grep -v NOTICE "$FERRY_TEST_TMP/sink.log" | tail -3)"
+tail -c +"$((from + 1))" "$tdir/server.log" | grep -q 'row_lsn r WHERE' ||
+  fail "the stale check was skipped after a reconnect although the bound was raised"
+echo "bounds read again after a reconnect"
