@@ -152,7 +152,10 @@ state_complete(run_t *r, bool *complete, ferry_err_t *err)
             "NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
             "to_regclass($2) AND attname = 'waits_for' AND NOT attisdropped) "
             "AND coalesce((SELECT reloptions FROM pg_class WHERE oid = "
-            "to_regclass($3)) @> '{fillfactor=50}', false)",
+            "to_regclass($3)) @> '{fillfactor=50}', false) AND EXISTS "
+            "(SELECT 1 FROM pg_attribute a JOIN pg_collation c ON c.oid = "
+            "a.attcollation WHERE a.attrelid = to_regclass($3) AND "
+            "a.attname = 'legacy_key' AND c.collname = 'C')",
             4, p4, &res, NULL, err);
     *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);

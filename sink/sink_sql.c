@@ -349,9 +349,10 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "partition int NOT NULL, next_offset bigint NOT NULL, "
            "updated_at timestamptz NOT NULL DEFAULT now(), "
            "PRIMARY KEY (topic, partition));"
-           "CREATE TABLE IF NOT EXISTS %s.row_lsn (entity text NOT NULL, "
-           "legacy_key text NOT NULL, commit_lsn bigint NOT NULL, "
-           "change_lsn bigint NOT NULL, PRIMARY KEY (entity, legacy_key));"
+           "CREATE TABLE IF NOT EXISTS %s.row_lsn (entity text COLLATE \"C\" "
+           "NOT NULL, legacy_key text COLLATE \"C\" NOT NULL, commit_lsn "
+           "bigint NOT NULL, change_lsn bigint NOT NULL, PRIMARY KEY "
+           "(entity, legacy_key));"
            "CREATE TABLE IF NOT EXISTS %s.truncated (entity text PRIMARY "
            "KEY, commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL);"
            "CREATE TABLE IF NOT EXISTS %s.applied_tx (commit_lsn bigint "
@@ -384,10 +385,16 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            s, s, s, s, s, s);
     /* row_lsn's rows are updated at every change of their row: room on
      * each page keeps those updates HOT (no index insertion; about half
-     * the cost).  row_lsn_max bounds each entity's positions (created
+     * the cost).  Its keys compare bytewise (COLLATE "C"): a locale's
+     * comparison costs every index probe, and the order is never seen
+     * (equal keys stay equal; joins with default-collation text take
+     * "C").  An older table is converted once (its index rebuilt).
+     * row_lsn_max bounds each entity's positions (created
      * from them where they exist; sink_apply_int.h).  Then --rebuild's
      * bulk load; created last (state_complete() looks for all three). */
-    PRINTF("ALTER TABLE %s.row_lsn SET (fillfactor = 50);"
+    PRINTF("ALTER TABLE %s.row_lsn SET (fillfactor = 50), ALTER COLUMN "
+           "entity TYPE text COLLATE \"C\", ALTER COLUMN legacy_key TYPE "
+           "text COLLATE \"C\";"
            "CREATE TABLE IF NOT EXISTS %s.row_lsn_max (entity text PRIMARY "
            "KEY, commit_lsn bigint NOT NULL);"
            "INSERT INTO %s.row_lsn_max AS m SELECT entity, max(commit_lsn) "

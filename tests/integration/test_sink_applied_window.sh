@@ -80,10 +80,13 @@ stale=$(sed -n 's/.*skipped \([0-9]*\) stale.*/\1/p' "$FERRY_TEST_TMP/run3.log")
 same "replay without applied_tx"
 [ "$(applied)" -le 60 ] || fail "applied_tx holds $(applied) rows after the replay"
 
-# Once more with the position bounds gone as well (a state schema from
-# before row_lsn_max): the sink rebuilds them from row_lsn, so the stale
-# check is not skipped and the replay is again dropped as stale.
-tgt_psql -c "UPDATE ferry.offsets SET next_offset = 0; TRUNCATE ferry.applied_tx; DROP TABLE ferry.row_lsn_max"
+# Once more with the state schema of an older sink (no position bounds,
+# row_lsn keys in the database's collation): the sink converts row_lsn and
+# rebuilds the bounds from it, so the stale check is not skipped and the
+# replay is again dropped as stale.
+tgt_psql -c "UPDATE ferry.offsets SET next_offset = 0; TRUNCATE ferry.applied_tx; DROP TABLE ferry.row_lsn_max;
+             ALTER TABLE ferry.row_lsn ALTER COLUMN entity TYPE text COLLATE \"default\",
+               ALTER COLUMN legacy_key TYPE text COLLATE \"default\""
 sink run4.log
 stale4=$(sed -n 's/.*skipped \([0-9]*\) stale.*/\1/p' "$FERRY_TEST_TMP/run4.log")
 [ "${stale4:-0}" -gt "$stale" ] ||
@@ -91,4 +94,7 @@ stale4=$(sed -n 's/.*skipped \([0-9]*\) stale.*/\1/p' "$FERRY_TEST_TMP/run4.log"
 same "replay with the position bounds rebuilt"
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn_max WHERE commit_lsn > 0")" -ge 1 ] ||
   fail "row_lsn_max was not rebuilt"
+[ "$(tgt_psql -c "SELECT string_agg(c.collname, ',' ORDER BY a.attname) FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                  WHERE a.attrelid = 'ferry.row_lsn'::regclass AND a.attname IN ('entity', 'legacy_key')")" = "C,C" ] ||
+  fail "row_lsn keys were not converted to COLLATE \"C\""
 echo "applied_tx bounded at $(applied) rows; replays changed nothing"
