@@ -133,6 +133,7 @@ sql_init(sink_apply_t *a, size_t idx)
     rc |= sink_sql_stale(p, &s->stale);
     rc |= sink_sql_lock_keys(p, &s->lock);
     rc |= sink_sql_unpark_stale(p, &s->unpark);
+    rc |= sink_sql_drain(p, &s->drain);
     rc |= sink_sql_upsert(p, false, &s->upsert);
     rc |= sink_sql_upsert(p, true, &s->upsert1);
     rc |= sink_sql_delete(p, false, &s->del);
@@ -274,7 +275,8 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
                         "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
                         "commit_lsn = greatest(m.commit_lsn, "
                         "EXCLUDED.commit_lsn)",
-                        a->q_state) != 0) {
+                        a->q_state) != 0 ||
+        sink_sql_retry_blocked(a->q_state, &a->retry_sql) != 0) {
         rc = FERRY_ENOMEM;
         goto fail;
     }
@@ -324,6 +326,7 @@ sql_free(plan_sql_t *s, size_t n_cols)
     sink_buf_free(&s->stale);
     sink_buf_free(&s->lock);
     sink_buf_free(&s->unpark);
+    sink_buf_free(&s->drain);
     sink_buf_free(&s->upsert);
     sink_buf_free(&s->upsert1);
     sink_buf_free(&s->del);
@@ -387,6 +390,7 @@ sink_apply_free(sink_apply_t *a)
     free(a->sets);
     free(a->lsn_bound);
     sink_buf_free(&a->bound_sql);
+    sink_buf_free(&a->retry_sql);
     free(a->q_state);
     if (a->imported != NULL)
         sink_map_each(a->imported, free_imported, NULL);

@@ -22,8 +22,8 @@ typedef struct rowset {
 
 /* The statements of one entity, built once. */
 typedef struct plan_sql {
-    sink_buf_t stage_ddl, copy, stale, lock, unpark, upsert, upsert1, del, del1,
-        row_lsn, truncate;
+    sink_buf_t stage_ddl, copy, stale, lock, unpark, drain, upsert, upsert1,
+        del, del1, row_lsn, truncate;
     sink_buf_t take[3];    /* by on_missing policy; empty when unused */
     sink_buf_t *null_miss; /* per column: null the ref where missing */
     sink_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:
@@ -55,6 +55,7 @@ struct sink_apply {
                                       same transaction (unused when shared,
                                       whose sinks do not keep it) */
     sink_buf_t bound_sql;          /* raises a row_lsn_max row: $1 $2 */
+    sink_buf_t retry_sql;          /* sink_sql_retry_blocked() */
     sink_buf_t copybuf;            /* COPY data */
     sink_apply_stats_t stats;      /* counters */
 };

@@ -117,17 +117,17 @@ park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
     sink_buf_free(&sql);
     if (rc != 0)
         return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-    if (waits_children)
+    if (waits_children) {
         a->blocked_maybe = true;
-    if (waits_children)
         ferry_debug("entity \"%s\" legacy key \"%s\": delete parked until "
                     "the rows that reference it are gone",
                     entity_name(a, idx), row->lkey);
-    else
+    } else {
         ferry_debug("entity \"%s\" legacy key \"%s\": parked until the %s "
                     "row %s arrives",
                     entity_name(a, idx), row->lkey, missing_entity,
                     missing_uuid != NULL ? missing_uuid : "(no case)");
+    }
     a->parked_rows++;
     a->stats.parked++;
     return 0;
@@ -796,7 +796,6 @@ count_parked(sink_apply_t *a, ferry_err_t *err)
 static int
 drain(sink_apply_t *a, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
     sink_event_t **evs = NULL;
     size_t n_evs = 0, i;
     int round, rc = 0;
@@ -809,23 +808,8 @@ drain(sink_apply_t *a, ferry_err_t *err)
         for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
             const char *p1[1] = {entity_name(a, i)};
 
-            sink_buf_reset(&sql);
-            if (sink_buf_printf(
-                    &sql,
-                    "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT "
-                    "p.id FROM %s.parked p WHERE p.missing_entity = $1 AND "
-                    "p.waits_for = 'parent' AND EXISTS (SELECT 1 FROM %s x "
-                    "WHERE x.%s = p.missing_uuid) FOR UPDATE SKIP LOCKED) "
-                    "RETURNING entity, event_key, event, kafka_offset, "
-                    "commit_lsn, change_lsn) SELECT entity, event_key, "
-                    "event, kafka_offset FROM d ORDER BY commit_lsn, "
-                    "change_lsn",
-                    a->q_state, a->q_state, a->plans[i].q_target,
-                    a->plans[i].q_id)) {
-                rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-                break;
-            }
-            rc = take_parked(a, sql.data, 1, p1, &evs, &n_evs, &got, err);
+            rc = take_parked(a, a->sql[i].drain.data, 1, p1, &evs, &n_evs, &got,
+                             err);
         }
         a->parked_rows -= (long)got;
         a->stats.drained += (long)got;
@@ -837,32 +821,6 @@ drain(sink_apply_t *a, ferry_err_t *err)
     for (i = 0; i < n_evs; i++)
         sink_event_free(evs[i]);
     free(evs);
-    sink_buf_free(&sql);
-    return rc;
-}
-
-/* Deletes parked because rows still referenced them are queued again
- * (those rows' deletes may have been applied since, by another sink or in
- * another batch); a delete still blocked is parked again. */
-static int
-retry_blocked_deletes(sink_apply_t *a, sink_event_t ***evs, size_t *n_evs,
-                      ferry_err_t *err)
-{
-    sink_buf_t sql = {0};
-    size_t got = 0;
-    int rc;
-
-    if (sink_buf_printf(&sql,
-                        "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT "
-                        "id FROM %s.parked WHERE waits_for = 'children' FOR "
-                        "UPDATE SKIP LOCKED) RETURNING entity, event_key, "
-                        "event, kafka_offset, commit_lsn, change_lsn) SELECT "
-                        "entity, event_key, event, kafka_offset FROM d ORDER "
-                        "BY commit_lsn, change_lsn",
-                        a->q_state, a->q_state) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = take_parked(a, sql.data, 0, NULL, evs, n_evs, &got, err);
-    sink_buf_free(&sql);
     return rc;
 }
 
@@ -874,9 +832,15 @@ sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
     size_t n_blocked = 0, t, j, k;
     int rc = 0;
 
+    /* Deletes parked because rows still referenced them are queued again
+     * (those rows' deletes may have been applied since, by another sink or
+     * in another batch); a delete still blocked is parked again. */
     if (a->shared || a->park_deletes || a->blocked_maybe) {
+        size_t got = 0;
+
         a->blocked_maybe = false;
-        rc = retry_blocked_deletes(a, &blocked, &n_blocked, err);
+        rc = take_parked(a, a->retry_sql.data, 0, NULL, &blocked, &n_blocked,
+                         &got, err);
     }
 
     for (t = 0; rc == 0 && t < n; t++) {

@@ -176,23 +176,33 @@ sink__bulk_store(run_t *r, ferry_err_t *err)
                   NULL, err);
 }
 
-/* Assigns only the slots of topic that still have events to load.  Sets
- * *left to how many there are; 0 assigns nothing. */
+/* Assigns only the slots of topic that still have events to load, and
+ * notes every slot of topic in r->bulk_slots (for topic_done()).  Sets
+ * *left to how many events there are; 0 assigns nothing. */
 static int
 assign_topic(run_t *r, const char *topic, long *left, ferry_err_t *err)
 {
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new((int)r->kc.n_slots + 1);
     rd_kafka_resp_err_t e;
-    size_t i;
+    size_t i, *grown;
 
     *left = 0;
-    if (list == NULL)
+    r->n_bulk_slots = 0;
+    grown = realloc(r->bulk_slots, (r->kc.n_slots + 1) * sizeof(*grown));
+    if (list == NULL || grown == NULL) {
+        if (list != NULL)
+            rd_kafka_topic_partition_list_destroy(list);
         return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    r->bulk_slots = grown;
     for (i = 0; i < r->kc.n_slots; i++) {
         const sink_slot_t *s = &r->kc.slots[i];
 
-        if (strcmp(s->topic, topic) != 0 || s->next >= r->bulk_end[i])
+        if (strcmp(s->topic, topic) != 0)
+            continue;
+        r->bulk_slots[r->n_bulk_slots++] = i;
+        if (s->next >= r->bulk_end[i])
             continue;
         rd_kafka_topic_partition_list_add(list, s->topic, s->partition)
             ->offset = s->next;
@@ -208,14 +218,15 @@ assign_topic(run_t *r, const char *topic, long *left, ferry_err_t *err)
     return 0;
 }
 
+/* True once every slot of the topic being loaded reached its end offset
+ * (checked at every message: only that topic's slots are looked at). */
 static bool
-topic_done(const run_t *r, const char *topic)
+topic_done(const run_t *r)
 {
     size_t i;
 
-    for (i = 0; i < r->kc.n_slots; i++)
-        if (strcmp(r->kc.slots[i].topic, topic) == 0 &&
-            r->kc.slots[i].next < r->bulk_end[i])
+    for (i = 0; i < r->n_bulk_slots; i++)
+        if (r->kc.slots[r->bulk_slots[i]].next < r->bulk_end[r->bulk_slots[i]])
             return false;
     return true;
 }
@@ -243,7 +254,7 @@ read_batch(run_t *r, const char *topic, ferry_err_t *err)
     int64_t idle_since = sink__run_now_ms();
     int rc = 0;
 
-    while (rc == 0 && !*r->stop && !topic_done(r, topic) &&
+    while (rc == 0 && !*r->stop && !topic_done(r) &&
            (r->loose == NULL || r->loose->n_events < r->opts->max_batch)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->kc.rk, 100);
 
@@ -287,16 +298,12 @@ load_entity(run_t *r, const map_entity_t *e, ferry_err_t *err)
         return rc;
     ferry_info("rebuild: entity \"%s\": loading %ld events of topic \"%s\"",
                e->name, total, topic);
-    while (rc == 0 && !*r->stop && !topic_done(r, topic)) {
+    while (rc == 0 && !*r->stop && !topic_done(r)) {
         if ((rc = read_batch(r, topic, err)) != 0 || r->loose == NULL)
             continue;
         done += (long)r->loose->n_events;
-        if (sink__batch_add(r, r->loose) != 0) {
-            sink_tx_free(r->loose);
-            r->loose = NULL;
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        }
-        r->loose = NULL;
+        if ((rc = sink__loose_to_batch(r, err)) != 0)
+            return rc;
         rc = sink__commit_batch(r, err);
         if (rc == 0 && sink__run_now_ms() - last_log >= 10000) {
             last_log = sink__run_now_ms();

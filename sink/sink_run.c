@@ -130,39 +130,24 @@ exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
 static int
 state_complete(run_t *r, bool *complete, ferry_err_t *err)
 {
-    sink_buf_t idx = {0}, tab = {0}, lsn = {0}, max = {0};
-    const char *p4[4];
+    const char *p1[1] = {r->q_state};
     PGresult *res = NULL;
-    int rc = 0;
+    int rc;
 
-    rc |= sink_buf_printf(&idx, "%s.bulk_end", r->q_state);
-    rc |= sink_buf_printf(&tab, "%s.parked", r->q_state);
-    rc |= sink_buf_printf(&lsn, "%s.row_lsn", r->q_state);
-    rc |= sink_buf_printf(&max, "%s.row_lsn_max", r->q_state);
-    p4[0] = idx.data;
-    p4[1] = tab.data;
-    p4[2] = lsn.data;
-    p4[3] = max.data;
-    if (rc != 0)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    else
-        rc = sink_pg_exec(
-            r->conn, "inspect the state schema",
-            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($4) IS NOT "
-            "NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
-            "to_regclass($2) AND attname = 'waits_for' AND NOT attisdropped) "
-            "AND coalesce((SELECT reloptions FROM pg_class WHERE oid = "
-            "to_regclass($3)) @> '{fillfactor=50}', false) AND EXISTS "
-            "(SELECT 1 FROM pg_attribute a JOIN pg_collation c ON c.oid = "
-            "a.attcollation WHERE a.attrelid = to_regclass($3) AND "
-            "a.attname = 'legacy_key' AND c.collname = 'C')",
-            4, p4, &res, NULL, err);
+    rc = sink_pg_exec(
+        r->conn, "inspect the state schema",
+        "SELECT to_regclass($1 || '.bulk_end') IS NOT NULL AND "
+        "to_regclass($1 || '.row_lsn_max') IS NOT NULL AND EXISTS (SELECT 1 "
+        "FROM pg_attribute WHERE attrelid = to_regclass($1 || '.parked') AND "
+        "attname = 'waits_for' AND NOT attisdropped) AND coalesce((SELECT "
+        "reloptions FROM pg_class WHERE oid = to_regclass($1 || '.row_lsn')) "
+        "@> '{fillfactor=50}', false) AND EXISTS (SELECT 1 FROM pg_attribute "
+        "a JOIN pg_collation c ON c.oid = a.attcollation WHERE a.attrelid = "
+        "to_regclass($1 || '.row_lsn') AND a.attname = 'legacy_key' AND "
+        "c.collname = 'C')",
+        1, p1, &res, NULL, err);
     *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    sink_buf_free(&idx);
-    sink_buf_free(&tab);
-    sink_buf_free(&lsn);
-    sink_buf_free(&max);
     return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
 }
 
@@ -508,6 +493,23 @@ poll_error(run_t *r, const rd_kafka_message_t *m, ferry_err_t *err)
     return 0;
 }
 
+/* Polls one message for up to timeout_ms and hands it to on_message() (or
+ * poll_error()).  Sets *got when there was one; returns that handler's
+ * result, with err set on error. */
+static int
+read_one(run_t *r, int timeout_ms, bool *got, ferry_err_t *err)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(r->kc.rk, timeout_ms);
+    int rc;
+
+    *got = m != NULL;
+    if (m == NULL)
+        return 0;
+    rc = m->err != 0 ? poll_error(r, m, err) : on_message(r, m, err);
+    rd_kafka_message_destroy(m);
+    return rc;
+}
+
 /* While the target executes a statement of the ordered mode's batch:
  * reads and parses what Kafka already holds, up to the bound poll_some()
  * keeps, so that parsing the next batch overlaps applying this one.  An
@@ -524,13 +526,11 @@ idle_read(void *arg)
         return 0;
     while (n < 64 && sink_txbuf_events(r->txbuf) <= r->opts->max_batch * 2 &&
            (r->loose == NULL || r->loose->n_events < r->opts->max_batch)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->kc.rk, 0);
+        bool got;
 
-        if (m == NULL)
+        rc = read_one(r, 0, &got, &r->idle_err);
+        if (!got)
             break;
-        rc = m->err != 0 ? poll_error(r, m, &r->idle_err)
-                         : on_message(r, m, &r->idle_err);
-        rd_kafka_message_destroy(m);
         n++;
         r->read_ahead++;
         if (rc != 0) {
@@ -559,15 +559,13 @@ poll_some(run_t *r, ferry_err_t *err)
         return 0;
     while (rc == 0 && !*r->stop && n < r->opts->max_batch * 2) {
         int64_t left = deadline - sink__run_now_ms();
-        rd_kafka_message_t *m;
+        bool got;
 
         if (left <= 0)
             break;
-        m = rd_kafka_consumer_poll(r->kc.rk, (int)(left > 100 ? 100 : left));
-        if (m == NULL)
+        rc = read_one(r, (int)(left > 100 ? 100 : left), &got, err);
+        if (!got)
             continue;
-        rc = m->err != 0 ? poll_error(r, m, err) : on_message(r, m, err);
-        rd_kafka_message_destroy(m);
         n++;
         /* Hand a huge transaction to the spill a batch at a time. */
         if (sink_txbuf_events(r->txbuf) >
@@ -579,6 +577,17 @@ poll_some(run_t *r, ferry_err_t *err)
             break;
     }
     return rc;
+}
+
+int
+sink__loose_to_batch(run_t *r, ferry_err_t *err)
+{
+    if (r->loose == NULL)
+        return 0;
+    if (sink__batch_add(r, r->loose) != 0)
+        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    r->loose = NULL;
+    return 0;
 }
 
 int
@@ -729,13 +738,8 @@ store_positions(run_t *r, ferry_err_t *err)
         r->minoff[i] = r->kc.slots[i].next;
     sink_txbuf_min_offsets(r->txbuf, r->minoff, r->kc.n_slots);
     /* Events read and not applied yet (during the batch's statements). */
-    for (i = 0; r->loose != NULL && i < r->loose->n_events; i++) {
-        const sink_pos_t *pos = &r->loose->events[i]->pos;
-
-        if (pos->slot >= 0 && (size_t)pos->slot < r->kc.n_slots &&
-            pos->offset < r->minoff[pos->slot])
-            r->minoff[pos->slot] = pos->offset;
-    }
+    if (r->loose != NULL)
+        sink_tx_min_offsets(r->loose, r->minoff, r->kc.n_slots);
     rc |= array_text(&a1, r->kc.n_slots, item_topic, r);
     rc |= array_text(&a2, r->kc.n_slots, item_part, r);
     rc |= array_text(&a3, r->kc.n_slots, item_off, r);
@@ -1154,9 +1158,8 @@ run_loop_shared(run_t *r, ferry_err_t *err)
         if (rc != 0)
             break;
         if (r->loose != NULL || sink__run_now_ms() - last_commit >= 1000) {
-            if (r->loose != NULL && sink__batch_add(r, r->loose) != 0)
-                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-            r->loose = NULL;
+            if ((rc = sink__loose_to_batch(r, err)) != 0)
+                return rc;
             rc = sink__commit_batch(r, err);
             last_commit = sink__run_now_ms();
         }
@@ -1322,6 +1325,7 @@ done:
     free(r.spill_evs);
     free(r.minoff);
     free(r.bulk_end);
+    free(r.bulk_slots);
     PQfreemem(r.q_state);
     PQfinish(r.conn);
     return rc;

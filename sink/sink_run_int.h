@@ -49,6 +49,8 @@ typedef struct run {
                              (ordered mode, in r->loose until queued) */
     int64_t *bulk_end;    /* owned: per slot, the offset it loads up to,
                              -1 where it loads nothing */
+    size_t *bulk_slots;   /* owned: the slots of the topic being loaded */
+    size_t n_bulk_slots;  /* their number */
 } run_t;
 
 /* Sleeps ms milliseconds. */
@@ -83,6 +85,11 @@ int sink__commit_batch(run_t *r, ferry_err_t *err) FERRY_WUR;
 /* Queues tx (ownership taken) into r->batch.  Returns 0 or
  * FERRY_ENOMEM. */
 int sink__batch_add(run_t *r, sink_tx_t *tx) FERRY_WUR;
+
+/* Queues r->loose, when there is one, into r->batch and clears it.
+ * Returns 0, or FERRY_ENOMEM with err set (r->loose is then kept, and
+ * freed with the run). */
+int sink__loose_to_batch(run_t *r, ferry_err_t *err) FERRY_WUR;
 
 /* Once the consumer is assigned: with fresh (a rebuild has just reset the
  * state) records the end offsets of the entity partitions and starts the

@@ -330,6 +330,34 @@ sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
     return 0;
 }
 
+/* The statement of sink_sql_drain() and sink_sql_retry_blocked(), around
+ * their condition on parked p. */
+#define TAKE_PARKED_HEAD                                                       \
+    "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT p.id FROM "          \
+    "%s.parked p WHERE "
+#define TAKE_PARKED_TAIL                                                       \
+    " FOR UPDATE SKIP LOCKED) RETURNING entity, event_key, event, "            \
+    "kafka_offset, commit_lsn, change_lsn) SELECT entity, event_key, event, "  \
+    "kafka_offset FROM d ORDER BY commit_lsn, change_lsn"
+
+int
+sink_sql_drain(const sink_plan_t *p, sink_buf_t *out)
+{
+    PRINTF(TAKE_PARKED_HEAD "p.missing_entity = $1 AND p.waits_for = "
+                            "'parent' AND EXISTS (SELECT 1 FROM %s x WHERE "
+                            "x.%s = p.missing_uuid)" TAKE_PARKED_TAIL,
+           p->q_state, p->q_state, p->q_target, p->q_id);
+    return 0;
+}
+
+int
+sink_sql_retry_blocked(const char *q_state, sink_buf_t *out)
+{
+    PRINTF(TAKE_PARKED_HEAD "p.waits_for = 'children'" TAKE_PARKED_TAIL,
+           q_state, q_state);
+    return 0;
+}
+
 int
 sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out)
 {

@@ -98,6 +98,16 @@ int sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
  * (applied) event: they could only ever be stale; $1 entity. */
 int sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
 
+/* Takes out of parked, oldest first, the rows waiting for a parent of
+ * entity $1 that is now in the target; returns their entity, event_key,
+ * event and kafka_offset.  SKIP LOCKED: rows another sink is taking are
+ * its business. */
+int sink_sql_drain(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+
+/* As sink_sql_drain(), for every delete parked while rows referenced it
+ * (waits_for = 'children'); no parameter.  q_state quoted. */
+int sink_sql_retry_blocked(const char *q_state, sink_buf_t *out) FERRY_WUR;
+
 /* Scale-out mode: takes a transaction-level advisory lock on every staged
  * legacy key ($1 = entity), in a fixed order, so that two sinks never apply
  * the same key at once (the stale check that follows then sees the other's

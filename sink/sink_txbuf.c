@@ -371,17 +371,22 @@ lower(int64_t *min_offset, size_t n_slots, sink_pos_t pos)
 }
 
 void
+sink_tx_min_offsets(const sink_tx_t *tx, int64_t *min_offset, size_t n_slots)
+{
+    size_t j;
+
+    lower(min_offset, n_slots, tx->begin_pos);
+    lower(min_offset, n_slots, tx->end_pos);
+    for (j = 0; j < tx->n_events; j++)
+        lower(min_offset, n_slots, tx->events[j]->pos);
+}
+
+void
 sink_txbuf_min_offsets(const sink_txbuf_t *b, int64_t *min_offset,
                        size_t n_slots)
 {
-    size_t i, j;
+    size_t i;
 
-    for (i = 0; i < b->n_heap; i++) {
-        const sink_tx_t *tx = b->heap[i];
-
-        lower(min_offset, n_slots, tx->begin_pos);
-        lower(min_offset, n_slots, tx->end_pos);
-        for (j = 0; j < tx->n_events; j++)
-            lower(min_offset, n_slots, tx->events[j]->pos);
-    }
+    for (i = 0; i < b->n_heap; i++)
+        sink_tx_min_offsets(b->heap[i], min_offset, n_slots);
 }

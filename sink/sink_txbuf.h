@@ -93,6 +93,10 @@ size_t sink_txbuf_events(const sink_txbuf_t *b);
 void sink_txbuf_min_offsets(const sink_txbuf_t *b, int64_t *min_offset,
                             size_t n_slots);
 
+/* As sink_txbuf_min_offsets(), for the messages of tx (borrowed) alone. */
+void sink_tx_min_offsets(const sink_tx_t *tx, int64_t *min_offset,
+                         size_t n_slots);
+
 /* Frees a transaction and its events; NULL is a no-op. */
 void sink_tx_free(sink_tx_t *tx);
 

@@ -29,14 +29,20 @@ ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink1.log" || fail "ferry-
 offsets() { tgt_psql -c "SELECT string_agg(topic || ':' || partition || '=' || next_offset, ' ' ORDER BY topic, partition) FROM ferry.offsets"; }
 stored=$(tgt_psql -c "SELECT next_offset FROM ferry.offsets WHERE topic = '$topic'")
 before=$(offsets)
+# flood FIRST CHAR OFFSET: about 14 MB of notes from FIRST * 1000 into the
+# one partition, published; fails unless the broker then no longer holds
+# OFFSET.  Sets earliest to its first offset.
+flood() {
+  for t in $(seq "$1" $(($1 + 19))); do
+    echo "INSERT INTO note SELECT g, repeat('$2', 600) || g FROM generate_series($t * 1000 + 1, $t * 1000 + 1000) g;"
+  done | src_psql >/dev/null
+  ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc failed"
+  earliest=$(kcat -C -b "$DEV_BROKERS" -t "$topic" -p 0 -o beginning -c 1 -e -q -f '%o\n')
+  [ "$earliest" -gt "$3" ] || fail "the broker still holds offset $3 (earliest $earliest)"
+}
 
 # (1) Retention: about 14 MB into the one partition while the sink is down.
-for t in $(seq 1 20); do
-  echo "INSERT INTO note SELECT g, repeat('x', 600) || g FROM generate_series($t * 1000 + 1, $t * 1000 + 1000) g;"
-done | src_psql >/dev/null
-ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc failed"
-earliest=$(kcat -C -b "$DEV_BROKERS" -t "$topic" -p 0 -o beginning -c 1 -e -q -f '%o\n')
-[ "$earliest" -gt "$stored" ] || fail "the broker still holds offset $stored (earliest $earliest)"
+flood 1 x "$stored"
 if ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink2.log"; then
   fail "ferry-sink exited 0 although offset $stored is gone"
 fi
@@ -74,12 +80,7 @@ track_pid $pid
 wait_until 30 grep -q "consuming" "$FERRY_TEST_TMP/sink4.log" || fail "ferry-sink did not start: $(tail -3 "$FERRY_TEST_TMP/sink4.log")"
 sleep 1
 kill -STOP $pid
-for t in $(seq 30 49); do
-  echo "INSERT INTO note SELECT g, repeat('y', 600) || g FROM generate_series($t * 1000 + 1, $t * 1000 + 1000) g;"
-done | src_psql >/dev/null
-ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>>"$FERRY_TEST_TMP/cdc.log" || fail "ferry-cdc failed"
-earliest=$(kcat -C -b "$DEV_BROKERS" -t "$topic" -p 0 -o beginning -c 1 -e -q -f '%o\n')
-[ "$earliest" -gt "$((last + 1))" ] || fail "the broker still holds offset $((last + 1)) (earliest $earliest)"
+flood 30 y $((last + 1))
 kill -CONT $pid
 wait_until 60 sh -c "! kill -0 $pid" || fail "ferry-sink went on although offset $((last + 1)) is gone"
 if wait $pid; then fail "ferry-sink exited 0 although offset $((last + 1)) is gone"; fi
