@@ -3,6 +3,7 @@
 #include "cdc_repl.h"
 
 #include "ferry_log.h"
+#include "ferry_pg.h"
 
 #include <endian.h>
 #include <inttypes.h>
@@ -15,45 +16,16 @@
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
-static PGconn *
-connect_with(const char *dsn, const char *replication, ferry_err_t *err)
-{
-    const char *keys[] = {"dbname", "replication", "fallback_application_name",
-                          NULL};
-    const char *vals[] = {dsn, replication, "ferry-cdc", NULL};
-    char safe[256];
-    PGconn *conn;
-
-    if (replication == NULL) {
-        keys[1] = "fallback_application_name";
-        vals[1] = "ferry-cdc";
-        keys[2] = NULL;
-    }
-    conn = PQconnectdbParams(keys, vals, 1);
-    if (conn == NULL) {
-        ferry_err_set(err, FERRY_ENOMEM, "could not allocate a connection");
-        return NULL;
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        ferry_err_set(
-            err, FERRY_ETRANSIENT, "could not connect to the source (%s): %s",
-            ferry_log_dsn_safe(dsn, safe, sizeof(safe)), PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
 PGconn *
 cdc_repl_connect(const char *dsn, ferry_err_t *err)
 {
-    return connect_with(dsn, "database", err);
+    return ferry_pg_connect(dsn, "database", "ferry-cdc", "source", err);
 }
 
 PGconn *
 cdc_repl_connect_sql(const char *dsn, ferry_err_t *err)
 {
-    return connect_with(dsn, NULL, err);
+    return ferry_pg_connect(dsn, NULL, "ferry-cdc", "source", err);
 }
 
 bool

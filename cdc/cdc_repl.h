@@ -36,7 +36,9 @@ void cdc_repl_msg_clear(cdc_repl_msg_t *msg);
 
 /* Opens a replication connection (replication=database) from a libpq
  * conninfo string or URI.  Returns a new connection (PQfinish it) or NULL
- * with err set (FERRY_ETRANSIENT: the message never contains a password). */
+ * with err set as ferry_pg_connect() does: FERRY_ECONFIG when the server
+ * refused us, FERRY_ETRANSIENT when it could not be reached.  The message
+ * never contains a password. */
 PGconn *cdc_repl_connect(const char *dsn, ferry_err_t *err) FERRY_WUR;
 
 /* Opens an ordinary (non-replication) connection for catalog queries. */

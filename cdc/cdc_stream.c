@@ -551,7 +551,7 @@ setup(stream_t *s, ferry_err_t *err)
     int rc;
 
     if ((s->sql = cdc_repl_connect_sql(s->cfg->source_dsn, err)) == NULL)
-        return FERRY_ETRANSIENT;
+        return err->status;
     if ((rc = cdc_tables_load(s->sql, s->cfg, &s->tables, err)) != FERRY_OK)
         return rc;
     n = cdc_tables_count(s->tables);

@@ -10,6 +10,9 @@
 #   --scale S       size of the legacy database: 1 is about 1.6M rows, the
 #                   production volumes; default 0.01 (about 16k rows)
 #   --live SECONDS  how long to drive live changes (default 30)
+#
+# When a step fails, the demo names the step and prints the last lines of
+# what it ran (the compiler, a server log, the ferry log) before it stops.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 scale=0.01
@@ -18,7 +21,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
   --scale) scale=${2:?--scale needs a value}; shift 2 ;;
   --live) live=${2:?--live needs a value}; shift 2 ;;
-  -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "demo.sh: unknown argument \"$1\" (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,25 +32,75 @@ chmod 755 "$state"
 clinic=$top/deploy/examples/clinic
 pids=()
 
-say() { printf '\n== %s\n' "$*"; }
+# --- steps -----------------------------------------------------------------
+# Every step names itself and the logs that explain it.  If the demo stops
+# inside a step, cleanup prints the step and the tail of each of those logs,
+# so a new user sees why without opening a file.
+step_name=
+step_logs=()
+step() {
+  step_name=$1
+  shift
+  step_logs=("$@")
+  printf '\n== %s\n' "$step_name"
+}
+# die MSG: stop the current step with a reason of our own.
+die() {
+  echo "demo: $*" >&2
+  exit 1
+}
+# show_log FILE: the compiler's errors when it holds any (a parallel build
+# prints more after the first error), otherwise its last lines.
+show_log() {
+  local f=$1
+  [ -s "$f" ] || return 0
+  if grep -q -E '(error|warning): ' "$f"; then
+    printf -- '--- errors in %s\n' "$f" >&2
+    grep -E -A3 '(error|warning): ' "$f" | head -n 40 | sed 's/^/    /' >&2
+  else
+    printf -- '--- last lines of %s\n' "$f" >&2
+    tail -n 25 "$f" | sed 's/^/    /' >&2
+  fi
+}
 cleanup() {
   local rc=$?
+  trap - EXIT
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ $rc -ne 0 ] && [ -n "$step_name" ]; then
+    printf '\ndemo: step "%s" failed (exit status %d)\n' "$step_name" "$rc" >&2
+    for f in "${step_logs[@]}"; do show_log "$f"; done
+  fi
+  # The server logs go away with the stack; show them first when they matter.
   bash "$top/tests/integration/stack.sh" stop "$state" >/dev/null 2>&1 || true
   if [ $rc -eq 0 ]; then rm -rf "$state"; else echo "demo: logs kept in $state" >&2; fi
+  exit $rc
 }
 trap cleanup EXIT
+# alive NAME PID LOG: a background program the demo waits on must still run.
+alive() {
+  kill -0 "$2" 2>/dev/null && return 0
+  local rc=0
+  wait "$2" || rc=$?
+  step_logs=("$3")
+  die "$1 exited with status $rc while the demo waited on it"
+}
 
+# --- build -----------------------------------------------------------------
 if [ -z "${FERRY_DEMO_SKIP_BUILD:-}" ]; then
-  say "installing what is missing and building ferry"
-  "$top/deploy/install-deps.sh"
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j"$(nproc)" >/dev/null
+  step "installing what is missing and building ferry" "$state/build.log"
+  "$top/deploy/install-deps.sh" >"$state/build.log" 2>&1
+  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >>"$state/build.log" 2>&1
+  cmake --build "$build" -j"$(nproc)" >>"$state/build.log" 2>&1
+  echo "   built in $build"
 fi
 export PATH="$build/cdc:$build/sink:$build/mapping:$PATH"
+for prog in ferry-cdc ferry-sink ferry-map; do
+  command -v "$prog" >/dev/null || die "no $prog in $build (build it, or unset FERRY_DEMO_SKIP_BUILD)"
+done
 
-say "starting the legacy and new PostgreSQL 15 and ferry-devbroker"
+# --- servers ---------------------------------------------------------------
+step "starting the legacy and new PostgreSQL 15 and ferry-devbroker" "$state/stack.log"
 # ferry-devbroker keeps only about 5 MiB per partition: give every topic
 # enough partitions for its share of the snapshot (the mapping compresses
 # with lz4), so that a sink still loading parents loses nothing.
@@ -60,11 +113,13 @@ for tn in dispatch_office:523 auth_user:9751 dispatch_doctor:1200 \
   parts=$(/usr/bin/python3 -c "import math; print(max(4, math.ceil(${tn#*:} * $scale / 8000)))")
   topics="$topics -t clinic.public.${tn%%:*}:$parts"
 done
-FERRY_DEVBROKER_ARGS=$topics bash "$top/tests/integration/stack.sh" start "$state" "$build"
+FERRY_DEVBROKER_ARGS=$topics bash "$top/tests/integration/stack.sh" start "$state" "$build" >"$state/stack.log" 2>&1
 # shellcheck disable=SC1091
 . "$state/env"
+step_logs=("$state/stack.log" "$FERRY_STACK_DIR/source/server.log"
+  "$FERRY_STACK_DIR/target/server.log" "$FERRY_STACK_DIR/devbroker.log")
 for port in "$FERRY_SRC_PORT" "$FERRY_TGT_PORT"; do
-  psql -qAtX -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE clinic"
+  psql -qAtX -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE clinic" >>"$state/stack.log" 2>&1
 done
 export CLINIC_SOURCE_DSN="host=127.0.0.1 port=$FERRY_SRC_PORT user=postgres dbname=clinic"
 export CLINIC_TARGET_DSN="host=127.0.0.1 port=$FERRY_TGT_PORT user=postgres dbname=clinic"
@@ -72,10 +127,12 @@ export CLINIC_BROKERS=$FERRY_BROKERS CLINIC_SLOT=ferry_clinic CLINIC_TOPIC_PREFI
 cfg=$clinic/ferry.yaml
 src() { psql -qAtX -v ON_ERROR_STOP=1 -d "$CLINIC_SOURCE_DSN" "$@"; }
 tgt() { psql -qAtX -v ON_ERROR_STOP=1 -d "$CLINIC_TARGET_DSN" "$@"; }
+echo "   source :$FERRY_SRC_PORT, target :$FERRY_TGT_PORT, brokers $FERRY_BROKERS"
 
-say "loading the legacy clinic database (scale $scale) and the new schema"
-"$clinic/generate.sh" "$CLINIC_SOURCE_DSN" --scale "$scale"
-tgt -f "$clinic/target.sql" >/dev/null
+# --- data ------------------------------------------------------------------
+step "loading the legacy clinic database (scale $scale) and the new schema" "$state/load.log"
+"$clinic/generate.sh" "$CLINIC_SOURCE_DSN" --scale "$scale" >"$state/load.log" 2>&1
+tgt -f "$clinic/target.sql" >>"$state/load.log" 2>&1
 source_rows() {
   src -c "SELECT (SELECT count(*) FROM dispatch_office) + (SELECT count(*) FROM auth_user) + (SELECT count(*) FROM dispatch_doctor) + (SELECT count(*) FROM dispatch_patient) + (SELECT count(*) FROM dispatch_jaw) + (SELECT count(*) FROM dispatch_instruction) + (SELECT count(*) FROM dispatch_instance) + (SELECT count(*) FROM dispatch_comment) + (SELECT count(*) FROM dispatch_record) + (SELECT count(*) FROM dispatch_file) + (SELECT count(*) FROM dispatch_treatment_plan) + (SELECT count(*) FROM dispatch_payment) + (SELECT count(*) FROM dispatch_state) + (SELECT count(*) FROM dispatch_notification)"
 }
@@ -92,54 +149,72 @@ progress() {
 }
 echo "   $(source_rows) legacy rows"
 
-say "ferry-map plan: the apply order"
-ferry-map plan -c "$cfg" | sed 's/^/   /'
+# --- plan ------------------------------------------------------------------
+step "ferry-map plan: the apply order" "$state/plan.txt"
+ferry-map plan -c "$cfg" >"$state/plan.txt" 2>&1
+sed 's/^/   /' "$state/plan.txt"
 
-say "ferry-cdc (snapshot, then streaming) and ferry-sink"
+# --- sync ------------------------------------------------------------------
+step "ferry-cdc (snapshot, then streaming) and ferry-sink" "$state/cdc.log" "$state/sink.log"
 t_start=$(date +%s.%N)
 ferry-cdc -c "$cfg" --status-interval 1 2>"$state/cdc.log" &
-pids+=($!)
+cdc_pid=$!
+pids+=($cdc_pid)
 ferry-sink -c "$cfg" 2>"$state/sink.log" &
 sink_pid=$!
 pids+=($sink_pid)
 initial=$(source_rows)
+loaded=0
 for _ in $(seq 3000); do
+  alive ferry-cdc $cdc_pid "$state/cdc.log"
+  alive ferry-sink $sink_pid "$state/sink.log"
   loaded=$(($(target_rows) + $(state_count parked) + $(state_count errors)))
   [ "$loaded" -ge "$initial" ] && break
   sleep 0.2
 done
+[ "$loaded" -ge "$initial" ] ||
+  die "the target holds $loaded of $initial rows after 10 minutes; ferry-sink did not finish the initial load"
 t_loaded=$(date +%s.%N)
 progress
 
-say "driving live changes on the legacy database for $live s"
-"$clinic/live.sh" "$CLINIC_SOURCE_DSN" "$live" >"$state/live.out" &
+step "driving live changes on the legacy database for $live s" \
+  "$state/live.out" "$state/cdc.log" "$state/sink.log"
+"$clinic/live.sh" "$CLINIC_SOURCE_DSN" "$live" >"$state/live.out" 2>&1 &
 live_pid=$!
 while kill -0 $live_pid 2>/dev/null; do
   sleep 5
+  alive ferry-cdc $cdc_pid "$state/cdc.log"
+  alive ferry-sink $sink_pid "$state/sink.log"
   progress
 done
 wait $live_pid
 echo "   $(cat "$state/live.out") of live changes done"
 
-say "catching up"
+step "catching up" "$state/cdc.log" "$state/sink.log"
 t_writes_end=$(date +%s.%N)
 end_lsn=$(src -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+conf=0
 for _ in $(seq 600); do
+  alive ferry-cdc $cdc_pid "$state/cdc.log"
   conf=$(src -c "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint FROM pg_replication_slots WHERE slot_name = 'ferry_clinic'")
   [ "$conf" -ge "$end_lsn" ] && break
   sleep 0.2
 done
+[ "$conf" -ge "$end_lsn" ] || die "ferry-cdc did not confirm the last change within 2 minutes"
 # The live sink stops after its batch; one last run applies what remains.
-kill -TERM $sink_pid; wait $sink_pid || true
+alive ferry-sink $sink_pid "$state/sink.log"
+kill -TERM $sink_pid
+wait $sink_pid || true
 ferry-sink -c "$cfg" --exit-at-end 2>>"$state/sink.log"
 t_end=$(date +%s.%N)
 progress
 
-say "ferry-map validate"
+step "ferry-map validate" "$state/validate.txt"
 rc=0
-ferry-map validate -c "$cfg" | tee "$state/validate.txt" | sed 's/^/   /' || rc=$?
+ferry-map validate -c "$cfg" >"$state/validate.txt" 2>&1 || rc=$?
+sed 's/^/   /' "$state/validate.txt"
 
-say "summary"
+step "summary"
 /usr/bin/python3 - "$t_start" "$t_loaded" "$t_writes_end" "$t_end" "$initial" \
   "$(target_rows)" "$(state_count parked)" "$(state_count errors)" "$rc" "$scale" \
   "$(cat "$state/live.out")" <<'PY'
@@ -158,4 +233,6 @@ print("   ferry moved the legacy clinic database (scale %s, %d rows) into the ne
       % (scale, initial, tl - t0, initial / (tl - t0), live, te - tw, rows,
          parked, errors, verdict))
 PY
+# Validate's disagreement is the demo's result, not a broken step.
+step_name=
 exit $rc

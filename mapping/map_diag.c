@@ -25,6 +25,8 @@ map_diags_free(map_diags_t *diags)
     map_diags_init(diags);
 }
 
+static char *vformat(const char *fmt, va_list ap) FERRY_PRINTF(1, 0);
+
 static char *
 vformat(const char *fmt, va_list ap)
 {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static int
 conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
@@ -200,9 +201,11 @@ sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
 }
 
 /* Appends a slot for partition p of topic ti; *out is its index. */
-static int
-new_slot(sink_consumer_t *c, size_t ti, int32_t p, size_t *out,
-         ferry_err_t *err)
+/* Appends a slot for partition p of topic ti.  Returns the new slot's index,
+ * or -1 with err set when memory runs out; the index is the only result, so
+ * no caller can read an unset out-parameter. */
+static ssize_t
+new_slot(sink_consumer_t *c, size_t ti, int32_t p, ferry_err_t *err)
 {
     char key[400];
     sink_slot_t *s;
@@ -211,8 +214,12 @@ new_slot(sink_consumer_t *c, size_t ti, int32_t p, size_t *out,
         size_t cap = c->cap_slots ? c->cap_slots * 2 : 64;
         sink_slot_t *grown = realloc(c->slots, cap * sizeof(*grown));
 
-        if (grown == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        if (grown == NULL) {
+            ferry_err_set(err, FERRY_ENOMEM,
+                          "out of memory adding partition %d of \"%s\"", (int)p,
+                          c->topics[ti]);
+            return -1;
+        }
         c->slots = grown;
         c->cap_slots = cap;
     }
@@ -223,10 +230,13 @@ new_slot(sink_consumer_t *c, size_t ti, int32_t p, size_t *out,
     s->is_tx = ti == 0;
     s->stored = -1;
     snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
-    if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1)))
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    *out = c->n_slots++;
-    return 0;
+    if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1))) {
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory adding partition %d of \"%s\"", (int)p,
+                      c->topics[ti]);
+        return -1;
+    }
+    return (ssize_t)c->n_slots++;
 }
 
 static int
@@ -235,14 +245,13 @@ add_slot(sink_consumer_t *c, size_t ti, int32_t p, const sink_map_t *stored,
 {
     char key[400];
     const int64_t *off;
-    size_t i;
-    int rc;
+    ssize_t i;
 
     snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
     off = sink_map_get(stored, key);
-    if ((rc = new_slot(c, ti, p, &i, err)) != 0)
-        return rc;
-    return sink_consumer_position(c, i, off != NULL ? *off : -1, err);
+    if ((i = new_slot(c, ti, p, err)) < 0)
+        return err != NULL ? err->status : FERRY_ENOMEM;
+    return sink_consumer_position(c, (size_t)i, off != NULL ? *off : -1, err);
 }
 
 int
@@ -355,8 +364,14 @@ slot_for(sink_consumer_t *c, const char *topic, int32_t p, size_t *out,
         return 0;
     }
     for (ti = 1; ti < c->n_topics; ti++)
-        if (strcmp(c->topics[ti], topic) == 0)
-            return new_slot(c, ti, p, out, err);
+        if (strcmp(c->topics[ti], topic) == 0) {
+            ssize_t i = new_slot(c, ti, p, err);
+
+            if (i < 0)
+                return err != NULL ? err->status : FERRY_ENOMEM;
+            *out = (size_t)i;
+            return 0;
+        }
     return ferry_err_set(err, FERRY_EFATAL,
                          "the group assigned topic \"%s\", which this sink "
                          "does not consume",

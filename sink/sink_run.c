@@ -3,6 +3,7 @@
 #include "sink_run.h"
 #include "sink_run_int.h"
 #include "ferry_log.h"
+#include "ferry_pg.h"
 #include "map_idmap.h"
 #include "sink_apply.h"
 #include "sink_consumer.h"
@@ -89,23 +90,19 @@ static bool at_end(const run_t *r);
 static int
 connect_target(run_t *r, ferry_err_t *err)
 {
-    char safe[256];
-
     PQfinish(r->conn);
     r->lock_conflict = false;
-    r->conn = PQconnectdb(r->cfg->target_dsn);
-    if (PQstatus(r->conn) != CONNECTION_OK) {
-        char msg[512];
-        size_t len;
-
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(r->conn));
-        len = strlen(msg);
-        while (len > 0 && msg[len - 1] == '\n')
-            msg[--len] = '\0';
-        return ferry_err_set(
-            err, FERRY_ETRANSIENT, "could not connect to the target (%s): %s",
-            ferry_log_dsn_safe(r->cfg->target_dsn, safe, sizeof(safe)), msg);
+    r->conn =
+        ferry_pg_connect(r->cfg->target_dsn, NULL, "ferry-sink", "target", err);
+    if (r->conn == NULL) {
+        /* A refusal at start is a mistake in the DSN: say so and stop.
+         * Once the target has accepted us, a refusal (a rotated password,
+         * a full server) is worth waiting out like an outage. */
+        if (err->status == FERRY_ECONFIG && r->connected)
+            err->status = FERRY_ETRANSIENT;
+        return err->status;
     }
+    r->connected = true;
     sink_pg_set_idle(r->conn, idle_read, r);
     return lock_mode(r, err);
 }

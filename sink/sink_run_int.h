@@ -39,6 +39,7 @@ typedef struct run {
                            commit, applied as one batch */
     bool fenced;        /* the offsets moved under this sink */
     bool lock_conflict; /* another sink holds the state schema */
+    bool connected;     /* the target accepted us once in this run */
     /* --rebuild's bulk load (sink_bulk.c): */
     bool bulk_active;     /* the bulk load is not finished */
     uint64_t bulk_cut;    /* highest commit LSN it applied, 0 if none */
