@@ -15,20 +15,21 @@ int
 cdc_env_init(cdc_env_t *env, const char *version, const char *name,
              const char *db, ferry_err_t *err)
 {
-    cdc_buf_t *b = &env->source_head;
+    ferry_buf_t *b = &env->source_head;
 
-    cdc_buf_init(b);
-    cdc_buf_append_lit(b, ",\"source\":{\"version\":");
-    cdc_buf_append_json_str(b, version, strlen(version));
-    cdc_buf_append_lit(b, ",\"connector\":\"ferry\",\"name\":");
-    cdc_buf_append_json_str(b, name, strlen(name));
-    cdc_buf_append_lit(b, ",\"ts_ms\":");
+    ferry_buf_init(b);
+    ferry_buf_append_lit(b, ",\"source\":{\"version\":");
+    ferry_buf_append_json_str(b, version, strlen(version));
+    ferry_buf_append_lit(b, ",\"connector\":\"ferry\",\"name\":");
+    ferry_buf_append_json_str(b, name, strlen(name));
+    ferry_buf_append_lit(b, ",\"ts_ms\":");
     /* The db name goes after ts_ms and snapshot, so it is kept apart. */
-    cdc_buf_init(&env->source_db);
-    cdc_buf_append_lit(&env->source_db, ",\"db\":");
-    cdc_buf_append_json_str(&env->source_db, db, strlen(db));
-    if (cdc_buf_status(b, err) != 0 ||
-        cdc_buf_status(&env->source_db, err) != 0) {
+    ferry_buf_init(&env->source_db);
+    ferry_buf_append_lit(&env->source_db, ",\"db\":");
+    ferry_buf_append_json_str(&env->source_db, db, strlen(db));
+    if (ferry_buf_status(b, err, "building the envelope's source block") != 0 ||
+        ferry_buf_status(&env->source_db, err,
+                         "building the envelope's source block") != 0) {
         cdc_env_close(env);
         return FERRY_ENOMEM;
     }
@@ -38,8 +39,8 @@ cdc_env_init(cdc_env_t *env, const char *version, const char *name,
 void
 cdc_env_close(cdc_env_t *env)
 {
-    cdc_buf_close(&env->source_head);
-    cdc_buf_close(&env->source_db);
+    ferry_buf_close(&env->source_head);
+    ferry_buf_close(&env->source_db);
 }
 
 static const char *
@@ -81,63 +82,63 @@ is_plain_int(const char *p, size_t n)
 
 /* Appends one column's value in ferry's lossless text form. */
 static void
-append_value(cdc_buf_t *b, const cdc_w2j_col_t *col)
+append_value(ferry_buf_t *b, const cdc_w2j_col_t *col)
 {
     switch (col->kind) {
     case CDC_W2J_NUMBER:
         if (is_int_type(col->type)) {
-            cdc_buf_append(b, col->value.ptr, col->value.len);
+            ferry_buf_append(b, col->value.ptr, col->value.len);
         } else {
-            cdc_buf_putc(b, '"');
-            cdc_buf_append(b, col->value.ptr, col->value.len);
-            cdc_buf_putc(b, '"');
+            ferry_buf_putc(b, '"');
+            ferry_buf_append(b, col->value.ptr, col->value.len);
+            ferry_buf_putc(b, '"');
         }
         return;
     case CDC_W2J_STRING:
         /* wal2json drops bytea's "\x"; put it back, JSON-escaped. */
         if (col->type.ptr != NULL && TOK_IS(col->type, "bytea")) {
-            cdc_buf_append_lit(b, "\"\\\\x");
-            cdc_buf_append(b, col->value.ptr + 1, col->value.len - 1);
+            ferry_buf_append_lit(b, "\"\\\\x");
+            ferry_buf_append(b, col->value.ptr + 1, col->value.len - 1);
             return;
         }
         /* numeric-data-types-as-string (wal2json 2.6+) quotes integers. */
         if (is_int_type(col->type) &&
             is_plain_int(col->value.ptr + 1, col->value.len - 2)) {
-            cdc_buf_append(b, col->value.ptr + 1, col->value.len - 2);
+            ferry_buf_append(b, col->value.ptr + 1, col->value.len - 2);
             return;
         }
-        cdc_buf_append(b, col->value.ptr, col->value.len);
+        ferry_buf_append(b, col->value.ptr, col->value.len);
         return;
     case CDC_W2J_ABSENT:
-        cdc_buf_append_lit(b, "null");
+        ferry_buf_append_lit(b, "null");
         return;
     default:
-        cdc_buf_append(b, col->value.ptr, col->value.len);
+        ferry_buf_append(b, col->value.ptr, col->value.len);
         return;
     }
 }
 
 /* Appends "name":value. */
 static inline void
-append_member(cdc_buf_t *b, const cdc_w2j_col_t *col)
+append_member(ferry_buf_t *b, const cdc_w2j_col_t *col)
 {
-    cdc_buf_putc(b, '"');
-    cdc_buf_append(b, col->name.ptr, col->name.len);
-    cdc_buf_append_lit(b, "\":");
+    ferry_buf_putc(b, '"');
+    ferry_buf_append(b, col->name.ptr, col->name.len);
+    ferry_buf_append_lit(b, "\":");
     append_value(b, col);
 }
 
 /* Appends {"a":1,...} with every column of cols. */
 static void
-append_row(cdc_buf_t *b, const cdc_w2j_cols_t *cols)
+append_row(ferry_buf_t *b, const cdc_w2j_cols_t *cols)
 {
-    cdc_buf_putc(b, '{');
+    ferry_buf_putc(b, '{');
     for (size_t i = 0; i < cols->n; i++) {
         if (i > 0)
-            cdc_buf_putc(b, ',');
+            ferry_buf_putc(b, ',');
         append_member(b, &cols->v[i]);
     }
-    cdc_buf_putc(b, '}');
+    ferry_buf_putc(b, '}');
 }
 
 static bool
@@ -186,8 +187,8 @@ key_missing(const cdc_env_row_t *row, size_t i, ferry_err_t *err)
 
 /* Appends the key object from cols (new values or old identity). */
 static int
-append_key(const cdc_env_row_t *row, const cdc_w2j_cols_t *cols, cdc_buf_t *key,
-           ferry_err_t *err)
+append_key(const cdc_env_row_t *row, const cdc_w2j_cols_t *cols,
+           ferry_buf_t *key, ferry_err_t *err)
 {
     const cdc_table_t *t = row->table;
     size_t nkey = t->nkey > 0 ? t->nkey : row->msg->pk.n;
@@ -197,18 +198,21 @@ append_key(const cdc_env_row_t *row, const cdc_w2j_cols_t *cols, cdc_buf_t *key,
                              "table \"%s\".\"%s\" has no key columns: give it "
                              "a primary key or a replica identity",
                              t->schema, t->table);
-    cdc_buf_putc(key, '{');
+    ferry_buf_putc(key, '{');
     for (size_t i = 0; i < nkey; i++) {
         const cdc_w2j_col_t *col = find_key_col(row->msg, t, cols, i);
 
         if (col == NULL)
             return key_missing(row, i, err);
         if (i > 0)
-            cdc_buf_putc(key, ',');
+            ferry_buf_putc(key, ',');
         append_member(key, col);
     }
-    cdc_buf_putc(key, '}');
-    return cdc_buf_status(key, err);
+    ferry_buf_putc(key, '}');
+    return ferry_buf_status(key, err,
+                            "building the key of a change of table "
+                            "\"%s\".\"%s\"",
+                            t->schema, t->table);
 }
 
 static bool
@@ -219,7 +223,7 @@ uses_old_key(const cdc_env_row_t *row)
 }
 
 int
-cdc_env_row_key(const cdc_env_row_t *row, cdc_buf_t *key, ferry_err_t *err)
+cdc_env_row_key(const cdc_env_row_t *row, ferry_buf_t *key, ferry_err_t *err)
 {
     if (row->msg->action == 'T')
         return 0;
@@ -229,7 +233,7 @@ cdc_env_row_key(const cdc_env_row_t *row, cdc_buf_t *key, ferry_err_t *err)
 }
 
 int
-cdc_env_tombstone_key(const cdc_env_row_t *row, cdc_buf_t *key,
+cdc_env_tombstone_key(const cdc_env_row_t *row, ferry_buf_t *key,
                       ferry_err_t *err)
 {
     if (!uses_old_key(row))
@@ -263,7 +267,7 @@ cdc_env_key_changed(const cdc_w2j_msg_t *msg, const cdc_table_t *t)
 /* Appends ,"absent":["c",...] for each table column that an UPDATE left out
  * (an unchanged TOASTed value), if there is any. */
 static void
-append_absent(cdc_buf_t *b, const cdc_w2j_cols_t *cols, const cdc_table_t *t)
+append_absent(ferry_buf_t *b, const cdc_w2j_cols_t *cols, const cdc_table_t *t)
 {
     size_t at = 0;
     bool any = false;
@@ -281,19 +285,19 @@ append_absent(cdc_buf_t *b, const cdc_w2j_cols_t *cols, const cdc_table_t *t)
         if (cdc_w2j_cols_find(cols, name, n, at) != NULL)
             continue;
         if (any)
-            cdc_buf_putc(b, ',');
+            ferry_buf_putc(b, ',');
         else
-            cdc_buf_append_lit(b, ",\"absent\":[");
-        cdc_buf_append_json_str(b, name, n);
+            ferry_buf_append_lit(b, ",\"absent\":[");
+        ferry_buf_append_json_str(b, name, n);
         any = true;
     }
     if (any)
-        cdc_buf_putc(b, ']');
+        ferry_buf_putc(b, ']');
 }
 
 /* Appends "before":..,"after":.. and returns the op letter, or 0. */
 static char
-append_images(cdc_buf_t *b, const cdc_env_row_t *row)
+append_images(ferry_buf_t *b, const cdc_env_row_t *row)
 {
     const cdc_w2j_msg_t *m = row->msg;
     bool snap = row->snapshot != CDC_ENV_SNAPSHOT_FALSE;
@@ -302,94 +306,78 @@ append_images(cdc_buf_t *b, const cdc_env_row_t *row)
         return 0;
     switch (m->action) {
     case 'I':
-        cdc_buf_append_lit(b, "{\"before\":null,\"after\":");
+        ferry_buf_append_lit(b, "{\"before\":null,\"after\":");
         append_row(b, &m->columns);
         return snap ? 'r' : 'c';
     case 'U':
         if (row->part == CDC_ENV_KEY_CHANGE_DELETE) {
-            cdc_buf_append_lit(b, "{\"before\":");
+            ferry_buf_append_lit(b, "{\"before\":");
             append_row(b, &m->identity);
-            cdc_buf_append_lit(b, ",\"after\":null");
+            ferry_buf_append_lit(b, ",\"after\":null");
             return 'd';
         }
-        cdc_buf_append_lit(b, "{\"before\":");
+        ferry_buf_append_lit(b, "{\"before\":");
         if (m->identity.n > 0 && row->part == CDC_ENV_WHOLE)
             append_row(b, &m->identity);
         else
-            cdc_buf_append_lit(b, "null");
-        cdc_buf_append_lit(b, ",\"after\":");
+            ferry_buf_append_lit(b, "null");
+        ferry_buf_append_lit(b, ",\"after\":");
         append_row(b, &m->columns);
         append_absent(b, &m->columns, row->table);
         return row->part == CDC_ENV_KEY_CHANGE_CREATE ? 'c' : 'u';
     case 'D':
-        cdc_buf_append_lit(b, "{\"before\":");
+        ferry_buf_append_lit(b, "{\"before\":");
         append_row(b, &m->identity);
-        cdc_buf_append_lit(b, ",\"after\":null");
+        ferry_buf_append_lit(b, ",\"after\":null");
         return 'd';
     case 'T':
-        cdc_buf_append_lit(b, "{\"before\":null,\"after\":null");
+        ferry_buf_append_lit(b, "{\"before\":null,\"after\":null");
         return 't';
     default:
         return 0;
     }
 }
 
-/* Writes v in decimal to out (no NUL) and returns the length: cheaper than
- * snprintf on the per-event path. */
-static size_t
-fmt_u64(char out[20], uint64_t v)
-{
-    char tmp[20];
-    size_t i = sizeof(tmp);
-
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    memcpy(out, tmp + i, sizeof(tmp) - i);
-    return sizeof(tmp) - i;
-}
-
 /* Appends "<xid>:<commit lsn>" without quotes. */
 static void
-append_tx_id(cdc_buf_t *b, const cdc_env_tx_t *tx)
+append_tx_id(ferry_buf_t *b, const cdc_env_tx_t *tx)
 {
-    cdc_buf_append_str(b, tx->xid_text);
-    cdc_buf_putc(b, ':');
-    cdc_buf_append_str(b, tx->lsn_text);
+    ferry_buf_append_str(b, tx->xid_text);
+    ferry_buf_putc(b, ':');
+    ferry_buf_append_str(b, tx->lsn_text);
 }
 
 static void
-append_source(cdc_buf_t *b, const cdc_env_t *env, const cdc_env_tx_t *tx,
+append_source(ferry_buf_t *b, const cdc_env_t *env, const cdc_env_tx_t *tx,
               const cdc_env_row_t *row)
 {
     const cdc_w2j_msg_t *m = row->msg;
 
     char lsn[20];
-    size_t lsn_len = fmt_u64(lsn, m->lsn);
+    size_t lsn_len = ferry_buf_u64_digits(m->lsn, lsn);
 
-    cdc_buf_append(b, env->source_head.data, env->source_head.len);
-    cdc_buf_append_str(b, tx->ts_text);
-    cdc_buf_append_str(b, snapshot_text(row->snapshot));
-    cdc_buf_append(b, env->source_db.data, env->source_db.len);
-    cdc_buf_append_lit(b, ",\"sequence\":\"[\\\"");
-    cdc_buf_append_str(b, tx->lsn_text);
-    cdc_buf_append_lit(b, "\\\",\\\"");
-    cdc_buf_append(b, lsn, lsn_len);
-    cdc_buf_append_lit(b, "\\\"]\",\"schema\":\"");
-    cdc_buf_append(b, m->schema.ptr, m->schema.len);
-    cdc_buf_append_lit(b, "\",\"table\":\"");
-    cdc_buf_append(b, m->table.ptr, m->table.len);
-    cdc_buf_append_lit(b, "\",\"txId\":");
-    cdc_buf_append_str(b, tx->xid_text);
-    cdc_buf_append_lit(b, ",\"lsn\":");
-    cdc_buf_append(b, lsn, lsn_len);
-    cdc_buf_append_lit(b, ",\"xmin\":null}");
+    ferry_buf_append(b, env->source_head.data, env->source_head.len);
+    ferry_buf_append_str(b, tx->ts_text);
+    ferry_buf_append_str(b, snapshot_text(row->snapshot));
+    ferry_buf_append(b, env->source_db.data, env->source_db.len);
+    ferry_buf_append_lit(b, ",\"sequence\":\"[\\\"");
+    ferry_buf_append_str(b, tx->lsn_text);
+    ferry_buf_append_lit(b, "\\\",\\\"");
+    ferry_buf_append(b, lsn, lsn_len);
+    ferry_buf_append_lit(b, "\\\"]\",\"schema\":\"");
+    ferry_buf_append(b, m->schema.ptr, m->schema.len);
+    ferry_buf_append_lit(b, "\",\"table\":\"");
+    ferry_buf_append(b, m->table.ptr, m->table.len);
+    ferry_buf_append_lit(b, "\",\"txId\":");
+    ferry_buf_append_str(b, tx->xid_text);
+    ferry_buf_append_lit(b, ",\"lsn\":");
+    ferry_buf_append(b, lsn, lsn_len);
+    ferry_buf_append_lit(b, ",\"xmin\":null}");
 }
 
 int
 cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
-                  const cdc_env_row_t *row, cdc_buf_t *val, ferry_err_t *err)
+                  const cdc_env_row_t *row, ferry_buf_t *val, ferry_err_t *err)
 {
     char op = append_images(val, row);
 
@@ -400,18 +388,21 @@ cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
                              row->msg->action ? row->msg->action : '?',
                              row->table->schema, row->table->table);
     append_source(val, env, tx, row);
-    cdc_buf_append_lit(val, ",\"op\":\"");
-    cdc_buf_putc(val, op);
-    cdc_buf_append_lit(val, "\",\"ts_ms\":");
-    cdc_buf_append_i64(val, row->ts_ms);
-    cdc_buf_append_lit(val, ",\"transaction\":{\"id\":\"");
+    ferry_buf_append_lit(val, ",\"op\":\"");
+    ferry_buf_putc(val, op);
+    ferry_buf_append_lit(val, "\",\"ts_ms\":");
+    ferry_buf_append_i64(val, row->ts_ms);
+    ferry_buf_append_lit(val, ",\"transaction\":{\"id\":\"");
     append_tx_id(val, tx);
-    cdc_buf_append_lit(val, "\",\"total_order\":");
-    cdc_buf_append_u64(val, row->order.total_order);
-    cdc_buf_append_lit(val, ",\"data_collection_order\":");
-    cdc_buf_append_u64(val, row->order.data_collection_order);
-    cdc_buf_append_lit(val, "}}");
-    return cdc_buf_status(val, err);
+    ferry_buf_append_lit(val, "\",\"total_order\":");
+    ferry_buf_append_u64(val, row->order.total_order);
+    ferry_buf_append_lit(val, ",\"data_collection_order\":");
+    ferry_buf_append_u64(val, row->order.data_collection_order);
+    ferry_buf_append_lit(val, "}}");
+    return ferry_buf_status(val, err,
+                            "building the value of a change of table "
+                            "\"%s\".\"%s\"",
+                            row->table->schema, row->table->table);
 }
 
 void
@@ -500,92 +491,93 @@ cdc_env_tx_count(cdc_env_tx_t *tx, const cdc_table_t *table,
 }
 
 void
-cdc_env_tx_key(const cdc_env_tx_t *tx, cdc_buf_t *key)
+cdc_env_tx_key(const cdc_env_tx_t *tx, ferry_buf_t *key)
 {
-    cdc_buf_append_lit(key, "{\"id\":\"");
+    ferry_buf_append_lit(key, "{\"id\":\"");
     append_tx_id(key, tx);
-    cdc_buf_append_lit(key, "\"}");
+    ferry_buf_append_lit(key, "\"}");
 }
 
 static void
-append_tx_head(const cdc_env_tx_t *tx, cdc_buf_t *val, const char *status)
+append_tx_head(const cdc_env_tx_t *tx, ferry_buf_t *val, const char *status)
 {
-    cdc_buf_append_lit(val, "{\"status\":\"");
-    cdc_buf_append_str(val, status);
-    cdc_buf_append_lit(val, "\",\"id\":\"");
+    ferry_buf_append_lit(val, "{\"status\":\"");
+    ferry_buf_append_str(val, status);
+    ferry_buf_append_lit(val, "\",\"id\":\"");
     append_tx_id(val, tx);
-    cdc_buf_append_lit(val, "\",\"ts_ms\":");
-    cdc_buf_append_str(val, tx->ts_text);
+    ferry_buf_append_lit(val, "\",\"ts_ms\":");
+    ferry_buf_append_str(val, tx->ts_text);
 }
 
 void
-cdc_env_tx_begin_value(const cdc_env_tx_t *tx, cdc_buf_t *val)
+cdc_env_tx_begin_value(const cdc_env_tx_t *tx, ferry_buf_t *val)
 {
     append_tx_head(tx, val, "BEGIN");
-    cdc_buf_append_lit(val, ",\"event_count\":null,\"data_collections\":null}");
+    ferry_buf_append_lit(val,
+                         ",\"event_count\":null,\"data_collections\":null}");
 }
 
 void
-cdc_env_tx_end_value(const cdc_env_tx_t *tx, cdc_buf_t *val)
+cdc_env_tx_end_value(const cdc_env_tx_t *tx, ferry_buf_t *val)
 {
     append_tx_head(tx, val, "END");
-    cdc_buf_append_lit(val, ",\"event_count\":");
-    cdc_buf_append_u64(val, tx->total);
-    cdc_buf_append_lit(val, ",\"data_collections\":[");
+    ferry_buf_append_lit(val, ",\"event_count\":");
+    ferry_buf_append_u64(val, tx->total);
+    ferry_buf_append_lit(val, ",\"data_collections\":[");
     for (size_t i = 0; i < tx->ntables; i++) {
         const cdc_table_t *t = tx->tables[i].table;
 
         if (i > 0)
-            cdc_buf_putc(val, ',');
-        cdc_buf_append_lit(val, "{\"data_collection\":\"");
-        cdc_buf_append_json_esc(val, t->schema, strlen(t->schema));
-        cdc_buf_putc(val, '.');
-        cdc_buf_append_json_esc(val, t->table, strlen(t->table));
-        cdc_buf_append_lit(val, "\",\"event_count\":");
-        cdc_buf_append_u64(val, tx->tables[i].count);
-        cdc_buf_putc(val, '}');
+            ferry_buf_putc(val, ',');
+        ferry_buf_append_lit(val, "{\"data_collection\":\"");
+        ferry_buf_append_json_esc(val, t->schema, strlen(t->schema));
+        ferry_buf_putc(val, '.');
+        ferry_buf_append_json_esc(val, t->table, strlen(t->table));
+        ferry_buf_append_lit(val, "\",\"event_count\":");
+        ferry_buf_append_u64(val, tx->tables[i].count);
+        ferry_buf_putc(val, '}');
     }
-    cdc_buf_append_lit(val, "]}");
+    ferry_buf_append_lit(val, "]}");
 }
 
 /* Appends one snapshot column in the form streaming gives it. */
 static void
-append_read_value(cdc_buf_t *b, unsigned char type, const char *v, int len)
+append_read_value(ferry_buf_t *b, unsigned char type, const char *v, int len)
 {
     if (v == NULL) {
-        cdc_buf_append_lit(b, "null");
+        ferry_buf_append_lit(b, "null");
         return;
     }
     switch (type) {
     case CDC_ENV_COL_INT:
-        cdc_buf_append(b, v, (size_t)len);
+        ferry_buf_append(b, v, (size_t)len);
         return;
     case CDC_ENV_COL_BOOL:
         if (len > 0 && v[0] == 't')
-            cdc_buf_append_lit(b, "true");
+            ferry_buf_append_lit(b, "true");
         else
-            cdc_buf_append_lit(b, "false");
+            ferry_buf_append_lit(b, "false");
         return;
     default:
-        cdc_buf_append_json_str(b, v, (size_t)len);
+        ferry_buf_append_json_str(b, v, (size_t)len);
         return;
     }
 }
 
 static void
-append_read_member(cdc_buf_t *b, const cdc_env_read_t *r, size_t i)
+append_read_member(ferry_buf_t *b, const cdc_env_read_t *r, size_t i)
 {
     const cdc_table_t *t = r->table;
     const char *name = t->columns[i];
 
-    cdc_buf_append_json_str(b, name, strlen(name));
-    cdc_buf_putc(b, ':');
+    ferry_buf_append_json_str(b, name, strlen(name));
+    ferry_buf_putc(b, ':');
     append_read_value(b, r->col_types ? r->col_types[i] : CDC_ENV_COL_TEXT,
                       r->values[i], r->lengths[i]);
 }
 
 int
-cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key, ferry_err_t *err)
+cdc_env_read_key(const cdc_env_read_t *r, ferry_buf_t *key, ferry_err_t *err)
 {
     const cdc_table_t *t = r->table;
 
@@ -594,7 +586,7 @@ cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key, ferry_err_t *err)
                              "table \"%s\".\"%s\" has no key columns to "
                              "snapshot by",
                              t->schema, t->table);
-    cdc_buf_putc(key, '{');
+    ferry_buf_putc(key, '{');
     for (size_t k = 0; k < t->nkey; k++) {
         size_t i = r->key_index[k];
 
@@ -604,44 +596,50 @@ cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key, ferry_err_t *err)
                                  "is NULL in the snapshot",
                                  t->columns[i], t->schema, t->table);
         if (k > 0)
-            cdc_buf_putc(key, ',');
+            ferry_buf_putc(key, ',');
         append_read_member(key, r, i);
     }
-    cdc_buf_putc(key, '}');
-    return cdc_buf_status(key, err);
+    ferry_buf_putc(key, '}');
+    return ferry_buf_status(key, err,
+                            "building the key of a snapshot row of table "
+                            "\"%s\".\"%s\"",
+                            t->schema, t->table);
 }
 
 int
 cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
-                   cdc_buf_t *val, ferry_err_t *err)
+                   ferry_buf_t *val, ferry_err_t *err)
 {
     const cdc_table_t *t = r->table;
     char lsn[20];
-    size_t lsn_len = fmt_u64(lsn, r->lsn);
+    size_t lsn_len = ferry_buf_u64_digits(r->lsn, lsn);
 
-    cdc_buf_append_lit(val, "{\"before\":null,\"after\":{");
+    ferry_buf_append_lit(val, "{\"before\":null,\"after\":{");
     for (size_t i = 0; i < t->ncolumns; i++) {
         if (i > 0)
-            cdc_buf_putc(val, ',');
+            ferry_buf_putc(val, ',');
         append_read_member(val, r, i);
     }
-    cdc_buf_putc(val, '}');
-    cdc_buf_append(val, env->source_head.data, env->source_head.len);
-    cdc_buf_append_i64(val, r->source_ts_ms);
-    cdc_buf_append_str(val, snapshot_text(r->snapshot));
-    cdc_buf_append(val, env->source_db.data, env->source_db.len);
-    cdc_buf_append_lit(val, ",\"sequence\":\"[\\\"");
-    cdc_buf_append(val, lsn, lsn_len);
-    cdc_buf_append_lit(val, "\\\",\\\"0\\\"]\",\"schema\":\"");
-    cdc_buf_append_json_esc(val, t->schema, strlen(t->schema));
-    cdc_buf_append_lit(val, "\",\"table\":\"");
-    cdc_buf_append_json_esc(val, t->table, strlen(t->table));
-    cdc_buf_append_lit(val, "\",\"txId\":null,\"lsn\":");
-    cdc_buf_append(val, lsn, lsn_len);
-    cdc_buf_append_lit(val, ",\"xmin\":null},\"op\":\"r\",\"ts_ms\":");
-    cdc_buf_append_i64(val, r->ts_ms);
-    cdc_buf_append_lit(val, ",\"transaction\":null}");
-    return cdc_buf_status(val, err);
+    ferry_buf_putc(val, '}');
+    ferry_buf_append(val, env->source_head.data, env->source_head.len);
+    ferry_buf_append_i64(val, r->source_ts_ms);
+    ferry_buf_append_str(val, snapshot_text(r->snapshot));
+    ferry_buf_append(val, env->source_db.data, env->source_db.len);
+    ferry_buf_append_lit(val, ",\"sequence\":\"[\\\"");
+    ferry_buf_append(val, lsn, lsn_len);
+    ferry_buf_append_lit(val, "\\\",\\\"0\\\"]\",\"schema\":\"");
+    ferry_buf_append_json_esc(val, t->schema, strlen(t->schema));
+    ferry_buf_append_lit(val, "\",\"table\":\"");
+    ferry_buf_append_json_esc(val, t->table, strlen(t->table));
+    ferry_buf_append_lit(val, "\",\"txId\":null,\"lsn\":");
+    ferry_buf_append(val, lsn, lsn_len);
+    ferry_buf_append_lit(val, ",\"xmin\":null},\"op\":\"r\",\"ts_ms\":");
+    ferry_buf_append_i64(val, r->ts_ms);
+    ferry_buf_append_lit(val, ",\"transaction\":null}");
+    return ferry_buf_status(val, err,
+                            "building the value of a snapshot row of table "
+                            "\"%s\".\"%s\"",
+                            t->schema, t->table);
 }
 
 /* Reads exactly n digits at *p into *v. */

@@ -4,7 +4,7 @@
  *
  * docs/format.md describes the format and how it differs from Debezium's.
  * Values are copied from wal2json's tokens without unescaping them again,
- * and everything is appended to caller-owned cdc_buf_t buffers that the
+ * and everything is appended to caller-owned ferry_buf_t buffers that the
  * caller resets per message, so building an event allocates nothing once the
  * buffers have grown.
  *
@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_w2j.h"
 #include "ferry_err.h"
 
@@ -72,8 +72,8 @@ typedef struct cdc_env_order {
 
 /* Per-stream constants, preformatted once. */
 typedef struct cdc_env {
-    cdc_buf_t source_head; /* owned: ',"source":{"version":..,"ts_ms":' */
-    cdc_buf_t source_db;   /* owned: ',"db":"<db>"' */
+    ferry_buf_t source_head; /* owned: ',"source":{"version":..,"ts_ms":' */
+    ferry_buf_t source_db;   /* owned: ',"db":"<db>"' */
 } cdc_env_t;
 
 /* One table's count within a transaction. */
@@ -139,32 +139,32 @@ int cdc_env_tx_count(cdc_env_tx_t *tx, const cdc_table_t *table,
                      cdc_env_order_t *order, ferry_err_t *err) FERRY_WUR;
 
 /* Appends the key of a <prefix>.transaction event: {"id":"<xid>:<lsn>"}. */
-void cdc_env_tx_key(const cdc_env_tx_t *tx, cdc_buf_t *key);
+void cdc_env_tx_key(const cdc_env_tx_t *tx, ferry_buf_t *key);
 
 /* Appends the BEGIN event of the transaction topic. */
-void cdc_env_tx_begin_value(const cdc_env_tx_t *tx, cdc_buf_t *val);
+void cdc_env_tx_begin_value(const cdc_env_tx_t *tx, ferry_buf_t *val);
 
 /* Appends the END event, with the counts so far per table. */
-void cdc_env_tx_end_value(const cdc_env_tx_t *tx, cdc_buf_t *val);
+void cdc_env_tx_end_value(const cdc_env_tx_t *tx, ferry_buf_t *val);
 
 /* Appends the Kafka key of row: a JSON object of the key columns, from the
  * new values (I, U) or the old identity (D, the delete half of a key
  * change).  A truncate (T) has no key: nothing is appended and the caller
  * produces a null key.  Returns 0, FERRY_EDATA when a key column is missing
  * from the change, or FERRY_ENOMEM. */
-int cdc_env_row_key(const cdc_env_row_t *row, cdc_buf_t *key,
+int cdc_env_row_key(const cdc_env_row_t *row, ferry_buf_t *key,
                     ferry_err_t *err) FERRY_WUR;
 
 /* Appends the key of the tombstone that follows a delete (D, or the delete
  * half of a key change): the same key as the delete's. */
-int cdc_env_tombstone_key(const cdc_env_row_t *row, cdc_buf_t *key,
+int cdc_env_tombstone_key(const cdc_env_row_t *row, ferry_buf_t *key,
                           ferry_err_t *err) FERRY_WUR;
 
 /* Appends the Debezium-shaped value of row, in tx (borrowed; begun).
  * Returns 0, FERRY_EDATA (an action that is not I/U/D/T, or a key-change
  * part of a non-UPDATE), or FERRY_ENOMEM. */
 int cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
-                      const cdc_env_row_t *row, cdc_buf_t *val,
+                      const cdc_env_row_t *row, ferry_buf_t *val,
                       ferry_err_t *err) FERRY_WUR;
 
 /* A row read by a snapshot, to turn into an op "r" event. */
@@ -187,14 +187,14 @@ typedef struct cdc_env_read {
 /* Appends the Kafka key of a snapshot read: the key columns, in the same
  * forms as a streamed change's key.  Returns 0, FERRY_EDATA when a key
  * column is NULL or key_index is NULL, or FERRY_ENOMEM. */
-int cdc_env_read_key(const cdc_env_read_t *r, cdc_buf_t *key,
+int cdc_env_read_key(const cdc_env_read_t *r, ferry_buf_t *key,
                      ferry_err_t *err) FERRY_WUR;
 
 /* Appends the value of a snapshot read: before null, after the row, op "r",
  * transaction null.  Any thread, as long as each uses its own buffer (env
  * is only read).  Returns 0 or FERRY_ENOMEM. */
 int cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
-                       cdc_buf_t *val, ferry_err_t *err) FERRY_WUR;
+                       ferry_buf_t *val, ferry_err_t *err) FERRY_WUR;
 
 /* Whether an UPDATE changed the row's key: some key column's old identity
  * value differs from its new value.  false for other actions. */

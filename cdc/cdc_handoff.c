@@ -52,8 +52,11 @@ read_slot(PGconn *sql, const char *slot, slot_state_t *st, ferry_err_t *err)
     } else if (PQntuples(res) == 1) {
         st->exists = true;
         st->plugin_ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        if (!PQgetisnull(res, 0, 1))
-            cdc_lsn_parse(PQgetvalue(res, 0, 1), &st->confirmed);
+        /* An unreadable LSN stays 0, as a NULL one does. */
+        if (!PQgetisnull(res, 0, 1) &&
+            !ferry_lsn_parse(PQgetvalue(res, 0, 1),
+                             (size_t)PQgetlength(res, 0, 1), &st->confirmed))
+            st->confirmed = 0;
         st->lost = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     }
     PQclear(res);
@@ -152,8 +155,8 @@ existing_slot(const cdc_snapshot_ctx_t *ctx, cdc_snapshot_mode_t mode,
     cdc_snapstate_t state;
     int rc;
 
-    ferry_info("slot \"%s\" exists, confirmed up to " CDC_LSN_FMT, slot,
-               CDC_LSN_ARGS(st->confirmed));
+    ferry_info("slot \"%s\" exists, confirmed up to " FERRY_LSN_FMT, slot,
+               FERRY_LSN_ARGS(st->confirmed));
     if (mode == CDC_SNAPSHOT_NEVER)
         return FERRY_OK;
     if ((rc = cdc_snapstate_read(ctx->cfg, &state, err)) != FERRY_OK)
@@ -161,15 +164,15 @@ existing_slot(const cdc_snapshot_ctx_t *ctx, cdc_snapshot_mode_t mode,
     if (state == CDC_SNAPSTATE_STARTED) {
         ferry_warn("slot \"%s\": the last snapshot was interrupted before "
                    "it completed: taking it again (every table is read and "
-                   "published again, then streaming resumes at " CDC_LSN_FMT
+                   "published again, then streaming resumes at " FERRY_LSN_FMT
                    ")",
-                   slot, CDC_LSN_ARGS(st->confirmed));
+                   slot, FERRY_LSN_ARGS(st->confirmed));
         return snapshot_existing(ctx, opts, st->confirmed, err);
     }
     if (mode == CDC_SNAPSHOT_ALWAYS) {
         ferry_info("slot \"%s\": --snapshot always: taking a snapshot, then "
-                   "streaming from " CDC_LSN_FMT,
-                   slot, CDC_LSN_ARGS(st->confirmed));
+                   "streaming from " FERRY_LSN_FMT,
+                   slot, FERRY_LSN_ARGS(st->confirmed));
         return snapshot_existing(ctx, opts, st->confirmed, err);
     }
     return FERRY_OK;
@@ -202,9 +205,9 @@ cdc_handoff_prepare(const cdc_snapshot_ctx_t *ctx, PGconn *sql,
                 slot);
         ferry_warn(
             "slot \"%s\" was invalidated (wal_status \"lost\": the "
-            "source removed WAL it still needed, changes after " CDC_LSN_FMT
+            "source removed WAL it still needed, changes after " FERRY_LSN_FMT
             " are gone): dropping it and taking a new snapshot",
-            slot, CDC_LSN_ARGS(st.confirmed));
+            slot, FERRY_LSN_ARGS(st.confirmed));
         if ((rc = drop_slot(sql, slot, err)) != FERRY_OK)
             return rc;
         st.exists = false;

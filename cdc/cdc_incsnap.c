@@ -2,7 +2,7 @@
  * cdc/cdc_incsnap.c */
 #include "cdc_incsnap.h"
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_repl.h"
 #include "cdc_snapshot.h"
 #include "ferry_log.h"
@@ -36,7 +36,7 @@ struct cdc_incsnap {
     size_t nlast;        /* entries in last_key (0: first chunk) */
     const char **values; /* owned array: one row's values */
     int *lengths;        /* owned array: their lengths */
-    cdc_buf_t arena;     /* owned: keys and values of the chunk */
+    ferry_buf_t arena;   /* owned: keys and values of the chunk */
     chunk_row_t *rows;   /* owned: the chunk's rows */
     size_t nrows, cap;   /* rows in the chunk, allocated */
     size_t pos;          /* the next row next_row() looks at */
@@ -86,7 +86,7 @@ cdc_incsnap_new(const cdc_tables_t *tables, const cdc_env_t *env,
         inc->test_window_ms = atoi(getenv("FERRY_TEST_RESNAPSHOT_WINDOW_MS"));
     clock_gettime(CLOCK_REALTIME, &ts);
     inc->nonce = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    cdc_buf_init(&inc->arena);
+    ferry_buf_init(&inc->arena);
     return inc;
 }
 
@@ -116,7 +116,7 @@ cdc_incsnap_free(cdc_incsnap_t *inc)
     reset_table(inc);
     free(inc->queue);
     free(inc->rows);
-    cdc_buf_close(&inc->arena);
+    ferry_buf_close(&inc->arena);
     free(inc);
 }
 
@@ -245,7 +245,8 @@ write_watermark(cdc_incsnap_t *inc, PGconn *sql, ferry_err_t *err)
                        "'ferry', $1)",
                        1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK ||
-        !cdc_lsn_parse(PQgetvalue(res, 0, 0), &inc->hw_lsn))
+        !ferry_lsn_parse(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                         &inc->hw_lsn))
         rc = ferry_err_set(err, FERRY_ETRANSIENT,
                            "could not write a snapshot watermark: %s",
                            PQerrorMessage(sql));
@@ -270,7 +271,7 @@ keep_rows(cdc_incsnap_t *inc, size_t ti, PGresult *res, ferry_err_t *err)
                         .ts_ms = (int64_t)time(NULL) * 1000};
     int n = PQntuples(res), rc;
 
-    cdc_buf_reset(&inc->arena);
+    ferry_buf_reset(&inc->arena);
     inc->nrows = 0;
     for (int i = 0; i < n; i++) {
         chunk_row_t *row = &inc->rows[inc->nrows++];
@@ -298,7 +299,10 @@ keep_rows(cdc_incsnap_t *inc, size_t ti, PGresult *res, ferry_err_t *err)
     }
     if (n > 0)
         inc->nlast = t->nkey;
-    return cdc_buf_status(&inc->arena, err);
+    return ferry_buf_status(&inc->arena, err,
+                            "building a chunk of the snapshot of table "
+                            "\"%s.%s\"",
+                            t->schema, t->table);
 }
 
 /* Prepares the queries and arrays for the table at the head of the queue. */

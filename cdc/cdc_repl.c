@@ -28,19 +28,6 @@ cdc_repl_connect_sql(const char *dsn, ferry_err_t *err)
     return ferry_pg_connect(dsn, NULL, "ferry-cdc", "source", err);
 }
 
-bool
-cdc_lsn_parse(const char *text, uint64_t *lsn)
-{
-    unsigned hi, lo;
-    int n = 0;
-
-    if (text == NULL || sscanf(text, "%X/%X%n", &hi, &lo, &n) != 2 ||
-        text[n] != '\0')
-        return false;
-    *lsn = ((uint64_t)hi << 32) | lo;
-    return true;
-}
-
 int
 cdc_repl_slot_info(PGconn *conn, const char *slot, bool *exists,
                    bool *plugin_ok, uint64_t *confirmed, ferry_err_t *err)
@@ -72,8 +59,11 @@ cdc_repl_slot_info(PGconn *conn, const char *slot, bool *exists,
     if (*exists) {
         *plugin_ok = strcmp(PQgetvalue(res, 0, 0), "wal2json") == 0 &&
                      strcmp(PQgetvalue(res, 0, 2), "logical") == 0;
-        if (!PQgetisnull(res, 0, 1))
-            cdc_lsn_parse(PQgetvalue(res, 0, 1), confirmed);
+        /* An unreadable LSN stays 0, as a NULL one does. */
+        if (!PQgetisnull(res, 0, 1) &&
+            !ferry_lsn_parse(PQgetvalue(res, 0, 1),
+                             (size_t)PQgetlength(res, 0, 1), confirmed))
+            *confirmed = 0;
     }
 
 done:
@@ -102,7 +92,8 @@ cdc_repl_create_slot(PGconn *conn, const char *slot, char *snapshot_name,
                            PQerrorMessage(conn));
         goto done;
     }
-    if (!cdc_lsn_parse(PQgetvalue(res, 0, 1), consistent_lsn)) {
+    if (!ferry_lsn_parse(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
+                         consistent_lsn)) {
         rc = ferry_err_set(err, FERRY_EFATAL,
                            "could not parse consistent point \"%s\" of "
                            "replication slot \"%s\"",
@@ -112,8 +103,8 @@ cdc_repl_create_slot(PGconn *conn, const char *slot, char *snapshot_name,
     if (snapshot_name != NULL)
         snprintf(snapshot_name, 64, "%s",
                  PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
-    ferry_info("created replication slot \"%s\" at " CDC_LSN_FMT, slot,
-               CDC_LSN_ARGS(*consistent_lsn));
+    ferry_info("created replication slot \"%s\" at " FERRY_LSN_FMT, slot,
+               FERRY_LSN_ARGS(*consistent_lsn));
 
 done:
     PQclear(res);
@@ -187,12 +178,12 @@ cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
         goto done;
     }
     snprintf(sql, len,
-             "START_REPLICATION SLOT %s LOGICAL " CDC_LSN_FMT
+             "START_REPLICATION SLOT %s LOGICAL " FERRY_LSN_FMT
              " (\"format-version\" '2', \"include-xids\" '1', "
              "\"include-timestamp\" '1', \"include-lsn\" '1', "
              "\"include-pk\" '1', \"include-types\" '1', "
              "\"add-tables\" %s)",
-             ident, CDC_LSN_ARGS(start_lsn), addlit);
+             ident, FERRY_LSN_ARGS(start_lsn), addlit);
     res = PQexec(conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {
         /* A lost connection, or the slot still held by a walsender that
@@ -207,8 +198,8 @@ cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
                            slot, PQerrorMessage(conn));
         goto done;
     }
-    ferry_info("streaming from slot \"%s\" at " CDC_LSN_FMT, slot,
-               CDC_LSN_ARGS(start_lsn));
+    ferry_info("streaming from slot \"%s\" at " FERRY_LSN_FMT, slot,
+               FERRY_LSN_ARGS(start_lsn));
 
 done:
     PQclear(res);

@@ -10,14 +10,12 @@
 #define CDC_REPL_H
 
 #include "ferry_err.h"
+#include "ferry_lsn.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define CDC_LSN_FMT "%X/%X"
-#define CDC_LSN_ARGS(lsn) (unsigned)((lsn) >> 32), (unsigned)(lsn)
 
 /* One message from the server during START_REPLICATION. */
 typedef struct cdc_repl_msg {
@@ -78,8 +76,5 @@ int cdc_repl_feedback(PGconn *conn, uint64_t written_lsn, uint64_t flush_lsn,
 
 /* Waits until the socket is readable or timeout_ms passes. */
 void cdc_repl_wait(PGconn *conn, int timeout_ms);
-
-/* Parses "X/X" into *lsn; returns false if it is not an LSN. */
-bool cdc_lsn_parse(const char *text, uint64_t *lsn);
 
 #endif

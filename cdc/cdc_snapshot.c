@@ -6,6 +6,7 @@
 #include "cdc_progress.h"
 #include "cdc_repl.h"
 #include "ferry_log.h"
+#include "ferry_pg.h"
 #include "ferry_time.h"
 
 #include <inttypes.h>
@@ -33,9 +34,9 @@ typedef struct shared {
     bool have_final;                 /* final_* hold the latest table's
                                         final row, not yet published */
     rd_kafka_topic_t *final_topic;   /* its topic */
-    cdc_buf_t final_key;             /* owned: its key */
-    cdc_buf_t final_true;            /* owned: its value as "true" */
-    cdc_buf_t final_last;            /* owned: its value as "last" */
+    ferry_buf_t final_key;           /* owned: its key */
+    ferry_buf_t final_true;          /* owned: its value as "true" */
+    ferry_buf_t final_last;          /* owned: its value as "last" */
     ferry_err_t err;                 /* the first reader error */
     atomic_bool abort;               /* a reader failed or a stop came */
     atomic_int running;              /* readers still working */
@@ -47,9 +48,9 @@ typedef struct reader {
     PGconn *conn;               /* owned: in the snapshot's transaction */
     pthread_t thread;           /* valid when started */
     bool started;               /* the thread was created */
-    cdc_buf_t key, val;         /* owned: the row being published */
-    cdc_buf_t hkey, htrue;      /* owned: the held row (last of a chunk) */
-    cdc_buf_t hlast;            /* owned: the held row as "last" */
+    ferry_buf_t key, val;       /* owned: the row being published */
+    ferry_buf_t hkey, htrue;    /* owned: the held row (last of a chunk) */
+    ferry_buf_t hlast;          /* owned: the held row as "last" */
     bool held;                  /* hkey/htrue/hlast hold a row */
     const unsigned char *types; /* borrowed: the table's column types */
     const size_t *key_index;    /* borrowed: the table's key columns */
@@ -125,8 +126,8 @@ reader_fail(shared_t *sh, const ferry_err_t *err, int rc)
 
 /* Produces one snapshot message, waiting while too many are in flight. */
 static int
-send_row(shared_t *sh, rd_kafka_topic_t *topic, const cdc_buf_t *key,
-         const cdc_buf_t *val, ferry_err_t *err)
+send_row(shared_t *sh, rd_kafka_topic_t *topic, const ferry_buf_t *key,
+         const ferry_buf_t *val, ferry_err_t *err)
 {
     cdc_producer_t *p = sh->ctx->prod;
     int rc;
@@ -150,7 +151,7 @@ send_row(shared_t *sh, rd_kafka_topic_t *topic, const cdc_buf_t *key,
 /* Builds the key and value of one row into key and val. */
 static int
 build_row(reader_t *rd, const cdc_table_t *t, cdc_env_snapshot_t snap,
-          cdc_buf_t *key, cdc_buf_t *val, bool with_key, ferry_err_t *err)
+          ferry_buf_t *key, ferry_buf_t *val, bool with_key, ferry_err_t *err)
 {
     cdc_env_read_t r = {.table = t,
                         .col_types = rd->types,
@@ -164,11 +165,11 @@ build_row(reader_t *rd, const cdc_table_t *t, cdc_env_snapshot_t snap,
     int rc;
 
     if (with_key) {
-        cdc_buf_reset(key);
+        ferry_buf_reset(key);
         if ((rc = cdc_env_read_key(&r, key, err)) != FERRY_OK)
             return rc;
     }
-    cdc_buf_reset(val);
+    ferry_buf_reset(val);
     return cdc_env_read_value(rd->sh->ctx->env, &r, val, err);
 }
 
@@ -220,7 +221,7 @@ static int
 hand_over_final(reader_t *rd, size_t ti, ferry_err_t *err)
 {
     shared_t *sh = rd->sh;
-    cdc_buf_t tmp;
+    ferry_buf_t tmp;
     int rc = FERRY_OK;
 
     if (!rd->held)
@@ -499,21 +500,6 @@ reader_main(void *arg)
     return NULL;
 }
 
-static int
-exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params,
-        const char *what, ferry_err_t *err)
-{
-    PGresult *res =
-        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    int st = PQresultStatus(res);
-
-    PQclear(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return FERRY_OK;
-    return ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s", what,
-                         PQerrorMessage(conn));
-}
-
 /* Opens reader i's transaction in the snapshot: name (in/out, 64 bytes)
  * names the snapshot to import, or is empty for the first reader of a
  * fresh snapshot, which exports it. */
@@ -526,9 +512,12 @@ reader_begin(reader_t *rd, const cdc_snapshot_gucs_t *g, char *name,
     PGresult *res;
     int rc;
 
-    if ((rc = exec_ok(rd->conn,
-                      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
-                      NULL, "begin the snapshot transaction", err)) != 0)
+    /* Any failure here is worth a new attempt at the whole snapshot (an
+     * exported snapshot is gone once its exporter's transaction is). */
+    if ((rc = ferry_pg_exec(
+             rd->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+             NULL, NULL, NULL, "begin the snapshot transaction",
+             FERRY_PG_ANY_TRANSIENT, err)) != 0)
         return rc;
     if (name[0] != '\0') {
         char *lit = PQescapeLiteral(rd->conn, name, strlen(name));
@@ -538,8 +527,9 @@ reader_begin(reader_t *rd, const cdc_snapshot_gucs_t *g, char *name,
             return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit);
         PQfreemem(lit);
-        if ((rc = exec_ok(rd->conn, sql, 0, NULL, "import the snapshot",
-                          err)) != FERRY_OK)
+        if ((rc = ferry_pg_exec(rd->conn, sql, 0, NULL, NULL, NULL,
+                                "import the snapshot", FERRY_PG_ANY_TRANSIENT,
+                                err)) != FERRY_OK)
             return rc;
     } else {
         res = PQexec(rd->conn, "SELECT pg_export_snapshot()");
@@ -554,13 +544,14 @@ reader_begin(reader_t *rd, const cdc_snapshot_gucs_t *g, char *name,
     }
     /* The text forms wal2json produces, so that a snapshot row and a
      * streamed row of the same values are the same bytes. */
-    return exec_ok(rd->conn,
-                   "SELECT set_config('TimeZone', $1, false), "
-                   "set_config('DateStyle', $2, false), "
-                   "set_config('IntervalStyle', $3, false), "
-                   "set_config('extra_float_digits', $4, false), "
-                   "set_config('bytea_output', 'hex', false)",
-                   4, gp, "set up the snapshot session", err);
+    return ferry_pg_exec(rd->conn,
+                         "SELECT set_config('TimeZone', $1, false), "
+                         "set_config('DateStyle', $2, false), "
+                         "set_config('IntervalStyle', $3, false), "
+                         "set_config('extra_float_digits', $4, false), "
+                         "set_config('bytea_output', 'hex', false)",
+                         4, gp, NULL, NULL, "set up the snapshot session",
+                         FERRY_PG_ANY_TRANSIENT, err);
 }
 
 static void
@@ -568,11 +559,11 @@ reader_close(reader_t *rd)
 {
     if (rd->conn != NULL)
         PQfinish(rd->conn);
-    cdc_buf_close(&rd->key);
-    cdc_buf_close(&rd->val);
-    cdc_buf_close(&rd->hkey);
-    cdc_buf_close(&rd->htrue);
-    cdc_buf_close(&rd->hlast);
+    ferry_buf_close(&rd->key);
+    ferry_buf_close(&rd->val);
+    ferry_buf_close(&rd->hkey);
+    ferry_buf_close(&rd->htrue);
+    ferry_buf_close(&rd->hlast);
     free(rd->values);
     free(rd->lengths);
     free(rd->sql_next);
@@ -726,9 +717,9 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
         rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
         goto done;
     }
-    ferry_info("slot \"%s\": snapshot of %zu tables at " CDC_LSN_FMT
+    ferry_info("slot \"%s\": snapshot of %zu tables at " FERRY_LSN_FMT
                " with %d readers",
-               ctx->cfg->source_slot, ntables, CDC_LSN_ARGS(lsn), n);
+               ctx->cfg->source_slot, ntables, FERRY_LSN_ARGS(lsn), n);
     if ((rc = connect_readers(&sh, rds, n, gucs, snapshot_name, err)) !=
         FERRY_OK)
         goto done;
@@ -743,9 +734,9 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
 done:
     for (int i = 0; i < n; i++)
         reader_close(&rds[i]);
-    cdc_buf_close(&sh.final_key);
-    cdc_buf_close(&sh.final_true);
-    cdc_buf_close(&sh.final_last);
+    ferry_buf_close(&sh.final_key);
+    ferry_buf_close(&sh.final_true);
+    ferry_buf_close(&sh.final_last);
     cdc_progress_free(sh.prog);
     pthread_mutex_destroy(&sh.mu);
     return rc;

@@ -2,7 +2,7 @@
  * cdc/cdc_snapstate.c */
 #include "cdc_snapstate.h"
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_repl.h"
 #include "ferry_log.h"
 
@@ -25,41 +25,44 @@ cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
                     cdc_snapstate_t state, uint64_t lsn, ferry_err_t *err)
 {
     char name[1024];
-    cdc_buf_t key, val;
+    ferry_buf_t key, val;
     rd_kafka_topic_t *topic;
     int rc;
 
     topic_name(cfg, name, sizeof(name));
     if ((topic = cdc_producer_topic(prod, name, err)) == NULL)
         return FERRY_EFATAL;
-    cdc_buf_init(&key);
-    cdc_buf_init(&val);
-    cdc_buf_append_lit(&key, "{\"slot\":");
-    cdc_buf_append_json_str(&key, cfg->source_slot, strlen(cfg->source_slot));
-    cdc_buf_putc(&key, '}');
-    cdc_buf_append_lit(&val, "{\"slot\":");
-    cdc_buf_append_json_str(&val, cfg->source_slot, strlen(cfg->source_slot));
-    cdc_buf_append_lit(&val, ",\"status\":\"");
-    cdc_buf_append_str(&val, state_names[state]);
-    cdc_buf_append_lit(&val, "\",\"lsn\":\"");
-    cdc_buf_append_lsn(&val, lsn);
-    cdc_buf_append_lit(&val, "\",\"ts_ms\":");
-    cdc_buf_append_i64(&val, (int64_t)time(NULL) * 1000);
-    cdc_buf_putc(&val, '}');
-    if ((rc = cdc_buf_status(&key, err)) == FERRY_OK &&
-        (rc = cdc_buf_status(&val, err)) == FERRY_OK &&
+    ferry_buf_init(&key);
+    ferry_buf_init(&val);
+    ferry_buf_append_lit(&key, "{\"slot\":");
+    ferry_buf_append_json_str(&key, cfg->source_slot, strlen(cfg->source_slot));
+    ferry_buf_putc(&key, '}');
+    ferry_buf_append_lit(&val, "{\"slot\":");
+    ferry_buf_append_json_str(&val, cfg->source_slot, strlen(cfg->source_slot));
+    ferry_buf_append_lit(&val, ",\"status\":\"");
+    ferry_buf_append_str(&val, state_names[state]);
+    ferry_buf_append_lit(&val, "\",\"lsn\":\"");
+    ferry_buf_append_lsn(&val, lsn);
+    ferry_buf_append_lit(&val, "\",\"ts_ms\":");
+    ferry_buf_append_i64(&val, (int64_t)time(NULL) * 1000);
+    ferry_buf_putc(&val, '}');
+    if ((rc = ferry_buf_status(&key, err, "building the snapshot state")) ==
+            FERRY_OK &&
+        (rc = ferry_buf_status(&val, err, "building the snapshot state")) ==
+            FERRY_OK &&
         (rc = cdc_producer_send_to(prod, topic, 0, key.data, key.len, val.data,
                                    val.len, err)) == FERRY_OK)
         rc = cdc_producer_flush(prod, 60000, err);
-    cdc_buf_close(&key);
-    cdc_buf_close(&val);
+    ferry_buf_close(&key);
+    ferry_buf_close(&val);
     if (rc != FERRY_OK)
         return ferry_err_prefix(err,
                                 "could not record the snapshot state of "
                                 "slot \"%s\" on topic \"%s\"",
                                 cfg->source_slot, name);
-    ferry_info("slot \"%s\": snapshot %s at " CDC_LSN_FMT " recorded on \"%s\"",
-               cfg->source_slot, state_names[state], CDC_LSN_ARGS(lsn), name);
+    ferry_info("slot \"%s\": snapshot %s at " FERRY_LSN_FMT
+               " recorded on \"%s\"",
+               cfg->source_slot, state_names[state], FERRY_LSN_ARGS(lsn), name);
     return FERRY_OK;
 }
 

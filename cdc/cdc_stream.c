@@ -2,7 +2,7 @@
  * cdc/cdc_stream.c */
 #include "cdc_stream.h"
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_envelope.h"
 #include "cdc_incsnap.h"
 #include "cdc_lsnwin.h"
@@ -40,7 +40,7 @@ typedef struct stream {
     bool tx_announced;                 /* its BEGIN event is published */
     cdc_w2j_msg_t msg;                 /* owned: the parsed message */
     cdc_repl_msg_t rmsg;               /* owned: the raw message */
-    cdc_buf_t key, val;                /* owned: reused for every event */
+    ferry_buf_t key, val;              /* owned: reused for every event */
     uint64_t received;                 /* highest server LSN seen */
     uint64_t sent_confirmed;           /* last flush LSN sent */
     int64_t last_feedback;             /* monotonic ms of the last one */
@@ -82,8 +82,8 @@ send_feedback(stream_t *s, bool reply, ferry_err_t *err)
     rc = cdc_repl_feedback(s->repl, lsn, lsn, reply, err);
     if (rc == FERRY_OK) {
         if (lsn != s->sent_confirmed)
-            ferry_debug("slot \"%s\": confirmed " CDC_LSN_FMT,
-                        s->cfg->source_slot, CDC_LSN_ARGS(lsn));
+            ferry_debug("slot \"%s\": confirmed " FERRY_LSN_FMT,
+                        s->cfg->source_slot, FERRY_LSN_ARGS(lsn));
         s->sent_confirmed = lsn;
         s->last_feedback = ferry_mono_ms();
         s->next_feedback = s->last_feedback + s->opts->status_interval_ms;
@@ -110,7 +110,7 @@ wait_kafka(stream_t *s, int ms, ferry_err_t *err)
 
 /* Produces one message, waiting out a full window or queue. */
 static int
-publish(stream_t *s, rd_kafka_topic_t *topic, const cdc_buf_t *key,
+publish(stream_t *s, rd_kafka_topic_t *topic, const ferry_buf_t *key,
         const void *val, size_t vlen, ferry_err_t *err)
 {
     int rc;
@@ -134,15 +134,19 @@ publish_tx_event(stream_t *s, bool begin, ferry_err_t *err)
 {
     int rc;
 
-    cdc_buf_reset(&s->key);
-    cdc_buf_reset(&s->val);
+    ferry_buf_reset(&s->key);
+    ferry_buf_reset(&s->val);
     cdc_env_tx_key(&s->tx, &s->key);
     if (begin)
         cdc_env_tx_begin_value(&s->tx, &s->val);
     else
         cdc_env_tx_end_value(&s->tx, &s->val);
-    if ((rc = cdc_buf_status(&s->key, err)) != FERRY_OK ||
-        (rc = cdc_buf_status(&s->val, err)) != FERRY_OK)
+    if ((rc = ferry_buf_status(
+             &s->key, err, "building the %s event of transaction %" PRIu64,
+             begin ? "BEGIN" : "END", s->tx.xid)) != FERRY_OK ||
+        (rc = ferry_buf_status(&s->val, err,
+                               "building the %s event of transaction %" PRIu64,
+                               begin ? "BEGIN" : "END", s->tx.xid)) != FERRY_OK)
         return rc;
     return publish(s, s->tx_topic, &s->key, s->val.data, s->val.len, err);
 }
@@ -158,13 +162,11 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
 
     if ((rc = cdc_env_tx_count(&s->tx, t, &row.order, err)) != FERRY_OK)
         return rc;
-    cdc_buf_reset(&s->key);
-    cdc_buf_reset(&s->val);
+    ferry_buf_reset(&s->key);
+    ferry_buf_reset(&s->val);
     if ((rc = cdc_env_row_key(&row, &s->key, err)) != FERRY_OK ||
         (rc = cdc_env_row_value(&s->env, &s->tx, &row, &s->val, err)) !=
-            FERRY_OK ||
-        (rc = cdc_buf_status(&s->key, err)) != FERRY_OK ||
-        (rc = cdc_buf_status(&s->val, err)) != FERRY_OK)
+            FERRY_OK)
         return rc;
     cdc_incsnap_on_change(s->inc, t, s->key.data, s->key.len,
                           s->msg.action == 'T');
@@ -174,9 +176,8 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
     s->events++;
     if (!tombstone)
         return FERRY_OK;
-    cdc_buf_reset(&s->key);
-    if ((rc = cdc_env_tombstone_key(&row, &s->key, err)) != FERRY_OK ||
-        (rc = cdc_buf_status(&s->key, err)) != FERRY_OK)
+    ferry_buf_reset(&s->key);
+    if ((rc = cdc_env_tombstone_key(&row, &s->key, err)) != FERRY_OK)
         return rc;
     return publish(s, topic, &s->key, NULL, 0, err);
 }
@@ -226,7 +227,7 @@ publish_chunk(stream_t *s, ferry_err_t *err)
     int rc;
 
     while (cdc_incsnap_next_row(s->inc, &ti, &key, &klen, &val, &vlen)) {
-        cdc_buf_t k = {(char *)key, klen, klen + 1, false};
+        ferry_buf_t k = {(char *)key, klen, klen + 1, false};
 
         if ((rc = publish(s, s->topics[ti], &k, val, vlen, err)) != FERRY_OK)
             return rc;
@@ -257,9 +258,9 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
     int rc = cdc_w2j_parse(&s->msg, m->data, m->len, err);
 
     if (rc != FERRY_OK)
-        return ferry_err_prefix(err, "slot \"%s\" at LSN " CDC_LSN_FMT,
+        return ferry_err_prefix(err, "slot \"%s\" at LSN " FERRY_LSN_FMT,
                                 s->cfg->source_slot,
-                                CDC_LSN_ARGS(m->wal_start));
+                                FERRY_LSN_ARGS(m->wal_start));
     switch (s->msg.action) {
     case 'B':
         if (s->opts->endpos && s->msg.has_lsn && s->msg.lsn > s->opts->endpos) {
@@ -296,8 +297,8 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
         return FERRY_OK;
     }
     if (rc != FERRY_OK)
-        ferry_err_prefix(err, "slot \"%s\" at LSN " CDC_LSN_FMT,
-                         s->cfg->source_slot, CDC_LSN_ARGS(m->wal_start));
+        ferry_err_prefix(err, "slot \"%s\" at LSN " FERRY_LSN_FMT,
+                         s->cfg->source_slot, FERRY_LSN_ARGS(m->wal_start));
     return rc;
 }
 
@@ -336,15 +337,16 @@ send_heartbeat(stream_t *s, ferry_err_t *err)
     char v[128];
     int n;
 
-    cdc_buf_reset(&s->key);
-    cdc_buf_append_lit(&s->key, "{\"serverName\":");
-    cdc_buf_append_json_str(&s->key, s->cfg->kafka_topic_prefix,
-                            strlen(s->cfg->kafka_topic_prefix));
-    cdc_buf_putc(&s->key, '}');
-    n = snprintf(v, sizeof(v),
-                 "{\"ts_ms\":%" PRId64 ",\"lsn\":\"" CDC_LSN_FMT "\"}",
-                 ferry_wall_ms(), CDC_LSN_ARGS(cdc_lsnwin_confirmable(s->win)));
-    if (cdc_buf_status(&s->key, err) != FERRY_OK)
+    ferry_buf_reset(&s->key);
+    ferry_buf_append_lit(&s->key, "{\"serverName\":");
+    ferry_buf_append_json_str(&s->key, s->cfg->kafka_topic_prefix,
+                              strlen(s->cfg->kafka_topic_prefix));
+    ferry_buf_putc(&s->key, '}');
+    n = snprintf(
+        v, sizeof(v), "{\"ts_ms\":%" PRId64 ",\"lsn\":\"" FERRY_LSN_FMT "\"}",
+        ferry_wall_ms(), FERRY_LSN_ARGS(cdc_lsnwin_confirmable(s->win)));
+    if (ferry_buf_status(&s->key, err, "building a heartbeat of slot \"%s\"",
+                         s->cfg->source_slot) != FERRY_OK)
         return err ? err->status : FERRY_ENOMEM;
     return publish(s, s->hb_topic, &s->key, v, (size_t)n, err);
 }
@@ -384,12 +386,12 @@ periodic(stream_t *s, ferry_err_t *err)
         double secs = (now - s->next_stats + 10000) / 1000.0;
 
         if (s->events != s->stats_events || s->next_stats == 0)
-            ferry_info("slot \"%s\": confirmed " CDC_LSN_FMT
-                       ", received " CDC_LSN_FMT ", %" PRIu64
+            ferry_info("slot \"%s\": confirmed " FERRY_LSN_FMT
+                       ", received " FERRY_LSN_FMT ", %" PRIu64
                        " events (%.0f/s), %zu in flight",
                        s->cfg->source_slot,
-                       CDC_LSN_ARGS(cdc_lsnwin_confirmable(s->win)),
-                       CDC_LSN_ARGS(s->received), s->events,
+                       FERRY_LSN_ARGS(cdc_lsnwin_confirmable(s->win)),
+                       FERRY_LSN_ARGS(s->received), s->events,
                        (s->events - s->stats_events) / (secs > 0 ? secs : 1),
                        cdc_lsnwin_inflight(s->win));
         s->stats_events = s->events;
@@ -494,9 +496,9 @@ finish_session(stream_t *s, int flush_ms, ferry_err_t *err)
         while ((res = PQgetResult(s->repl)) != NULL)
             PQclear(res);
     }
-    ferry_info("slot \"%s\": confirmed " CDC_LSN_FMT " after %" PRIu64
-               " events",
-               s->cfg->source_slot, CDC_LSN_ARGS(s->sent_confirmed), s->events);
+    ferry_info(
+        "slot \"%s\": confirmed " FERRY_LSN_FMT " after %" PRIu64 " events",
+        s->cfg->source_slot, FERRY_LSN_ARGS(s->sent_confirmed), s->events);
     return rc;
 }
 
@@ -598,8 +600,8 @@ teardown(stream_t *s)
     cdc_env_close(&s->env);
     cdc_env_tx_close(&s->tx);
     cdc_w2j_msg_close(&s->msg);
-    cdc_buf_close(&s->key);
-    cdc_buf_close(&s->val);
+    ferry_buf_close(&s->key);
+    ferry_buf_close(&s->val);
 }
 
 /* Serves delivery reports when their outcome no longer changes what we
@@ -634,8 +636,8 @@ cdc_stream_run(const map_config_t *cfg, const cdc_stream_opts_t *opts,
     s.stop = stop;
     cdc_env_tx_init(&s.tx);
     cdc_w2j_msg_init(&s.msg);
-    cdc_buf_init(&s.key);
-    cdc_buf_init(&s.val);
+    ferry_buf_init(&s.key);
+    ferry_buf_init(&s.val);
     if ((rc = setup(&s, err)) != FERRY_OK)
         goto done;
     for (;;) {

@@ -1,8 +1,10 @@
-/* Loads the captured tables' columns and keys from the source catalog.
+/* Describes the captured tables (columns, key, replica identity) from the
+ * source catalog, as mapping/map_catalog.c reads it.
  * cdc/cdc_tables.c */
 #include "cdc_tables.h"
 
 #include "ferry_log.h"
+#include "map_catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,72 +29,21 @@ struct cdc_tables {
     size_t last;        /* index of the last table found */
 };
 
-static const char *const columns_sql =
-    "SELECT a.attname FROM pg_catalog.pg_attribute a "
-    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
-    "ORDER BY a.attnum";
-
-/* How wal2json writes each column: it checks the attribute's own type
- * (a domain over integer is a string), so ferry's snapshot does too. */
-static const char *const types_sql =
-    "SELECT CASE WHEN a.atttypid IN (20, 21, 23) THEN 1 "
-    " WHEN a.atttypid = 16 THEN 2 ELSE 0 END "
-    "FROM pg_catalog.pg_attribute a "
-    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
-    "ORDER BY a.attnum";
-
-/* The key wal2json sends as identity: the primary key, or the replica
- * identity index. */
-static const char *const key_sql =
-    "SELECT a.attname FROM pg_catalog.pg_index i "
-    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-    "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
-    " AND a.attnum = k.attnum "
-    "WHERE i.indrelid = $1::oid AND "
-    " (CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END) "
-    "ORDER BY k.ord";
-
-static const char *const table_sql =
-    "SELECT c.oid, c.relreplident::text FROM pg_catalog.pg_class c "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
-
+/* A new NULL-terminated array of copies of the n names (borrowed), or NULL
+ * when out of memory. */
 static char **
-fetch_names(PGconn *conn, const char *sql, int nparams, const char **params,
-            size_t *n, ferry_err_t *err)
+copy_names(const char *const *names, size_t n)
 {
-    PGresult *res =
-        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    char **out = NULL;
-    int rows;
+    char **out = calloc(n + 1, sizeof(char *));
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ferry_err_set(err, FERRY_ETRANSIENT,
-                      "could not read the source catalog: %s",
-                      PQerrorMessage(conn));
-        goto done;
-    }
-    rows = PQntuples(res);
-    out = calloc((size_t)rows + 1, sizeof(char *));
-    if (out == NULL) {
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < rows; i++) {
-        out[i] = strdup(PQgetvalue(res, i, 0));
-        if (out[i] == NULL) {
-            ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-            for (int j = 0; j < i; j++)
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        if ((out[i] = strdup(names[i])) == NULL) {
+            for (size_t j = 0; j < i; j++)
                 free(out[j]);
             free(out);
             out = NULL;
-            goto done;
         }
     }
-    *n = (size_t)rows;
-
-done:
-    PQclear(res);
     return out;
 }
 
@@ -115,32 +66,35 @@ add_problem(char *report, size_t cap, const char *line)
     snprintf(report + len, cap - len, "%s%s", len ? "; " : "", line);
 }
 
+/* How wal2json writes a column: it checks the attribute's own type (a
+ * domain over integer is a string), so ferry's snapshot does too. */
+static unsigned char
+col_type(Oid type)
+{
+    switch (type) {
+    case 20: /* bigint */
+    case 21: /* smallint */
+    case 23: /* integer */
+        return CDC_ENV_COL_INT;
+    case 16: /* boolean */
+        return CDC_ENV_COL_BOOL;
+    default:
+        return CDC_ENV_COL_TEXT;
+    }
+}
+
 /* Fills the snapshot's view of the table: column types and where each key
  * column is.  A key column missing from the table leaves key_index NULL
  * (the table cannot be snapshot; the mapping check reports it). */
 static int
-describe_snapshot(PGconn *conn, const char *oid, table_slot_t *slot,
-                  ferry_err_t *err)
+describe_snapshot(const map_pg_table_t *t, table_slot_t *slot)
 {
-    const char *params[1] = {oid};
-    size_t n = 0;
-    char **types = fetch_names(conn, types_sql, 1, params, &n, err);
-    int rc = FERRY_OK;
-
-    if (types == NULL)
-        return err ? err->status : FERRY_EFATAL;
-    slot->types = calloc(n + 1, 1);
-    if (slot->types == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n && i < slot->pub.ncolumns; i++)
-        slot->types[i] = (unsigned char)(types[i][0] - '0');
+    slot->types = calloc(slot->pub.ncolumns + 1, 1);
     slot->key_index = calloc(slot->pub.nkey + 1, sizeof(size_t));
-    if (slot->key_index == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (slot->types == NULL || slot->key_index == NULL)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < slot->pub.ncolumns; i++)
+        slot->types[i] = col_type(t->columns[i].type_oid);
     for (size_t k = 0; k < slot->pub.nkey; k++) {
         size_t i;
 
@@ -148,58 +102,27 @@ describe_snapshot(PGconn *conn, const char *oid, table_slot_t *slot,
             if (strcmp(slot->columns[i], slot->key[k]) == 0)
                 break;
         if (i == slot->pub.ncolumns)
-            goto done;
+            return FERRY_OK;
         slot->key_index[k] = i;
     }
     slot->key_ok = true;
-
-done:
-    free_names(types);
-    return rc;
+    return FERRY_OK;
 }
 
-/* Fills slot for entity e.  Returns 0, a negative status for a failure
- * that stops everything, or 1 for a problem added to report. */
+/* Fills slot for entity e from t, its source table's catalog (borrowed).
+ * Returns 0, FERRY_ENOMEM, or 1 for a problem added to report. */
 static int
-describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
-         size_t cap, ferry_err_t *err)
+describe_table(const map_pg_table_t *t, const map_entity_t *e,
+               table_slot_t *slot, char *report, size_t cap)
 {
-    const char *params[2] = {e->source_schema, e->source_table};
-    char line[1024], oid[32], replident[4];
-    size_t ncols = 0, nkey = 0;
-    PGresult *res =
-        PQexecParams(conn, table_sql, 2, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ferry_err_set(err, FERRY_ETRANSIENT,
-                      "could not read the source catalog: %s",
-                      PQerrorMessage(conn));
-        PQclear(res);
-        return FERRY_ETRANSIENT;
-    }
-    if (PQntuples(res) != 1) {
-        snprintf(line, sizeof(line),
-                 "entity \"%s\": source table \"%s.%s\" does not exist",
-                 e->name, e->source_schema, e->source_table);
-        add_problem(report, cap, line);
-        PQclear(res);
-        return 1;
-    }
-    snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
-    snprintf(replident, sizeof(replident), "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
-
-    params[0] = oid;
-    params[1] = replident;
-    slot->columns = fetch_names(conn, columns_sql, 1, params, &ncols, err);
-    if (slot->columns == NULL)
-        return err ? err->status : FERRY_EFATAL;
     /* What wal2json will send as the old row's identity decides whether
      * updates and deletes survive, whatever key the mapping names. */
-    slot->key = fetch_names(conn, key_sql, 2, params, &nkey, err);
-    if (slot->key == NULL)
-        return err ? err->status : FERRY_EFATAL;
-    if (replident[0] == 'n' || (replident[0] != 'f' && nkey == 0)) {
+    const map_pg_index_t *ident = map_catalog_identity_index(t);
+    size_t ncols = t->n_columns, nkey = ident ? ident->n_columns : 0;
+    const char *const *keys;
+    char line[1024];
+
+    if (t->replident == 'n' || (t->replident != 'f' && nkey == 0)) {
         snprintf(line, sizeof(line),
                  "table \"%s.%s\" has no primary key or replica identity, so "
                  "its updates and deletes would be lost: add a primary key or "
@@ -209,26 +132,59 @@ describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
         add_problem(report, cap, line);
         return 1;
     }
-    slot->index_key = nkey > 0 && e->n_key == 0;
-    if (e->n_key > 0 || nkey == 0) {
-        /* The mapping's key, or with REPLICA IDENTITY FULL and no key the
-         * whole row. */
-        free_names(slot->key);
-        slot->key = calloc((e->n_key ? e->n_key : ncols) + 1, sizeof(char *));
-        if (slot->key == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        nkey = e->n_key ? e->n_key : ncols;
-        for (size_t i = 0; i < nkey; i++) {
-            slot->key[i] = strdup(e->n_key ? e->key[i] : slot->columns[i]);
-            if (slot->key[i] == NULL)
-                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        }
+    if ((slot->columns = calloc(ncols + 1, sizeof(char *))) == NULL)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < ncols; i++) {
+        if ((slot->columns[i] = strdup(t->columns[i].name)) == NULL)
+            return FERRY_ENOMEM;
     }
+    slot->index_key = nkey > 0 && e->n_key == 0;
+    /* The mapping's key, else the identity's, or with REPLICA IDENTITY FULL
+     * and no key the whole row. */
+    if (e->n_key > 0) {
+        keys = e->key;
+        nkey = e->n_key;
+    } else if (nkey > 0) {
+        keys = ident->columns;
+    } else {
+        keys = (const char *const *)slot->columns;
+        nkey = ncols;
+    }
+    if ((slot->key = copy_names(keys, nkey)) == NULL)
+        return FERRY_ENOMEM;
     slot->pub.columns = (const char *const *)slot->columns;
     slot->pub.ncolumns = ncols;
     slot->pub.key_columns = (const char *const *)slot->key;
     slot->pub.nkey = nkey;
-    return describe_snapshot(conn, oid, slot, err);
+    return describe_snapshot(t, slot);
+}
+
+/* Reads entity e's source table through conn into slot.  Returns 0, a
+ * negative status for a failure that stops everything, or 1 for a problem
+ * added to report. */
+static int
+describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
+         size_t cap, ferry_err_t *err)
+{
+    map_pg_table_t t;
+    char line[1024];
+    int rc = map_catalog_table(conn, "source", e->source_schema,
+                               e->source_table, &t, err);
+
+    if (rc == 0 && !t.exists) {
+        snprintf(line, sizeof(line),
+                 "entity \"%s\": source table \"%s.%s\" does not exist",
+                 e->name, e->source_schema, e->source_table);
+        add_problem(report, cap, line);
+        rc = 1;
+    } else if (rc == 0 && (rc = describe_table(&t, e, slot, report, cap)) ==
+                              FERRY_ENOMEM) {
+        ferry_err_set(err, rc,
+                      "out of memory describing source table \"%s.%s\"",
+                      e->source_schema, e->source_table);
+    }
+    map_catalog_table_free(&t);
+    return rc;
 }
 
 static bool
@@ -254,7 +210,8 @@ cdc_tables_load(PGconn *conn, const map_config_t *cfg, cdc_tables_t **out,
     if (t == NULL ||
         (t->v = calloc(cfg->n_entities + 1, sizeof(*t->v))) == NULL ||
         (t->names = calloc(cfg->n_entities + 1, sizeof(char *))) == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory describing the captured tables");
         goto done;
     }
     for (size_t i = 0; i < cfg->n_entities; i++) {
@@ -271,7 +228,10 @@ cdc_tables_load(PGconn *conn, const map_config_t *cfg, cdc_tables_t **out,
         qlen = strlen(e->source_schema) + strlen(e->source_table) + 2;
         slot->qualified = malloc(qlen);
         if (slot->qualified == NULL) {
-            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory describing source table "
+                               "\"%s.%s\"",
+                               e->source_schema, e->source_table);
             goto done;
         }
         snprintf(slot->qualified, qlen, "%s.%s", e->source_schema,

@@ -3,6 +3,8 @@
  * cdc/cdc_w2j.c */
 #include "cdc_w2j.h"
 
+#include "ferry_lsn.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,7 +472,7 @@ parse_lsn_value(scan_t *s, bool *has, uint64_t *lsn)
         return rc;
     if (inner.ptr == NULL)
         return 0;
-    if (!cdc_w2j_parse_lsn(inner.ptr, inner.len, lsn)) {
+    if (!ferry_lsn_parse(inner.ptr, inner.len, lsn)) {
         s->p = at;
         return fail(s, "invalid LSN");
     }
@@ -688,44 +690,6 @@ cdc_w2j_msg_close(cdc_w2j_msg_t *msg)
     free(msg->identity.v);
     free(msg->pk.v);
     memset(msg, 0, sizeof(*msg));
-}
-
-static bool
-parse_hex32(const char *s, size_t n, uint32_t *out)
-{
-    uint32_t v = 0;
-
-    if (n == 0 || n > 8)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        uint32_t d;
-
-        if (c >= '0' && c <= '9')
-            d = (uint32_t)(c - '0');
-        else if (c >= 'A' && c <= 'F')
-            d = (uint32_t)(c - 'A' + 10);
-        else if (c >= 'a' && c <= 'f')
-            d = (uint32_t)(c - 'a' + 10);
-        else
-            return false;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
-}
-
-bool
-cdc_w2j_parse_lsn(const char *s, size_t n, uint64_t *lsn)
-{
-    const char *slash = memchr(s, '/', n);
-    uint32_t hi, lo;
-
-    if (slash == NULL || !parse_hex32(s, (size_t)(slash - s), &hi) ||
-        !parse_hex32(slash + 1, n - (size_t)(slash - s) - 1, &lo))
-        return false;
-    *lsn = (uint64_t)hi << 32 | lo;
-    return true;
 }
 
 static unsigned

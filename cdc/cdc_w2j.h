@@ -95,10 +95,6 @@ void cdc_w2j_msg_close(cdc_w2j_msg_t *msg);
 int cdc_w2j_parse(cdc_w2j_msg_t *msg, const char *data, size_t len,
                   ferry_err_t *err) FERRY_WUR;
 
-/* Parses an LSN written "X/X" (s borrowed, n bytes) into *lsn.  Returns
- * false when s is not two 1-8 digit hex numbers around a '/'. */
-bool cdc_w2j_parse_lsn(const char *s, size_t n, uint64_t *lsn) FERRY_WUR;
-
 /* Returns whether the escaped token tok and the raw (unescaped) text s[0..n)
  * name the same string.  Fast when tok holds no backslash. */
 bool cdc_w2j_tok_eq(cdc_w2j_tok_t tok, const char *s, size_t n);

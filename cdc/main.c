@@ -4,6 +4,7 @@
 #include "cdc_stream.h"
 #include "ferry_cli.h"
 #include "ferry_log.h"
+#include "ferry_lsn.h"
 #include "ferry_version.h"
 #include "map_config.h"
 
@@ -104,7 +105,7 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             *config = optarg;
             break;
         case 'E':
-            if (!cdc_lsn_parse(optarg, &opts->endpos)) {
+            if (!ferry_lsn_parse(optarg, strlen(optarg), &opts->endpos)) {
                 fprintf(stderr,
                         "ferry-cdc: invalid --endpos \"%s\": expected an LSN "
                         "such as 0/1A2B3C4\n",

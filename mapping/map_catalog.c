@@ -1,8 +1,10 @@
 /* Reading tables, columns, unique indexes and replica identity from pg_catalog.
  * mapping/map_catalog.c */
 #include "map_catalog.h"
+#include "ferry_pg.h"
 #include "map_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +17,8 @@ static const char *const columns_sql =
     "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
     "       COALESCE(bt.typname, t.typname), "
     "       COALESCE(bt.typcategory, t.typcategory), a.attnotnull, "
-    "       a.atthasdef OR a.attidentity <> '', a.attgenerated <> '' "
+    "       a.atthasdef OR a.attidentity <> '', a.attgenerated <> '', "
+    "       a.atttypid "
     "FROM pg_catalog.pg_attribute a "
     "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
     "LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' "
@@ -36,19 +39,19 @@ static const char *const indexes_sql =
     "  AND k.ord <= i.indnkeyatts "
     "ORDER BY ic.relname, k.ord";
 
+/* Runs a catalog query; NULL with err set when it failed.  Any failure is
+ * transient: the caller reads the whole table again. */
 static PGresult *
-query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-      ferry_err_t *err)
+query(PGconn *conn, const char *side, const char *sql, int nparams,
+      const char *const *params, ferry_err_t *err)
 {
-    PGresult *res =
-        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *res;
+    char what[64];
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ferry_err_set(err, FERRY_ETRANSIENT, "could not read the catalog: %s",
-                      PQerrorMessage(conn));
-        PQclear(res);
+    snprintf(what, sizeof(what), "read the %s catalog", side);
+    if (ferry_pg_exec(conn, sql, nparams, params, &res, NULL, what,
+                      FERRY_PG_ANY_TRANSIENT, err) != 0)
         return NULL;
-    }
     return res;
 }
 
@@ -84,8 +87,8 @@ load_indexes(map_pg_table_t *t)
 }
 
 int
-map_catalog_table(PGconn *conn, const char *schema, const char *table,
-                  map_pg_table_t *out, ferry_err_t *err)
+map_catalog_table(PGconn *conn, const char *side, const char *schema,
+                  const char *table, map_pg_table_t *out, ferry_err_t *err)
 {
     const char *params[2] = {schema, table};
     PGresult *res = NULL;
@@ -93,7 +96,7 @@ map_catalog_table(PGconn *conn, const char *schema, const char *table,
     int rc = FERRY_ETRANSIENT;
 
     memset(out, 0, sizeof(*out));
-    res = query(conn, table_sql, 2, params, err);
+    res = query(conn, side, table_sql, 2, params, err);
     if (res == NULL)
         goto done;
     if (PQntuples(res) == 0) {
@@ -103,8 +106,8 @@ map_catalog_table(PGconn *conn, const char *schema, const char *table,
     out->exists = true;
     out->replident = PQgetvalue(res, 0, 1)[0];
     oid = PQgetvalue(res, 0, 0);
-    out->res_cols = query(conn, columns_sql, 1, &oid, err);
-    out->res_idx = query(conn, indexes_sql, 1, &oid, err);
+    out->res_cols = query(conn, side, columns_sql, 1, &oid, err);
+    out->res_idx = query(conn, side, indexes_sql, 1, &oid, err);
     if (out->res_cols == NULL || out->res_idx == NULL)
         goto done;
     out->n_columns = (size_t)PQntuples(out->res_cols);
@@ -123,13 +126,17 @@ map_catalog_table(PGconn *conn, const char *schema, const char *table,
         c->not_null = PQgetvalue(out->res_cols, r, 4)[0] == 't';
         c->has_default = PQgetvalue(out->res_cols, r, 5)[0] == 't';
         c->generated = PQgetvalue(out->res_cols, r, 6)[0] == 't';
+        c->type_oid = (Oid)strtoul(PQgetvalue(out->res_cols, r, 7), NULL, 10);
     }
     rc = load_indexes(out);
 
 done:
     PQclear(res);
     if (rc == FERRY_ENOMEM)
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory reading the %s catalog of table "
+                      "\"%s.%s\"",
+                      side, schema, table);
     return rc;
 }
 
@@ -160,6 +167,18 @@ map_catalog_primary_key(const map_pg_table_t *t)
 {
     for (size_t i = 0; i < t->n_indexes; i++) {
         if (t->indexes[i].primary)
+            return &t->indexes[i];
+    }
+    return NULL;
+}
+
+const map_pg_index_t *
+map_catalog_identity_index(const map_pg_table_t *t)
+{
+    if (t->replident != 'i')
+        return map_catalog_primary_key(t);
+    for (size_t i = 0; i < t->n_indexes; i++) {
+        if (t->indexes[i].replica_identity)
             return &t->indexes[i];
     }
     return NULL;
@@ -199,7 +218,8 @@ resolve_one(map_config_t *cfg, map_entity_t *e, PGconn *src, ferry_err_t *err)
     map_pg_table_t t;
     const map_pg_index_t *pk;
     const char **key;
-    int rc = map_catalog_table(src, e->source_schema, e->source_table, &t, err);
+    int rc = map_catalog_table(src, "source", e->source_schema, e->source_table,
+                               &t, err);
 
     if (rc != 0)
         goto done;
@@ -233,7 +253,9 @@ resolve_one(map_config_t *cfg, map_entity_t *e, PGconn *src, ferry_err_t *err)
 
 done:
     if (rc == FERRY_ENOMEM)
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory copying the key of entity \"%s\"",
+                      e->name);
     map_catalog_table_free(&t);
     return rc;
 }

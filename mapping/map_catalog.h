@@ -1,10 +1,13 @@
 /* What a live database says about a mapped table: columns, keys, identity.
  * mapping/map_catalog.h
  *
- * ferry-map check compares these facts with the mapping; ferry-cdc and
- * ferry-sink use map_catalog_resolve_keys() to fill entity keys that the
- * file leaves to the source primary key.  Every value is passed to the
- * server as a parameter.  A connection belongs to one thread at a time.
+ * The one reader of pg_catalog for a table.  ferry-map check compares
+ * these facts with the mapping; ferry-cdc describes its captured tables
+ * from them (columns, the identity wal2json keys changes by); ferry-sink
+ * reads its target tables' column types; map_catalog_resolve_keys() fills
+ * entity keys that the file leaves to the source primary key.  Every value
+ * is passed to the server as a parameter.  A connection belongs to one
+ * thread at a time.
  */
 #ifndef MAP_CATALOG_H
 #define MAP_CATALOG_H
@@ -22,6 +25,8 @@ typedef struct map_pg_column {
     const char
         *type;       /* borrowed: format_type(), e.g. "character varying(40)" */
     map_type_t base; /* the base type (domains resolved) */
+    Oid type_oid;    /* the column's own type (a domain's, not its base
+                        type's): what wal2json looks at */
     bool not_null;   /* attnotnull */
     bool has_default; /* a DEFAULT, identity or generated value exists */
     bool generated;   /* GENERATED ALWAYS AS (...) STORED: cannot be written */
@@ -50,11 +55,13 @@ typedef struct map_pg_table {
 
 /* Reads schema.table (borrowed) through conn (borrowed) into *out
  * (caller-allocated; release with map_catalog_table_free() whatever the
- * result).  A missing table is not an error: out->exists is false.  Returns
- * 0, FERRY_ETRANSIENT when a query failed (err says which), or
- * FERRY_ENOMEM. */
-int map_catalog_table(PGconn *conn, const char *schema, const char *table,
-                      map_pg_table_t *out, ferry_err_t *err) FERRY_WUR;
+ * result).  side (borrowed: "source" or "target") names the database in
+ * messages.  A missing table is not an error: out->exists is false.
+ * Returns 0, FERRY_ETRANSIENT when a query failed ("could not read the
+ * <side> catalog: ..."), or FERRY_ENOMEM. */
+int map_catalog_table(PGconn *conn, const char *side, const char *schema,
+                      const char *table, map_pg_table_t *out,
+                      ferry_err_t *err) FERRY_WUR;
 
 /* Frees what the table owns; the struct itself is the caller's. */
 void map_catalog_table_free(map_pg_table_t *t);
@@ -65,6 +72,12 @@ const map_pg_column_t *map_catalog_column(const map_pg_table_t *t,
 
 /* The primary key's index (borrowed), or NULL. */
 const map_pg_index_t *map_catalog_primary_key(const map_pg_table_t *t);
+
+/* The index whose key columns logical decoding sends as a changed row's
+ * old identity: with REPLICA IDENTITY USING INDEX (replident 'i') that
+ * index, otherwise the primary key.  Borrowed, or NULL when there is none
+ * (a table with REPLICA IDENTITY FULL may still have its primary key). */
+const map_pg_index_t *map_catalog_identity_index(const map_pg_table_t *t);
 
 /* True when a unique index's key columns are all among cols (n names,
  * borrowed), which makes cols unique. */

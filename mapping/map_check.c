@@ -402,15 +402,15 @@ read_tables(check_t *c, PGconn *src, PGconn *tgt, ferry_err_t *err)
         int rc;
 
         if (src) {
-            rc = map_catalog_table(src, e->source_schema, e->source_table,
-                                   &c->src[i], err);
+            rc = map_catalog_table(src, "source", e->source_schema,
+                                   e->source_table, &c->src[i], err);
             if (rc != 0)
                 return ferry_err_prefix(err, "source table \"%s.%s\"",
                                         e->source_schema, e->source_table);
         }
         if (tgt) {
-            rc = map_catalog_table(tgt, e->target_schema, e->target_table,
-                                   &c->tgt[i], err);
+            rc = map_catalog_table(tgt, "target", e->target_schema,
+                                   e->target_table, &c->tgt[i], err);
             if (rc != 0)
                 return ferry_err_prefix(err, "target table \"%s.%s\"",
                                         e->target_schema, e->target_table);

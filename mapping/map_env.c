@@ -2,38 +2,12 @@
  * mapping/map_env.c */
 #include "map_env.h"
 
+#include "ferry_buf.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A growable output buffer. */
-typedef struct outbuf {
-    char *s;
-    size_t len;
-    size_t cap;
-} outbuf_t;
-
-static bool
-put(outbuf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *ns;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        ns = realloc(b->s, cap);
-        if (ns == NULL)
-            return false;
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return true;
-}
 
 static bool
 is_name_start(char c)
@@ -50,7 +24,7 @@ is_name_char(char c)
 /* Expands the "${NAME}" starting at in (in[0] == '$', in[1] == '{') and sets
  * *used to the characters consumed. */
 static int
-expand_var(const char *in, size_t *used, outbuf_t *b, ferry_err_t *err)
+expand_var(const char *in, size_t *used, ferry_buf_t *b, ferry_err_t *err)
 {
     const char *name = in + 2;
     const char *end = strchr(name, '}');
@@ -81,8 +55,7 @@ expand_var(const char *in, size_t *used, outbuf_t *b, ferry_err_t *err)
     if (val == NULL)
         return ferry_err_set(err, FERRY_ECONFIG,
                              "environment variable \"%s\" is not set", var);
-    if (!put(b, val, strlen(val)))
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_append_str(b, val);
     *used = n + 3;
     return 0;
 }
@@ -90,35 +63,35 @@ expand_var(const char *in, size_t *used, outbuf_t *b, ferry_err_t *err)
 int
 map_env_expand(const char *in, char **out, ferry_err_t *err)
 {
-    outbuf_t b = {0};
+    ferry_buf_t b;
     int rc = 0;
     size_t i = 0;
 
     *out = NULL;
-    if (!put(&b, "", 0)) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        goto done;
-    }
+    ferry_buf_init(&b);
     while (in[i] != '\0') {
         size_t used = 1;
 
         if (in[i] == '$' && in[i + 1] == '$') {
             used = 2;
-            if (!put(&b, "$", 1))
-                rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            ferry_buf_putc(&b, '$');
         } else if (in[i] == '$' && in[i + 1] == '{') {
             rc = expand_var(in + i, &used, &b, err);
-        } else if (!put(&b, in + i, 1)) {
-            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        } else {
+            ferry_buf_putc(&b, in[i]);
         }
         if (rc != 0)
             goto done;
         i += used;
     }
-    *out = b.s;
-    b.s = NULL;
+    if ((rc = ferry_buf_status(&b, err, "expanding environment variables")) !=
+        0)
+        goto done;
+    if ((*out = ferry_buf_take(&b)) == NULL)
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory expanding environment variables");
 
 done:
-    free(b.s);
+    ferry_buf_close(&b);
     return rc;
 }

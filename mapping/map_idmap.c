@@ -6,6 +6,8 @@
  * nothing.
  */
 #include "map_idmap.h"
+#include "ferry_buf.h"
+#include "ferry_pg.h"
 #include "map_uuid.h"
 
 #include <stdbool.h>
@@ -13,21 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOO_LONG ((size_t)-1)
 #define STAGE "pg_temp.ferry_idmap_import"
 
-static int
-exec_ok(PGconn *conn, const char *sql, ferry_err_t *err, const char *what)
-{
-    PGresult *res = PQexec(conn, sql);
-    int rc = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s", what,
-                           PQerrorMessage(conn));
-    PQclear(res);
-    return rc;
-}
+/* Every statement of an import fails it as a whole, transiently: nothing
+ * is committed until the end, and running the import again is safe. */
+#define IMPORT_FLAGS (FERRY_PG_ANY_TRANSIENT | FERRY_PG_MULTI)
 
 /* "schema".id_map, quoted; a new string (free with free()) or NULL. */
 static char *
@@ -43,7 +35,8 @@ idmap_table(PGconn *conn, const char *schema, ferry_err_t *err)
     }
     if (asprintf(&t, "%s.id_map", q) < 0) {
         t = NULL;
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory naming the id-map table");
     }
     PQfreemem(q);
     return t;
@@ -71,10 +64,12 @@ map_idmap_ensure(PGconn *tgt, const char *state_schema, ferry_err_t *err)
                  " PRIMARY KEY (entity, legacy_key))",
                  q, q) < 0) {
         sql = NULL;
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory creating the id-map table");
         goto done;
     }
-    rc = exec_ok(tgt, sql, err, "create the id-map table");
+    rc = ferry_pg_exec(tgt, sql, 0, NULL, NULL, NULL, "create the id-map table",
+                       IMPORT_FLAGS, err);
 
 done:
     PQfreemem(q);
@@ -85,15 +80,18 @@ done:
 static int
 begin_stage(PGconn *tgt, const map_config_t *cfg, ferry_err_t *err)
 {
-    int rc = exec_ok(tgt, "BEGIN", err, "begin the import");
+    int rc = ferry_pg_exec(tgt, "BEGIN", 0, NULL, NULL, NULL,
+                           "begin the import", IMPORT_FLAGS, err);
 
     if (rc == 0)
         rc = map_idmap_ensure(tgt, cfg->state_schema, err);
     if (rc == 0)
-        rc = exec_ok(tgt,
-                     "CREATE TEMP TABLE ferry_idmap_import "
-                     "(legacy_key text, uuid text) ON COMMIT DROP",
-                     err, "create the import's staging table");
+        rc = ferry_pg_exec(tgt,
+                           "CREATE TEMP TABLE ferry_idmap_import "
+                           "(legacy_key text, uuid text) ON COMMIT DROP",
+                           0, NULL, NULL, NULL,
+                           "create the import's staging table", IMPORT_FLAGS,
+                           err);
     return rc;
 }
 
@@ -104,15 +102,12 @@ first_row(PGconn *tgt, const char *sql, const char *entity, char *v1, char *v2,
           size_t len, ferry_err_t *err)
 {
     const char *params[1] = {entity};
-    PGresult *res =
-        PQexecParams(tgt, sql, entity ? 1 : 0, NULL, params, NULL, NULL, 0);
-    int rc = 0;
+    PGresult *res = NULL;
+    int rc =
+        ferry_pg_exec(tgt, sql, entity ? 1 : 0, params, &res, NULL,
+                      "check the imported rows", FERRY_PG_ANY_TRANSIENT, err);
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                           "could not check the imported rows: %s",
-                           PQerrorMessage(tgt));
-    } else if (PQntuples(res) > 0) {
+    if (rc == 0 && PQntuples(res) > 0) {
         snprintf(v1, len, "%s", PQgetvalue(res, 0, 0));
         snprintf(v2, len, "%s",
                  PQnfields(res) > 1 ? PQgetvalue(res, 0, 1) : "");
@@ -158,7 +153,8 @@ check_stage(PGconn *tgt, const char *table, const char *entity,
                  "JOIN %s m ON m.entity = $1 AND m.legacy_key = i.legacy_key "
                  "WHERE m.uuid <> i.uuid::uuid LIMIT 1",
                  table) < 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory checking the imported rows");
     rc = first_row(tgt, sql, entity, v1, v2, sizeof(v1), err);
     free(sql);
     if (rc == 1)
@@ -185,6 +181,7 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
     char *row_lsn = NULL, *sql = NULL;
     const char *params[1];
     PGresult *res = NULL;
+    char what[600];
     map_uuid_t ns;
     bool open = false;
     int rc = FERRY_ENOMEM;
@@ -197,17 +194,16 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
     }
     if (asprintf(&row_lsn, "%s.row_lsn", q) < 0) {
         row_lsn = NULL;
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory checking the imported rows");
         goto done;
     }
     params[0] = row_lsn;
-    res = PQexecParams(tgt, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
-                       params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not look for %s: %s",
-                           row_lsn, PQerrorMessage(tgt));
+    snprintf(what, sizeof(what), "look for %s", row_lsn);
+    if ((rc =
+             ferry_pg_exec(tgt, "SELECT to_regclass($1) IS NOT NULL", 1, params,
+                           &res, NULL, what, FERRY_PG_ANY_TRANSIENT, err)) != 0)
         goto done;
-    }
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         rc = 0; /* ferry-sink never ran here */
         goto done;
@@ -219,19 +215,17 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
     if (asprintf(&sql, "LOCK TABLE %s IN SHARE MODE", row_lsn) < 0) {
         res = NULL;
         sql = NULL;
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory checking the imported rows");
         goto done;
     }
-    res = PQexec(tgt, sql);
+    res = NULL;
+    snprintf(what, sizeof(what), "lock %s", row_lsn);
+    rc = ferry_pg_exec(tgt, sql, 0, NULL, NULL, NULL, what, IMPORT_FLAGS, err);
     free(sql);
     sql = NULL;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not lock %s: %s",
-                           row_lsn, PQerrorMessage(tgt));
+    if (rc != 0)
         goto done;
-    }
-    PQclear(res);
-    res = NULL;
     if (asprintf(&sql,
                  "DECLARE ferry_idmap_derived NO SCROLL CURSOR FOR "
                  "SELECT i.legacy_key, lower(i.uuid) FROM " STAGE " i "
@@ -240,30 +234,24 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
                  "AND m.legacy_key = i.legacy_key)",
                  row_lsn, idmap) < 0) {
         sql = NULL;
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory checking the imported rows");
         goto done;
     }
     params[0] = entity;
-    res = PQexecParams(tgt, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                           "could not check the imported rows: %s",
-                           PQerrorMessage(tgt));
+    if ((rc = ferry_pg_exec(tgt, sql, 1, params, NULL, NULL,
+                            "check the imported rows", FERRY_PG_ANY_TRANSIENT,
+                            err)) != 0)
         goto done;
-    }
     open = true;
-    rc = 0;
     while (rc == 0) {
         int i, n;
 
         PQclear(res);
-        res = PQexec(tgt, "FETCH 10000 FROM ferry_idmap_derived");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                               "could not check the imported rows: %s",
-                               PQerrorMessage(tgt));
+        if ((rc = ferry_pg_exec(tgt, "FETCH 10000 FROM ferry_idmap_derived", 0,
+                                NULL, &res, NULL, "check the imported rows",
+                                FERRY_PG_ANY_TRANSIENT, err)) != 0)
             break;
-        }
         n = PQntuples(res);
         if (n == 0)
             break;
@@ -273,7 +261,8 @@ check_derived(PGconn *tgt, const map_config_t *cfg, const char *entity,
             char text[MAP_UUID_STRLEN];
 
             if (map_uuid_entity(&ns, entity, key, &u) != 0) {
-                rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+                rc = ferry_err_set(err, FERRY_ENOMEM,
+                                   "out of memory checking the imported rows");
                 break;
             }
             map_uuid_format(&u, text);
@@ -322,18 +311,17 @@ finish_import(PGconn *tgt, const map_config_t *cfg, const map_entity_t *e,
                  "FROM " STAGE " ON CONFLICT (entity, legacy_key) DO NOTHING",
                  table) < 0) {
         sql = NULL;
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory inserting into the id-map");
         goto done;
     }
-    res = PQexecParams(tgt, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                           "could not insert into the id-map: %s",
-                           PQerrorMessage(tgt));
+    if ((rc = ferry_pg_exec(tgt, sql, 1, params, &res, NULL,
+                            "insert into the id-map", FERRY_PG_ANY_TRANSIENT,
+                            err)) != 0)
         goto done;
-    }
     *imported = atol(PQcmdTuples(res));
-    rc = exec_ok(tgt, "COMMIT", err, "commit the import");
+    rc = ferry_pg_exec(tgt, "COMMIT", 0, NULL, NULL, NULL, "commit the import",
+                       IMPORT_FLAGS, err);
 
 done:
     if (rc != 0)
@@ -344,41 +332,28 @@ done:
     return rc;
 }
 
-/* Ends a COPY FROM STDIN and collects its result. */
+/* Ends the COPY of the rows to import, or aborts it after the caller's
+ * failure rc (returned as it is).  A row the target cannot load (a CSV that
+ * does not parse) is a data error: FERRY_EDATA. */
 static int
-end_copy(PGconn *tgt, const char *errmsg, ferry_err_t *err)
+end_copy(PGconn *tgt, int rc, ferry_err_t *err)
 {
-    PGresult *res;
-    int rc = 0;
-
-    if (PQputCopyEnd(tgt, errmsg) != 1)
-        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not end COPY: %s",
-                           PQerrorMessage(tgt));
-    while ((res = PQgetResult(tgt)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = ferry_err_set(err, FERRY_EDATA,
-                               "could not load the rows to import: %s",
-                               PQerrorMessage(tgt));
-        PQclear(res);
+    if (rc != 0) {
+        ferry_pg_copy_abort(tgt, "import aborted");
+        return rc;
     }
-    return rc;
+    return ferry_pg_copy_end(tgt, "load the rows to import", 0, err);
 }
 
 static int
 start_copy(PGconn *tgt, const char *options, ferry_err_t *err)
 {
     char sql[256];
-    PGresult *res;
-    int rc = 0;
 
     snprintf(sql, sizeof(sql),
              "COPY " STAGE " (legacy_key, uuid) FROM STDIN WITH (%s)", options);
-    res = PQexec(tgt, sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN)
-        rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not start COPY: %s",
-                           PQerrorMessage(tgt));
-    PQclear(res);
-    return rc;
+    return ferry_pg_copy_start(tgt, sql, "start COPY", FERRY_PG_ANY_TRANSIENT,
+                               err);
 }
 
 int
@@ -406,14 +381,7 @@ map_idmap_import_csv(PGconn *tgt, const map_config_t *cfg,
     }
     if (rc == 0 && ferror(csv))
         rc = ferry_err_set(err, FERRY_EDATA, "could not read the CSV file");
-    {
-        int end = end_copy(tgt, rc == 0 ? NULL : "import aborted",
-                           rc == 0 ? err : NULL);
-
-        if (rc == 0)
-            rc = end;
-    }
-    if (rc != 0)
+    if ((rc = end_copy(tgt, rc, err)) != 0)
         goto fail;
     return finish_import(tgt, cfg, e, imported, err);
 
@@ -422,61 +390,35 @@ fail:
     return rc;
 }
 
-/* Appends v to the COPY text line in buf, escaped; returns the new length,
- * or TOO_LONG when v does not fit. */
-static size_t
-copy_escape(char *buf, size_t used, size_t cap, const char *v)
-{
-    for (; *v; v++) {
-        char c = *v;
-        char esc = c == '\\'   ? '\\'
-                   : c == '\t' ? 't'
-                   : c == '\n' ? 'n'
-                   : c == '\r' ? 'r'
-                               : 0;
-
-        if (used + 3 >= cap)
-            return TOO_LONG;
-        if (esc) {
-            buf[used++] = '\\';
-            buf[used++] = esc;
-        } else {
-            buf[used++] = c;
-        }
-    }
-    return used;
-}
-
 static int
 send_rows(PGconn *tgt, PGresult *rows, ferry_err_t *err)
 {
-    char line[4096];
+    ferry_buf_t line;
+    int rc = 0;
 
-    for (int r = 0; r < PQntuples(rows); r++) {
-        size_t used = 0;
-
-        if (PQgetisnull(rows, r, 0) || PQgetisnull(rows, r, 1))
-            return ferry_err_set(err, FERRY_EDATA,
-                                 "row %d has a NULL source_id or "
-                                 "destination_id",
-                                 r + 1);
-        used =
-            copy_escape(line, used, sizeof(line) - 2, PQgetvalue(rows, r, 0));
-        if (used != TOO_LONG) {
-            line[used++] = '\t';
-            used = copy_escape(line, used, sizeof(line) - 2,
-                               PQgetvalue(rows, r, 1));
+    ferry_buf_init(&line);
+    for (int r = 0; r < PQntuples(rows) && rc == 0; r++) {
+        if (PQgetisnull(rows, r, 0) || PQgetisnull(rows, r, 1)) {
+            rc = ferry_err_set(err, FERRY_EDATA,
+                               "row %d has a NULL source_id or "
+                               "destination_id",
+                               r + 1);
+            break;
         }
-        if (used == TOO_LONG)
-            return ferry_err_set(err, FERRY_EDATA,
-                                 "row %d is too long to import", r + 1);
-        line[used++] = '\n';
-        if (PQputCopyData(tgt, line, (int)used) != 1)
-            return ferry_err_set(err, FERRY_ETRANSIENT,
-                                 "could not send the rows: %s",
-                                 PQerrorMessage(tgt));
+        ferry_buf_reset(&line);
+        ferry_buf_append_copy_field(&line, PQgetvalue(rows, r, 0));
+        ferry_buf_putc(&line, '\t');
+        ferry_buf_append_copy_field(&line, PQgetvalue(rows, r, 1));
+        ferry_buf_putc(&line, '\n');
+        if ((rc = ferry_buf_status(&line, err, "sending row %d to import",
+                                   r + 1)) == 0 &&
+            PQputCopyData(tgt, line.data, (int)line.len) != 1)
+            rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                               "could not send the rows: %s",
+                               PQerrorMessage(tgt));
     }
-    return 0;
+    ferry_buf_close(&line);
+    return rc;
 }
 
 static PGresult *
@@ -495,7 +437,8 @@ read_mappings(PGconn *from, const char *schema, const char *table,
                  "WHERE source_table = $1",
                  qs, qt) < 0) {
         sql = NULL;
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory reading the mappings to import");
         goto done;
     }
     res = PQexecParams(from, sql, 1, NULL, params, NULL, NULL, 0);
@@ -532,14 +475,7 @@ map_idmap_import_table(PGconn *tgt, const map_config_t *cfg,
     if (rc != 0)
         goto fail;
     rc = send_rows(tgt, rows, err);
-    {
-        int end = end_copy(tgt, rc == 0 ? NULL : "import aborted",
-                           rc == 0 ? err : NULL);
-
-        if (rc == 0)
-            rc = end;
-    }
-    if (rc != 0)
+    if ((rc = end_copy(tgt, rc, err)) != 0)
         goto fail;
     PQclear(rows);
     return finish_import(tgt, cfg, e, imported, err);

@@ -31,8 +31,8 @@ int map_idmap_ensure(PGconn *tgt, const char *state_schema,
  * to another UUID (in the id-map, or, when ferry-sink applied it, its
  * derived UUID), a key given two UUIDs, or a value that is not a UUID
  * fails the whole import.  Sets *imported to the number of new rows.
- * Returns 0, FERRY_EDATA (bad rows), FERRY_ETRANSIENT or FERRY_ENOMEM, with
- * err saying why. */
+ * Returns 0, FERRY_EDATA (bad rows), FERRY_ETRANSIENT, FERRY_EFATAL (the
+ * target refused the COPY itself) or FERRY_ENOMEM, with err saying why. */
 int map_idmap_import_csv(PGconn *tgt, const map_config_t *cfg,
                          const map_entity_t *e, FILE *csv, long *imported,
                          ferry_err_t *err) FERRY_WUR;

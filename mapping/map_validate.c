@@ -10,6 +10,8 @@
  */
 #include "map_validate_int.h"
 
+#include "ferry_pg.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,23 +41,17 @@ typedef struct vdiffs {
     size_t cap; /* allocated */
 } vdiffs_t;
 
+/* Runs sql; returns the new result, or NULL with err set.  Any failure
+ * is transient: validate compares in one snapshot and starts over. */
 static PGresult *
 run(PGconn *conn, const char *sql, int n, const char *const *params,
-    ExecStatusType want, const char *what, ferry_err_t *err)
+    const char *what, ferry_err_t *err)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res;
 
-    if (PQresultStatus(res) != want) {
-        size_t len;
-
-        ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s", what,
-                      PQerrorMessage(conn));
-        len = strlen(err->msg);
-        while (len > 0 && err->msg[len - 1] == '\n')
-            err->msg[--len] = '\0';
-        PQclear(res);
+    if (ferry_pg_exec(conn, sql, n, params, &res, NULL, what,
+                      FERRY_PG_ANY_TRANSIENT, err) != 0)
         return NULL;
-    }
     return res;
 }
 
@@ -70,12 +66,17 @@ map_vkind_name(enum map_vkind k)
 
 /* Appends s as an element of a PostgreSQL array literal. */
 static void
-array_elem(map__vsql_t *b, const char *s)
+array_elem(ferry_buf_t *b, const char *s)
 {
-    map__vsql_add(b, "%s\"", b->len > 1 ? "," : "");
-    for (; *s != '\0'; s++)
-        map__vsql_add(b, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
-    map__vsql_add(b, "\"");
+    if (b->len > 1)
+        ferry_buf_putc(b, ',');
+    ferry_buf_putc(b, '"');
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            ferry_buf_putc(b, '\\');
+        ferry_buf_putc(b, *s);
+    }
+    ferry_buf_putc(b, '"');
 }
 
 static int
@@ -147,7 +148,7 @@ side_query(PGconn *conn, const map__vside_t *s, const char *q, const char *nb,
     p[n++] = nb;
     if (filter != NULL)
         p[n++] = filter;
-    res = run(conn, q, n, p, PGRES_TUPLES_OK, what, err);
+    res = run(conn, q, n, p, what, err);
     free(p);
     return res;
 }
@@ -172,8 +173,8 @@ load_types(vctx_t *cx, const map_entity_t *e, map__vtype_t *types,
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
         "  AND NOT a.attisdropped";
     const char *params[2] = {e->target_schema, e->target_table};
-    PGresult *res = run(cx->tgt, sql, 2, params, PGRES_TUPLES_OK,
-                        "read the target catalog", err);
+    PGresult *res =
+        run(cx->tgt, sql, 2, params, "read the target catalog", err);
     char msg[512];
 
     if (res == NULL)
@@ -211,46 +212,47 @@ load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
             vdiffs_t *parked, char **keys, ferry_err_t *err)
 {
     size_t ne = cx->cfg->n_entities;
-    map__vsql_t q = {0}, arr = {0};
+    ferry_buf_t q = {0}, arr = {0};
     const char **pp = calloc(ne + 1, sizeof(*pp));
     PGresult *res = NULL;
     int rc = 0;
 
     *keys = NULL;
     if (pp == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory reading the parked rows");
     pp[0] = e->name;
-    map__vsql_add(&q, "SELECT DISTINCT ON (x.legacy_key COLLATE \"C\") "
-                      "x.legacy_key, x.missing_entity, CASE");
+    ferry_buf_append_lit(&q, "SELECT DISTINCT ON (x.legacy_key COLLATE \"C\") "
+                             "x.legacy_key, x.missing_entity, CASE");
     for (size_t i = 0; i < ne; i++) {
         const map_entity_t *p = &cx->cfg->entities[i];
 
         pp[i + 1] = p->name;
-        map__vsql_add(&q,
-                      " WHEN x.missing_entity = $%zu THEN EXISTS "
-                      "(SELECT 1 FROM ",
-                      i + 2);
+        ferry_buf_printf(&q,
+                         " WHEN x.missing_entity = $%zu THEN EXISTS "
+                         "(SELECT 1 FROM ",
+                         i + 2);
         map__vsql_ident(&q, cx->tgt, p->target_schema);
-        map__vsql_add(&q, ".");
+        ferry_buf_append_lit(&q, ".");
         map__vsql_ident(&q, cx->tgt, p->target_table);
-        map__vsql_add(&q, " y WHERE y.");
+        ferry_buf_append_lit(&q, " y WHERE y.");
         map__vsql_ident(&q, cx->tgt, p->id_column);
-        map__vsql_add(&q, " = x.missing_uuid)");
+        ferry_buf_append_lit(&q, " = x.missing_uuid)");
     }
-    map__vsql_add(&q, " ELSE false END FROM ");
+    ferry_buf_append_lit(&q, " ELSE false END FROM ");
     map__vsql_ident(&q, cx->tgt, cx->cfg->state_schema);
-    map__vsql_add(&q, ".parked x WHERE x.entity = $1 "
-                      "ORDER BY x.legacy_key COLLATE \"C\", x.id DESC");
-    if (q.oom)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    else if ((res = run(cx->tgt, q.s, (int)ne + 1, pp, PGRES_TUPLES_OK,
-                        "read the parked rows", err)) == NULL)
+    ferry_buf_append_lit(&q, ".parked x WHERE x.entity = $1 "
+                             "ORDER BY x.legacy_key COLLATE \"C\", x.id DESC");
+    if ((rc = ferry_buf_status(&q, err,
+                               "building the query of the parked rows")) == 0 &&
+        (res = run(cx->tgt, ferry_buf_cstr(&q), (int)ne + 1, pp,
+                   "read the parked rows", err)) == NULL)
         rc = err->status;
     free(pp);
-    map__vsql_free(&q);
+    ferry_buf_close(&q);
     if (rc != 0)
         return rc;
-    map__vsql_add(&arr, "{");
+    ferry_buf_append_lit(&arr, "{");
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
         enum map_vkind k = PQgetvalue(res, r, 2)[0] == 't' ? MAP_VKIND_STUCK
                                                            : MAP_VKIND_PARKED;
@@ -262,46 +264,48 @@ load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
                  strdup(PQgetvalue(res, r, 1))) == NULL)
             rc = FERRY_ENOMEM;
     }
-    map__vsql_add(&arr, "}");
+    ferry_buf_append_lit(&arr, "}");
     PQclear(res);
-    if (rc == 0 && arr.oom)
-        rc = FERRY_ENOMEM;
-    if (rc != 0) {
-        map__vsql_free(&arr);
-        return ferry_err_set(err, rc, "out of memory");
-    }
-    *keys = arr.s;
-    return 0;
+    if (rc != 0)
+        rc = ferry_err_set(err, rc, "out of memory listing the parked rows");
+    else if ((rc = ferry_buf_status(
+                  &arr, err, "listing the keys of the parked rows")) == 0 &&
+             (*keys = ferry_buf_take(&arr)) == NULL)
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory listing the keys of the parked "
+                           "rows");
+    ferry_buf_close(&arr);
+    return rc;
 }
 
 /* Bucket checksums of one side: rows of (b, count, md5) ordered by b. */
 static PGresult *
 checksums(PGconn *conn, const map__vside_t *s, const char *nb, ferry_err_t *err)
 {
-    map__vsql_t q = {0};
+    ferry_buf_t q = {0};
     PGresult *res;
 
-    map__vsql_add(&q, "SELECT b, count(*), md5(string_agg(h, '' ORDER BY k "
-                      "COLLATE \"C\")) FROM (");
+    ferry_buf_append_lit(&q,
+                         "SELECT b, count(*), md5(string_agg(h, '' ORDER BY k "
+                         "COLLATE \"C\")) FROM (");
     map__vsql_hashed(&q, s);
-    map__vsql_add(&q, ") x GROUP BY b ORDER BY b");
-    if (q.oom) {
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        return NULL;
-    }
-    res = side_query(conn, s, q.s, nb, NULL, "compute checksums", err);
-    map__vsql_free(&q);
+    ferry_buf_append_lit(&q, ") x GROUP BY b ORDER BY b");
+    res = ferry_buf_status(&q, err, "building the checksum query") == 0
+              ? side_query(conn, s, ferry_buf_cstr(&q), nb, NULL,
+                           "compute checksums", err)
+              : NULL;
+    ferry_buf_close(&q);
     return res;
 }
 
 /* Compares the bucket checksums; fills a bigint[] literal of the differing
  * buckets and counts them. */
 static void
-diff_buckets(PGresult *a, PGresult *b, map__vsql_t *arr, long long *n)
+diff_buckets(PGresult *a, PGresult *b, ferry_buf_t *arr, long long *n)
 {
     int i = 0, j = 0, na = PQntuples(a), nb = PQntuples(b);
 
-    map__vsql_add(arr, "{");
+    ferry_buf_append_lit(arr, "{");
     while (i < na || j < nb) {
         long long ba = i < na ? atoll(PQgetvalue(a, i, 0)) : -1;
         long long bb = j < nb ? atoll(PQgetvalue(b, j, 0)) : -1;
@@ -323,10 +327,10 @@ diff_buckets(PGresult *a, PGresult *b, map__vsql_t *arr, long long *n)
                 continue;
             which = ba;
         }
-        map__vsql_add(arr, "%s%lld", *n > 0 ? "," : "", which);
+        ferry_buf_printf(arr, "%s%lld", *n > 0 ? "," : "", which);
         (*n)++;
     }
-    map__vsql_add(arr, "}");
+    ferry_buf_append_lit(arr, "}");
 }
 
 /* Keys and row hashes of the differing buckets, merged into diffs. */
@@ -334,29 +338,31 @@ static int
 drill(vctx_t *cx, const map__vside_t *ss, const map__vside_t *ts,
       const char *nb, const char *buckets, vdiffs_t *d, ferry_err_t *err)
 {
-    map__vsql_t qs = {0}, qt = {0};
+    ferry_buf_t qs = {0}, qt = {0};
     PGresult *a = NULL, *b = NULL;
     int rc = FERRY_ENOMEM;
     int i = 0, j = 0, na, nt;
 
-    map__vsql_add(&qs, "SELECT k, h FROM (");
+    ferry_buf_append_lit(&qs, "SELECT k, h FROM (");
     map__vsql_hashed(&qs, ss);
-    map__vsql_add(&qs,
-                  ") x WHERE b = ANY($%d::bigint[]) ORDER BY k "
-                  "COLLATE \"C\"",
-                  ss->n_params + 2);
-    map__vsql_add(&qt, "SELECT k, h FROM (");
+    ferry_buf_printf(&qs,
+                     ") x WHERE b = ANY($%d::bigint[]) ORDER BY k "
+                     "COLLATE \"C\"",
+                     ss->n_params + 2);
+    ferry_buf_append_lit(&qt, "SELECT k, h FROM (");
     map__vsql_hashed(&qt, ts);
-    map__vsql_add(&qt,
-                  ") x WHERE b = ANY($%d::bigint[]) ORDER BY k "
-                  "COLLATE \"C\"",
-                  ts->n_params + 2);
-    if (qs.oom || qt.oom) {
-        ferry_err_set(err, rc, "out of memory");
+    ferry_buf_printf(&qt,
+                     ") x WHERE b = ANY($%d::bigint[]) ORDER BY k "
+                     "COLLATE \"C\"",
+                     ts->n_params + 2);
+    if ((rc = ferry_buf_status(&qs, err, "building the drill-down query")) !=
+            0 ||
+        (rc = ferry_buf_status(&qt, err, "building the drill-down query")) != 0)
         goto done;
-    }
-    a = side_query(cx->src, ss, qs.s, nb, buckets, "read source rows", err);
-    b = a ? side_query(cx->tgt, ts, qt.s, nb, buckets, "read target rows", err)
+    a = side_query(cx->src, ss, ferry_buf_cstr(&qs), nb, buckets,
+                   "read source rows", err);
+    b = a ? side_query(cx->tgt, ts, ferry_buf_cstr(&qt), nb, buckets,
+                       "read target rows", err)
           : NULL;
     if (b == NULL) {
         rc = err->status;
@@ -382,12 +388,12 @@ drill(vctx_t *cx, const map__vside_t *ss, const map__vside_t *ts,
         }
     }
     if (rc != 0)
-        ferry_err_set(err, rc, "out of memory");
+        ferry_err_set(err, rc, "out of memory listing the differing rows");
 done:
     PQclear(a);
     PQclear(b);
-    map__vsql_free(&qs);
-    map__vsql_free(&qt);
+    ferry_buf_close(&qs);
+    ferry_buf_close(&qt);
     return rc;
 }
 
@@ -397,32 +403,38 @@ name_columns(vctx_t *cx, const map_entity_t *e, const map__vside_t *ss,
              const map__vside_t *ts, const char *nb, vdiffs_t *d,
              ferry_err_t *err)
 {
-    map__vsql_t keys = {0}, qs = {0}, qt = {0};
+    ferry_buf_t keys = {0}, qs = {0}, qt = {0};
     PGresult *a = NULL, *b = NULL;
     size_t listed = 0;
-    int rc = FERRY_ENOMEM;
+    int rc;
 
-    map__vsql_add(&keys, "{");
+    ferry_buf_append_lit(&keys, "{");
     for (size_t i = 0; i < d->n && listed < cx->limit; i++)
         if (d->v[i].kind == MAP_VKIND_CHANGED) {
             array_elem(&keys, d->v[i].key);
             listed++;
         }
-    map__vsql_add(&keys, "}");
+    ferry_buf_append_lit(&keys, "}");
     if (listed == 0) {
-        map__vsql_free(&keys);
+        ferry_buf_close(&keys);
         return 0;
     }
-    map__vsql_add(&qs, "SELECT * FROM (%s) r WHERE k = ANY($%d::text[])",
-                  ss->rows, ss->n_params + 2);
-    map__vsql_add(&qt, "SELECT * FROM (%s) r WHERE k = ANY($%d::text[])",
-                  ts->rows, ts->n_params + 2);
-    if (keys.oom || qs.oom || qt.oom) {
-        ferry_err_set(err, rc, "out of memory");
+    ferry_buf_printf(&qs, "SELECT * FROM (%s) r WHERE k = ANY($%d::text[])",
+                     ss->rows, ss->n_params + 2);
+    ferry_buf_printf(&qt, "SELECT * FROM (%s) r WHERE k = ANY($%d::text[])",
+                     ts->rows, ts->n_params + 2);
+    if ((rc = ferry_buf_status(&keys, err, "listing the changed rows")) != 0 ||
+        (rc = ferry_buf_status(&qs, err,
+                               "building the query of the changed "
+                               "rows")) != 0 ||
+        (rc = ferry_buf_status(&qt, err,
+                               "building the query of the changed "
+                               "rows")) != 0)
         goto done;
-    }
-    a = side_query(cx->src, ss, qs.s, nb, keys.s, "read source rows", err);
-    b = a ? side_query(cx->tgt, ts, qt.s, nb, keys.s, "read target rows", err)
+    a = side_query(cx->src, ss, ferry_buf_cstr(&qs), nb, ferry_buf_cstr(&keys),
+                   "read source rows", err);
+    b = a ? side_query(cx->tgt, ts, ferry_buf_cstr(&qt), nb,
+                       ferry_buf_cstr(&keys), "read target rows", err)
           : NULL;
     if (b == NULL) {
         rc = err->status;
@@ -431,7 +443,7 @@ name_columns(vctx_t *cx, const map_entity_t *e, const map__vside_t *ss,
     rc = 0;
     for (int r = 0; r < PQntuples(a) && rc == 0; r++) {
         vdiff_t *v = diffs_find(d, PQgetvalue(a, r, 0));
-        map__vsql_t cols = {0};
+        ferry_buf_t cols = {0};
 
         for (int t = 0; v != NULL && t < PQntuples(b); t++) {
             if (strcmp(PQgetvalue(b, t, 0), v->key) != 0)
@@ -443,23 +455,24 @@ name_columns(vctx_t *cx, const map_entity_t *e, const map__vside_t *ss,
                     strcmp(PQgetvalue(a, r, f), PQgetvalue(b, t, f)) == 0;
 
                 if (!same)
-                    map__vsql_add(&cols, "%s%s", cols.len ? ", " : "",
-                                  e->columns[c].name);
+                    ferry_buf_printf(&cols, "%s%s", cols.len ? ", " : "",
+                                     e->columns[c].name);
             }
         }
-        if (cols.oom)
-            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        else if (v != NULL)
-            v->columns = cols.s;
-        else
-            map__vsql_free(&cols);
+        if ((rc = ferry_buf_status(&cols, err, "naming the changed columns")) ==
+                0 &&
+            v != NULL && cols.len > 0 &&
+            (v->columns = ferry_buf_take(&cols)) == NULL)
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory naming the changed columns");
+        ferry_buf_close(&cols);
     }
 done:
     PQclear(a);
     PQclear(b);
-    map__vsql_free(&keys);
-    map__vsql_free(&qs);
-    map__vsql_free(&qt);
+    ferry_buf_close(&keys);
+    ferry_buf_close(&qs);
+    ferry_buf_close(&qt);
     return rc;
 }
 
@@ -468,31 +481,33 @@ static int
 attach_errors(vctx_t *cx, const map_entity_t *e, vdiffs_t *d,
               long long *errored, ferry_err_t *err)
 {
-    map__vsql_t keys = {0}, q = {0};
+    ferry_buf_t keys = {0}, q = {0};
     const char *params[2];
     PGresult *res;
 
     if (d->n == 0 || !cx->state)
         return 0;
-    map__vsql_add(&keys, "{");
+    ferry_buf_append_lit(&keys, "{");
     for (size_t i = 0; i < d->n; i++)
         array_elem(&keys, d->v[i].key);
-    map__vsql_add(&keys, "}");
-    map__vsql_add(&q, "SELECT DISTINCT ON (legacy_key) legacy_key, error "
-                      "FROM ");
+    ferry_buf_append_lit(&keys, "}");
+    ferry_buf_append_lit(&q,
+                         "SELECT DISTINCT ON (legacy_key) legacy_key, error "
+                         "FROM ");
     map__vsql_ident(&q, cx->tgt, cx->cfg->state_schema);
-    map__vsql_add(&q, ".errors WHERE entity = $1 AND legacy_key = "
-                      "ANY($2::text[]) ORDER BY legacy_key, id DESC");
-    if (keys.oom || q.oom) {
-        map__vsql_free(&keys);
-        map__vsql_free(&q);
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_append_lit(&q, ".errors WHERE entity = $1 AND legacy_key = "
+                             "ANY($2::text[]) ORDER BY legacy_key, id DESC");
+    if (ferry_buf_status(&keys, err, "listing the differing rows") != 0 ||
+        ferry_buf_status(&q, err, "building the query of the errors") != 0) {
+        ferry_buf_close(&keys);
+        ferry_buf_close(&q);
+        return FERRY_ENOMEM;
     }
     params[0] = e->name;
-    params[1] = keys.s;
-    res = run(cx->tgt, q.s, 2, params, PGRES_TUPLES_OK, "read the errors", err);
-    map__vsql_free(&keys);
-    map__vsql_free(&q);
+    params[1] = ferry_buf_cstr(&keys);
+    res = run(cx->tgt, ferry_buf_cstr(&q), 2, params, "read the errors", err);
+    ferry_buf_close(&keys);
+    ferry_buf_close(&q);
     if (res == NULL)
         return err->status;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -518,41 +533,42 @@ count_unresolved(vctx_t *cx, const map_entity_t *e, long long *n,
     for (size_t i = 0; i < e->n_columns; i++) {
         const map_column_t *c = &e->columns[i];
         size_t np = c->kind == MAP_COLUMN_REF ? 1 : c->n_cases;
-        map__vsql_t q = {0};
+        ferry_buf_t q = {0};
         PGresult *res;
 
         if (c->kind == MAP_COLUMN_COPY)
             continue;
-        map__vsql_add(&q, "SELECT count(*) FROM ");
+        ferry_buf_append_lit(&q, "SELECT count(*) FROM ");
         map__vsql_ident(&q, cx->tgt, e->target_schema);
-        map__vsql_add(&q, ".");
+        ferry_buf_append_lit(&q, ".");
         map__vsql_ident(&q, cx->tgt, e->target_table);
-        map__vsql_add(&q, " t WHERE t.");
+        ferry_buf_append_lit(&q, " t WHERE t.");
         map__vsql_ident(&q, cx->tgt, c->name);
-        map__vsql_add(&q, " IS NOT NULL");
+        ferry_buf_append_lit(&q, " IS NOT NULL");
         for (size_t k = 0; k < np; k++) {
             const map_entity_t *p =
                 &cx->cfg->entities[c->kind == MAP_COLUMN_REF
                                        ? c->ref_index
                                        : c->cases[k].entity_index];
 
-            map__vsql_add(&q, " AND NOT EXISTS (SELECT 1 FROM ");
+            ferry_buf_append_lit(&q, " AND NOT EXISTS (SELECT 1 FROM ");
             map__vsql_ident(&q, cx->tgt, p->target_schema);
-            map__vsql_add(&q, ".");
+            ferry_buf_append_lit(&q, ".");
             map__vsql_ident(&q, cx->tgt, p->target_table);
-            map__vsql_add(&q, " p WHERE p.");
+            ferry_buf_append_lit(&q, " p WHERE p.");
             map__vsql_ident(&q, cx->tgt, p->id_column);
-            map__vsql_add(&q, " = t.");
+            ferry_buf_append_lit(&q, " = t.");
             map__vsql_ident(&q, cx->tgt, c->name);
-            map__vsql_add(&q, ")");
+            ferry_buf_append_lit(&q, ")");
         }
-        if (q.oom) {
-            map__vsql_free(&q);
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-        }
-        res = run(cx->tgt, q.s, 0, NULL, PGRES_TUPLES_OK,
-                  "count unresolved refs", err);
-        map__vsql_free(&q);
+        res = ferry_buf_status(&q, err,
+                               "building the count of unresolved refs of "
+                               "column \"%s\"",
+                               c->name) == 0
+                  ? run(cx->tgt, ferry_buf_cstr(&q), 0, NULL,
+                        "count unresolved refs", err)
+                  : NULL;
+        ferry_buf_close(&q);
         if (res == NULL)
             return err->status;
         *n += atoll(PQgetvalue(res, 0, 0));
@@ -565,7 +581,7 @@ static long long
 count_rows(PGconn *conn, const map__vside_t *s, const char *what,
            ferry_err_t *err)
 {
-    PGresult *res = run(conn, s->count, 0, NULL, PGRES_TUPLES_OK, what, err);
+    PGresult *res = run(conn, s->count, 0, NULL, what, err);
     long long n;
 
     if (res == NULL)
@@ -616,7 +632,7 @@ validate_entity(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
     map__vtype_t *types = calloc(e->n_columns + 1, sizeof(*types));
     map__vside_t ss = {0}, ts = {0};
     vdiffs_t d = {0}, parked = {0};
-    map__vsql_t barr = {0};
+    ferry_buf_t barr = {0};
     PGresult *ca = NULL, *cb = NULL;
     char *pkeys = NULL;
     char nb[32];
@@ -661,9 +677,9 @@ validate_entity(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
         goto done;
     }
     diff_buckets(ca, cb, &barr, &out->diff_buckets);
-    rc = barr.oom ? ferry_err_set(err, FERRY_ENOMEM, "out of memory") : 0;
+    rc = ferry_buf_status(&barr, err, "listing the differing buckets");
     if (rc == 0 && out->diff_buckets > 0)
-        rc = drill(cx, &ss, &ts, nb, barr.s, &d, err);
+        rc = drill(cx, &ss, &ts, nb, ferry_buf_cstr(&barr), &d, err);
     if (rc == 0)
         rc = name_columns(cx, e, &ss, &ts, nb, &d, err);
     if (rc == 0)
@@ -685,7 +701,7 @@ done:
         out->n[MAP_VKIND_STUCK] == 0 && out->unresolved == 0;
     PQclear(ca);
     PQclear(cb);
-    map__vsql_free(&barr);
+    ferry_buf_close(&barr);
     free(pkeys);
     diffs_free(&d);
     diffs_free(&parked);
@@ -719,7 +735,7 @@ setup(vctx_t *cx, bool json, ferry_err_t *err)
     const char *p[1];
 
     res = run(cx->tgt, "SELECT current_setting('TimeZone')", 0, NULL,
-              PGRES_TUPLES_OK, "read the target's TimeZone", err);
+              "read the target's TimeZone", err);
     if (res == NULL)
         return err->status;
     snprintf(tz, sizeof(tz), "%s", PQgetvalue(res, 0, 0));
@@ -728,25 +744,26 @@ setup(vctx_t *cx, bool json, ferry_err_t *err)
     for (int side = 0; side < 2; side++) {
         PGconn *c = side ? cx->tgt : cx->src;
 
-        if ((res = run(c, set_sql, 1, p, PGRES_TUPLES_OK, "set the session up",
-                       err)) == NULL)
+        if ((res = run(c, set_sql, 1, p, "set the session up", err)) == NULL)
             return err->status;
         PQclear(res);
     }
-    if (json &&
-        (res = run(cx->src, map__vjson_fn_sql, 0, NULL, PGRES_COMMAND_OK,
-                   "create a temporary function on the source", err)) == NULL)
-        return err->status;
-    PQclear(res);
+    if (json) {
+        if ((res = run(cx->src, map__vjson_fn_sql, 0, NULL,
+                       "create a temporary function on the source", err)) ==
+            NULL)
+            return err->status;
+        PQclear(res);
+    }
     p[0] = cx->cfg->state_schema;
-    if ((res = run(cx->tgt, state_sql, 1, p, PGRES_TUPLES_OK,
-                   "look for the state schema", err)) == NULL)
+    if ((res = run(cx->tgt, state_sql, 1, p, "look for the state schema",
+                   err)) == NULL)
         return err->status;
     cx->state = PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     for (int side = 0; side < 2; side++) {
         if ((res = run(side ? cx->tgt : cx->src, begin_sql, 0, NULL,
-                       PGRES_COMMAND_OK, "begin a snapshot", err)) == NULL)
+                       "begin a snapshot", err)) == NULL)
             return err->status;
         PQclear(res);
     }
@@ -756,18 +773,19 @@ setup(vctx_t *cx, bool json, ferry_err_t *err)
 static int
 count_errors(vctx_t *cx, map_vreport_t *r, ferry_err_t *err)
 {
-    map__vsql_t q = {0};
+    ferry_buf_t q = {0};
     PGresult *res;
 
     if (!cx->state)
         return 0;
-    map__vsql_add(&q, "SELECT count(*) FROM ");
+    ferry_buf_append_lit(&q, "SELECT count(*) FROM ");
     map__vsql_ident(&q, cx->tgt, cx->cfg->state_schema);
-    map__vsql_add(&q, ".errors");
-    if (q.oom)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    res = run(cx->tgt, q.s, 0, NULL, PGRES_TUPLES_OK, "count the errors", err);
-    map__vsql_free(&q);
+    ferry_buf_append_lit(&q, ".errors");
+    res =
+        ferry_buf_status(&q, err, "building the count of the errors") == 0
+            ? run(cx->tgt, ferry_buf_cstr(&q), 0, NULL, "count the errors", err)
+            : NULL;
+    ferry_buf_close(&q);
     if (res == NULL)
         return err->status;
     r->errors_total = atoll(PQgetvalue(res, 0, 0));

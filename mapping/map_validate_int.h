@@ -11,6 +11,7 @@
 #ifndef MAP_VALIDATE_INT_H
 #define MAP_VALIDATE_INT_H
 
+#include "ferry_buf.h"
 #include "map_config.h"
 #include "map_validate.h"
 
@@ -18,20 +19,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A growing SQL text. */
-typedef struct map__vsql {
-    char *s;    /* owned: the text, NUL-terminated (NULL until written) */
-    size_t len; /* bytes used, without the NUL */
-    size_t cap; /* bytes allocated */
-    bool oom;   /* an allocation failed: the text is incomplete */
-} map__vsql_t;
+/* The SQL text is built in ferry_buf_t buffers (ferry_buf.h): appends
+ * never fail on their own, the builder checks the buffer once. */
 
-/* Appends printf-style text. */
-void map__vsql_add(map__vsql_t *b, const char *fmt, ...) FERRY_PRINTF(2, 3);
-/* Appends name (borrowed) quoted as an identifier through conn. */
-void map__vsql_ident(map__vsql_t *b, PGconn *conn, const char *name);
-/* Frees the text; the struct is the caller's. */
-void map__vsql_free(map__vsql_t *b);
+/* Appends name (borrowed) quoted as an identifier through conn; a failed
+ * quoting fails the buffer. */
+void map__vsql_ident(ferry_buf_t *b, PGconn *conn, const char *name);
 
 /* The target type of one mapped column, as the source side casts to it. */
 typedef struct map__vtype {
@@ -78,7 +71,7 @@ void map__vside_free(map__vside_t *s);
 int map__vside_param(map__vside_t *s, const char *value);
 
 /* SQL of the per-row hash over the row query (k, b, h). */
-void map__vsql_hashed(map__vsql_t *b, const map__vside_t *s);
+void map__vsql_hashed(ferry_buf_t *b, const map__vside_t *s);
 
 /* The temporary function the source side calls for json: true columns:
  * pg_temp.ferry_json_or_null(text) returns its argument when it is JSON,

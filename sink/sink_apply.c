@@ -57,7 +57,12 @@ plan_column(PGconn *conn, const map_pg_table_t *t, const map_entity_t *e,
                              e->name, name, e->target_schema, e->target_table);
     *q = quote_ident(conn, name);
     *type = strdup(c->type);
-    return *q != NULL && *type != NULL ? 0 : FERRY_ENOMEM;
+    if (*q == NULL || *type == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory planning column \"%s\" of entity "
+                             "\"%s\"",
+                             name, e->name);
+    return 0;
 }
 
 static int
@@ -75,7 +80,8 @@ plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
     p->index = idx;
     p->plans = a->plans;
     p->q_state = a->q_state;
-    rc = map_catalog_table(conn, e->target_schema, e->target_table, &t, err);
+    rc = map_catalog_table(conn, "target", e->target_schema, e->target_table,
+                           &t, err);
     if (rc != 0)
         goto done;
     if (!t.exists) {
@@ -95,7 +101,8 @@ plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
     p->col_types = calloc(e->n_columns + 1, sizeof(char *));
     if (p->q_target == NULL || p->q_stage == NULL || p->q_lcols == NULL ||
         p->lcol_types == NULL || p->q_cols == NULL || p->col_types == NULL) {
-        rc = FERRY_ENOMEM;
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory planning entity \"%s\"", e->name);
         goto done;
     }
     rc = plan_column(conn, &t, e, e->id_column, &p->q_id, &p->id_type, err);
@@ -113,53 +120,79 @@ done:
     return rc;
 }
 
+/* Returns 0, or FERRY_ENOMEM with err set when building a statement of s
+ * (entity e) failed. */
 static int
-sql_init(sink_apply_t *a, size_t idx)
+sql_status(const plan_sql_t *s, const map_entity_t *e, ferry_err_t *err)
+{
+    const ferry_buf_t *one[] = {
+        &s->stage_ddl, &s->copy,     &s->stale,   &s->lock,    &s->unpark,
+        &s->drain,     &s->upsert,   &s->upsert1, &s->del,     &s->del1,
+        &s->row_lsn,   &s->truncate, &s->take[0], &s->take[1], &s->take[2]};
+    const ferry_buf_t *per_col[] = {s->null_miss, s->defer_forget,
+                                    s->defer_note, s->defer_patch};
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < sizeof(one) / sizeof(*one); i++)
+        rc = ferry_buf_status(
+            one[i], err, "building the statements of entity \"%s\"", e->name);
+    for (size_t k = 0; rc == 0 && k < sizeof(per_col) / sizeof(*per_col); k++)
+        for (size_t i = 0; rc == 0 && i < e->n_columns; i++)
+            rc = ferry_buf_status(&per_col[k][i], err,
+                                  "building the statements of entity \"%s\"",
+                                  e->name);
+    return rc;
+}
+
+static int
+sql_init(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
     const sink_plan_t *p = &a->plans[idx];
     plan_sql_t *s = &a->sql[idx];
     size_t i;
-    int rc = 0;
 
-    s->null_miss = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
-    s->defer_forget = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
-    s->defer_note = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
-    s->defer_patch = calloc(p->e->n_columns + 1, sizeof(sink_buf_t));
+    s->null_miss = calloc(p->e->n_columns + 1, sizeof(ferry_buf_t));
+    s->defer_forget = calloc(p->e->n_columns + 1, sizeof(ferry_buf_t));
+    s->defer_note = calloc(p->e->n_columns + 1, sizeof(ferry_buf_t));
+    s->defer_patch = calloc(p->e->n_columns + 1, sizeof(ferry_buf_t));
     if (s->null_miss == NULL || s->defer_forget == NULL ||
         s->defer_note == NULL || s->defer_patch == NULL)
-        return FERRY_ENOMEM;
-    rc |= sink_sql_stage_ddl(p, &s->stage_ddl);
-    rc |= sink_buf_printf(&s->copy, "COPY %s FROM STDIN", p->q_stage);
-    rc |= sink_sql_stale(p, &s->stale);
-    rc |= sink_sql_lock_keys(p, &s->lock);
-    rc |= sink_sql_unpark_stale(p, &s->unpark);
-    rc |= sink_sql_drain(p, &s->drain);
-    rc |= sink_sql_upsert(p, false, &s->upsert);
-    rc |= sink_sql_upsert(p, true, &s->upsert1);
-    rc |= sink_sql_delete(p, false, &s->del);
-    rc |= sink_sql_delete(p, true, &s->del1);
-    rc |= sink_sql_row_lsn(p, &s->row_lsn);
-    rc |= sink_sql_truncate(p, &s->truncate);
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory building the statements of "
+                             "entity \"%s\"",
+                             p->e->name);
+    sink_sql_stage_ddl(p, &s->stage_ddl);
+    ferry_buf_printf(&s->copy, "COPY %s FROM STDIN", p->q_stage);
+    sink_sql_stale(p, &s->stale);
+    sink_sql_lock_keys(p, &s->lock);
+    sink_sql_unpark_stale(p, &s->unpark);
+    sink_sql_drain(p, &s->drain);
+    sink_sql_upsert(p, false, &s->upsert);
+    sink_sql_upsert(p, true, &s->upsert1);
+    sink_sql_delete(p, false, &s->del);
+    sink_sql_delete(p, true, &s->del1);
+    sink_sql_row_lsn(p, &s->row_lsn);
+    sink_sql_truncate(p, &s->truncate);
     for (i = 0; i < 3; i++)
-        rc |= sink_sql_take_missing(p, (enum map_on_missing)i, &s->take[i]);
+        sink_sql_take_missing(p, (enum map_on_missing)i, &s->take[i]);
     for (i = 0; i < p->e->n_columns; i++) {
         const map_column_t *c = &p->e->columns[i];
 
         if (c->kind != MAP_COLUMN_COPY &&
             (c->deferred || c->on_missing == MAP_ON_MISSING_NULL))
-            rc |= sink_sql_null_missing(p, i, &s->null_miss[i]);
+            sink_sql_null_missing(p, i, &s->null_miss[i]);
         /* A NULL written for a missing parent is filled in once the parent
          * arrives: the source row does reference it, and the parent may
          * only be late (another topic, a later batch, the snapshot). */
         if (c->kind != MAP_COLUMN_COPY &&
             (c->deferred || c->on_missing == MAP_ON_MISSING_NULL)) {
-            rc |= sink_sql_defer_forget(p, i, &s->defer_forget[i]);
-            rc |= sink_sql_defer_note(p, i, &s->defer_note[i]);
-            rc |= sink_sql_defer_patch(p, i, &s->defer_patch[i]);
+            sink_sql_defer_forget(p, i, &s->defer_forget[i]);
+            sink_sql_defer_note(p, i, &s->defer_note[i]);
+            sink_sql_defer_patch(p, i, &s->defer_patch[i]);
             s->has_deferred = true;
         }
     }
-    return rc != 0 ? FERRY_ENOMEM : 0;
+    return sql_status(s, p->e, err);
 }
 
 static void
@@ -178,15 +211,16 @@ free_imported(const char *key, void *value, void *arg)
 static int
 read_bounds(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     int i, rc;
 
-    if (sink_buf_printf(&sql, "SELECT entity, commit_lsn FROM %s.row_lsn_max",
-                        a->q_state) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = sink_pg_exec(conn, "read the position bounds", sql.data, 0, NULL, &res,
-                      NULL, err);
+    ferry_buf_printf(&sql, "SELECT entity, commit_lsn FROM %s.row_lsn_max",
+                     a->q_state);
+    rc = ferry_buf_status(&sql, err, "reading the position bounds");
+    if (rc == 0)
+        rc = sink_pg_exec(conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "read the position bounds", 0, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
         uint64_t b = strtoull(PQgetvalue(res, i, 1), NULL, 10);
         size_t e;
@@ -197,34 +231,36 @@ read_bounds(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
                 a->lsn_bound[e] = b;
     }
     PQclear(res);
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
 static int
 load_imported(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     int i, rc;
 
-    if (sink_buf_printf(&sql,
-                        "SELECT entity || chr(31) || legacy_key, uuid::text "
-                        "FROM %s.id_map WHERE source = 'import'",
-                        a->q_state) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(conn, "read the id-map", sql.data, 0, NULL, &res, NULL,
-                      err);
+    ferry_buf_printf(&sql,
+                     "SELECT entity || chr(31) || legacy_key, uuid::text "
+                     "FROM %s.id_map WHERE source = 'import'",
+                     a->q_state);
+    rc = ferry_buf_status(&sql, err, "reading the id-map");
+    if (rc == 0)
+        rc = sink_pg_exec(conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "read the id-map", 0, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
         char *u = strdup(PQgetvalue(res, i, 1));
 
         if (u == NULL || sink_map_put(a->imported, PQgetvalue(res, i, 0), u)) {
             free(u);
-            rc = FERRY_ENOMEM;
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory reading the id-map");
         }
     }
     PQclear(res);
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -239,7 +275,8 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
 
     *out = NULL;
     if (a == NULL)
-        return FERRY_ENOMEM;
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory creating the applier");
     a->cfg = cfg;
     a->dlq = dlq;
     a->slot_topic = slot_topic;
@@ -252,8 +289,11 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
     a->q_state = quote_ident(conn, cfg->state_schema);
     a->imported = sink_map_new();
     if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
-        a->lsn_bound == NULL || a->q_state == NULL || a->imported == NULL)
+        a->lsn_bound == NULL || a->q_state == NULL || a->imported == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory creating the applier");
         goto fail;
+    }
     memcpy(a->uctx.ns.b, cfg->uuid_namespace, 16);
     a->uctx.cfg = cfg;
     a->uctx.imported = a->imported;
@@ -263,30 +303,31 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
         if ((rc = plan_init(a, conn, i, err)) != 0)
             goto fail;
     for (i = 0; i < cfg->n_entities; i++) {
-        if ((rc = sql_init(a, i)) != 0)
+        if ((rc = sql_init(a, i, err)) != 0)
             goto fail;
         if ((a->sets[i].index = sink_map_new()) == NULL) {
-            rc = FERRY_ENOMEM;
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory creating the applier");
             goto fail;
         }
     }
-    if (sink_buf_printf(&a->bound_sql,
-                        "INSERT INTO %s.row_lsn_max AS m (entity, commit_lsn) "
-                        "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
-                        "commit_lsn = greatest(m.commit_lsn, "
-                        "EXCLUDED.commit_lsn)",
-                        a->q_state) != 0 ||
-        sink_sql_retry_blocked(a->q_state, &a->retry_sql) != 0) {
-        rc = FERRY_ENOMEM;
-        goto fail;
-    }
-    if ((rc = load_imported(a, conn, err)) != 0)
+    ferry_buf_printf(&a->bound_sql,
+                     "INSERT INTO %s.row_lsn_max AS m (entity, commit_lsn) "
+                     "VALUES ($1, $2) ON CONFLICT (entity) DO UPDATE SET "
+                     "commit_lsn = greatest(m.commit_lsn, EXCLUDED.commit_lsn)",
+                     a->q_state);
+    sink_sql_retry_blocked(a->q_state, &a->retry_sql);
+    if ((rc = ferry_buf_status(&a->bound_sql, err,
+                               "building the statements of the applier")) !=
+            0 ||
+        (rc = ferry_buf_status(&a->retry_sql, err,
+                               "building the statements of the applier")) !=
+            0 ||
+        (rc = load_imported(a, conn, err)) != 0)
         goto fail;
     *out = a;
     return 0;
 fail:
-    if (rc == FERRY_ENOMEM)
-        ferry_err_set(err, rc, "out of memory");
     sink_apply_free(a);
     return rc;
 }
@@ -321,29 +362,29 @@ sql_free(plan_sql_t *s, size_t n_cols)
 {
     size_t i;
 
-    sink_buf_free(&s->stage_ddl);
-    sink_buf_free(&s->copy);
-    sink_buf_free(&s->stale);
-    sink_buf_free(&s->lock);
-    sink_buf_free(&s->unpark);
-    sink_buf_free(&s->drain);
-    sink_buf_free(&s->upsert);
-    sink_buf_free(&s->upsert1);
-    sink_buf_free(&s->del);
-    sink_buf_free(&s->del1);
-    sink_buf_free(&s->row_lsn);
-    sink_buf_free(&s->truncate);
+    ferry_buf_close(&s->stage_ddl);
+    ferry_buf_close(&s->copy);
+    ferry_buf_close(&s->stale);
+    ferry_buf_close(&s->lock);
+    ferry_buf_close(&s->unpark);
+    ferry_buf_close(&s->drain);
+    ferry_buf_close(&s->upsert);
+    ferry_buf_close(&s->upsert1);
+    ferry_buf_close(&s->del);
+    ferry_buf_close(&s->del1);
+    ferry_buf_close(&s->row_lsn);
+    ferry_buf_close(&s->truncate);
     for (i = 0; i < 3; i++)
-        sink_buf_free(&s->take[i]);
+        ferry_buf_close(&s->take[i]);
     for (i = 0; i < n_cols; i++) {
         if (s->null_miss != NULL)
-            sink_buf_free(&s->null_miss[i]);
+            ferry_buf_close(&s->null_miss[i]);
         if (s->defer_forget != NULL)
-            sink_buf_free(&s->defer_forget[i]);
+            ferry_buf_close(&s->defer_forget[i]);
         if (s->defer_note != NULL)
-            sink_buf_free(&s->defer_note[i]);
+            ferry_buf_close(&s->defer_note[i]);
         if (s->defer_patch != NULL)
-            sink_buf_free(&s->defer_patch[i]);
+            ferry_buf_close(&s->defer_patch[i]);
     }
     free(s->null_miss);
     free(s->defer_forget);
@@ -389,13 +430,13 @@ sink_apply_free(sink_apply_t *a)
     free(a->sql);
     free(a->sets);
     free(a->lsn_bound);
-    sink_buf_free(&a->bound_sql);
-    sink_buf_free(&a->retry_sql);
+    ferry_buf_close(&a->bound_sql);
+    ferry_buf_close(&a->retry_sql);
     free(a->q_state);
     if (a->imported != NULL)
         sink_map_each(a->imported, free_imported, NULL);
     sink_map_free(a->imported);
-    sink_buf_free(&a->copybuf);
+    ferry_buf_close(&a->copybuf);
     free(a);
 }
 
@@ -407,8 +448,8 @@ sink_apply_attach(sink_apply_t *a, PGconn *conn, ferry_err_t *err)
 
     a->conn = conn;
     for (i = 0; i < a->cfg->n_entities; i++)
-        if ((rc = sink_pg_exec(conn, "create a staging table",
-                               a->sql[i].stage_ddl.data, 0, NULL, NULL, NULL,
+        if ((rc = sink_pg_exec(conn, ferry_buf_cstr(&a->sql[i].stage_ddl), 0,
+                               NULL, NULL, NULL, "create a staging table", 0,
                                err)) != 0)
             return rc;
     return read_bounds(a, conn, err);
@@ -435,8 +476,8 @@ sink_apply_forget_bounds(sink_apply_t *a, ferry_err_t *err)
     for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
         const char *p2[2] = {a->cfg->entities[i].name, "9223372036854775807"};
 
-        rc = sink_pg_exec(a->conn, "set the position bounds", a->bound_sql.data,
-                          2, p2, NULL, NULL, err);
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&a->bound_sql), 2, p2, NULL,
+                          NULL, "set the position bounds", 0, err);
     }
     return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef SINK_APPLY_INT_H
 #define SINK_APPLY_INT_H
 
+#include "ferry_buf.h"
 #include "sink_apply.h"
 #include "sink_row.h"
 #include "sink_sql.h"
@@ -20,13 +21,14 @@ typedef struct rowset {
     uint64_t max_commit; /* staged last (set by stage_rows()) */
 } rowset_t;
 
-/* The statements of one entity, built once. */
+/* The statements of one entity, built once (an empty buffer: no such
+ * statement for this entity). */
 typedef struct plan_sql {
-    sink_buf_t stage_ddl, copy, stale, lock, unpark, drain, upsert, upsert1,
+    ferry_buf_t stage_ddl, copy, stale, lock, unpark, drain, upsert, upsert1,
         del, del1, row_lsn, truncate;
-    sink_buf_t take[3];    /* by on_missing policy; empty when unused */
-    sink_buf_t *null_miss; /* per column: null the ref where missing */
-    sink_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:
+    ferry_buf_t take[3];    /* by on_missing policy; empty when unused */
+    ferry_buf_t *null_miss; /* per column: null the ref where missing */
+    ferry_buf_t *defer_forget, *defer_note, *defer_patch; /* per column:
                               deferred refs (empty for other columns) */
     bool has_deferred; /* the entity has a deferred ref */
 } plan_sql_t;
@@ -54,9 +56,9 @@ struct sink_apply {
                                       kept in <state>.row_lsn_max in the
                                       same transaction (unused when shared,
                                       whose sinks do not keep it) */
-    sink_buf_t bound_sql;          /* raises a row_lsn_max row: $1 $2 */
-    sink_buf_t retry_sql;          /* sink_sql_retry_blocked() */
-    sink_buf_t copybuf;            /* COPY data */
+    ferry_buf_t bound_sql;         /* raises a row_lsn_max row: $1 $2 */
+    ferry_buf_t retry_sql;         /* sink_sql_retry_blocked() */
+    ferry_buf_t copybuf;           /* COPY data */
     sink_apply_stats_t stats;      /* counters */
 };
 

@@ -1,7 +1,11 @@
 /* Applying one batch of source transactions: rows collapsed per key,
  * staged with COPY, then set-based statements per entity in dependency
  * order; rejected rows isolated with savepoints; parked rows drained.
- * sink/sink_batch.c */
+ * sink/sink_batch.c
+ *
+ * Only a batch's upserts and deletes (run_set()) touch rows the target may
+ * reject one by one; every other statement runs with FERRY_PG_DATA_FATAL,
+ * so that a data error never leaves sink_apply_txs() as FERRY_EDATA. */
 #include "ferry_log.h"
 #include "sink_apply_int.h"
 #include "sink_pg.h"
@@ -25,7 +29,7 @@ record_error(sink_apply_t *a, const char *entity, const char *lkey,
              const sink_event_t *ev, const char *sqlstate, const char *msg,
              ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     char part[16] = "", off[24] = "";
     const char *topic = NULL;
     const char *params[9];
@@ -53,18 +57,18 @@ record_error(sink_apply_t *a, const char *entity, const char *lkey,
     params[6] = msg;
     params[7] = ev->raw_key;
     params[8] = ev->raw;
-    if (sink_buf_printf(&sql,
-                        "INSERT INTO %s.errors (entity, legacy_key, topic, "
-                        "partition, kafka_offset, sqlstate, error, "
-                        "event_key, event) VALUES ($1, $2, $3, $4, $5, $6, "
-                        "$7, $8, $9)",
-                        a->q_state) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(a->conn, "record a rejected row", sql.data, 9, params,
-                      NULL, NULL, err);
-    sink_buf_free(&sql);
+    ferry_buf_printf(&sql,
+                     "INSERT INTO %s.errors (entity, legacy_key, topic, "
+                     "partition, kafka_offset, sqlstate, error, event_key, "
+                     "event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     a->q_state);
+    rc = ferry_buf_status(&sql, err, "recording a rejected row");
+    if (rc == 0)
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), 9, params, NULL, NULL,
+                          "record a rejected row", FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
     if (rc != 0)
-        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+        return rc;
     a->stats.errors++;
     if (a->dlq != NULL && (rc = a->dlq(a->arg, ev, entity, msg)) != 0)
         return ferry_err_set(err, rc,
@@ -80,7 +84,7 @@ park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
          const char *missing_entity, const char *missing_uuid,
          bool waits_children, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     char cl[24], ch[24], part[16], off[24];
     const char *topic = NULL;
     const char *params[12];
@@ -104,19 +108,21 @@ park_row(sink_apply_t *a, size_t idx, const sink_row_t *row,
     params[9] = row->ev->raw_key;
     params[10] = row->ev->raw;
     params[11] = waits_children ? "children" : "parent";
-    if (sink_buf_printf(&sql,
-                        "INSERT INTO %s.parked (entity, legacy_key, "
-                        "missing_entity, missing_uuid, commit_lsn, "
-                        "change_lsn, topic, partition, kafka_offset, "
-                        "event_key, event, waits_for) VALUES ($1, $2, $3, "
-                        "$4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        a->q_state) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(a->conn, "park a row", sql.data, 12, params, NULL, NULL,
-                      err);
-    sink_buf_free(&sql);
+    ferry_buf_printf(&sql,
+                     "INSERT INTO %s.parked (entity, legacy_key, "
+                     "missing_entity, missing_uuid, commit_lsn, change_lsn, "
+                     "topic, partition, kafka_offset, event_key, event, "
+                     "waits_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                     "$10, $11, $12)",
+                     a->q_state);
+    rc = ferry_buf_status(&sql, err, "parking a row of entity \"%s\"",
+                          entity_name(a, idx));
+    if (rc == 0)
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), 12, params, NULL, NULL,
+                          "park a row", FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
     if (rc != 0)
-        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+        return rc;
     if (waits_children) {
         a->blocked_maybe = true;
         ferry_debug("entity \"%s\" legacy key \"%s\": delete parked until "
@@ -194,38 +200,40 @@ entity_matches(const map_entity_t *e, const sink_event_t *ev)
            strcmp(e->source_table, ev->table) == 0;
 }
 
-static int
+/* Appends row r (number n of the staging table) of entity idx to the COPY
+ * data; the caller checks the buffer. */
+static void
 copy_row(sink_apply_t *a, size_t idx, size_t n, const sink_row_t *r)
 {
     const map_entity_t *e = &a->cfg->entities[idx];
-    sink_buf_t *b = &a->copybuf;
+    ferry_buf_t *b = &a->copybuf;
     size_t i;
-    int rc = 0;
 
-    rc |= sink_buf_printf(b, "%zu\t%c\t", n, r->op);
-    rc |= sink_buf_copy_field(b, r->lkey);
-    rc |= sink_buf_printf(b, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%s\t",
-                          (int64_t)r->pair.commit, (int64_t)r->pair.change,
-                          r->ts_ms, r->uuid);
+    ferry_buf_printf(b, "%zu\t%c\t", n, r->op);
+    ferry_buf_append_copy_field(b, r->lkey);
+    ferry_buf_printf(b, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%s\t",
+                     (int64_t)r->pair.commit, (int64_t)r->pair.change, r->ts_ms,
+                     r->uuid);
     if (r->soft_deleted)
-        rc |= sink_buf_printf(b, "%" PRId64 "\t", r->del_ts_ms);
+        ferry_buf_printf(b, "%" PRId64 "\t", r->del_ts_ms);
     else
-        rc |= sink_buf_adds(b, "\\N\t");
+        ferry_buf_append_lit(b, "\\N\t");
     if (r->absent == NULL || r->op == 'd') {
-        rc |= sink_buf_add(b, "\\N", 2);
+        ferry_buf_append_lit(b, "\\N");
     } else {
-        for (i = 0; i < r->n_cols; i++)
-            rc |= sink_buf_adds(b, i == 0 ? "{" : ",") |
-                  sink_buf_adds(b, r->absent[i] ? "t" : "f");
-        rc |= sink_buf_adds(b, r->n_cols == 0 ? "{}" : "}");
+        for (i = 0; i < r->n_cols; i++) {
+            ferry_buf_putc(b, i == 0 ? '{' : ',');
+            ferry_buf_putc(b, r->absent[i] ? 't' : 'f');
+        }
+        ferry_buf_append_str(b, r->n_cols == 0 ? "{}" : "}");
     }
     for (i = 0; i < a->plans[idx].n_lcols; i++) {
-        rc |= sink_buf_add(b, "\t", 1);
-        rc |= sink_buf_copy_field(b, i < r->n_key ? r->keyvals[i] : NULL);
+        ferry_buf_putc(b, '\t');
+        ferry_buf_append_copy_field(b, i < r->n_key ? r->keyvals[i] : NULL);
     }
     for (i = 0; i < e->n_columns; i++) {
-        rc |= sink_buf_add(b, "\t", 1);
-        rc |= sink_buf_copy_field(b, r->op == 'u' ? r->vals[i] : NULL);
+        ferry_buf_putc(b, '\t');
+        ferry_buf_append_copy_field(b, r->op == 'u' ? r->vals[i] : NULL);
         if (e->columns[i].kind == MAP_COLUMN_COND_REF) {
             const map_entity_t *pe =
                 r->op == 'u' && r->ref_entity[i] != NULL
@@ -233,63 +241,40 @@ copy_row(sink_apply_t *a, size_t idx, size_t n, const sink_row_t *r)
                     : NULL;
 
             if (pe != NULL)
-                rc |= sink_buf_printf(b, "\t%zu",
-                                      (size_t)(pe - a->cfg->entities));
+                ferry_buf_printf(b, "\t%zu", (size_t)(pe - a->cfg->entities));
             else
-                rc |= sink_buf_adds(b, "\t\\N");
+                ferry_buf_append_lit(b, "\t\\N");
         }
     }
-    rc |= sink_buf_add(b, "\n", 1);
-    return rc != 0 ? FERRY_ENOMEM : 0;
+    ferry_buf_putc(b, '\n');
 }
 
-static int
-copy_end(PGconn *conn, const char *errmsg, ferry_err_t *err)
-{
-    PGresult *res;
-    int rc = 0;
-
-    if (PQputCopyEnd(conn, errmsg) != 1)
-        rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                           "could not finish COPY into the staging table: %s",
-                           PQerrorMessage(conn));
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = ferry_err_set(err, sink_pg_class(conn, res),
-                               "could not COPY into the staging table: %s",
-                               PQresultErrorMessage(res));
-        PQclear(res);
-    }
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-}
+/* The staging table holds text only: a COPY into it rejects no row. */
+#define COPY_WHAT "COPY into the staging table"
 
 /* TRUNCATE the staging table, then COPY the entity's rows into it. */
 static int
 stage_rows(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
     rowset_t *s = &a->sets[idx];
-    sink_buf_t sql = {0};
-    PGresult *res;
+    ferry_buf_t sql = {0};
     size_t i;
     int rc;
 
-    if (sink_buf_printf(&sql, "TRUNCATE %s", a->plans[idx].q_stage) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(a->conn, "empty the staging table", sql.data, 0, NULL,
-                      NULL, NULL, err);
-    sink_buf_free(&sql);
-    if (rc != 0)
+    ferry_buf_printf(&sql, "TRUNCATE %s", a->plans[idx].q_stage);
+    rc = ferry_buf_status(&sql, err,
+                          "emptying the staging table of entity "
+                          "\"%s\"",
+                          entity_name(a, idx));
+    if (rc == 0)
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), 0, NULL, NULL, NULL,
+                          "empty the staging table", FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
+    if (rc != 0 || (rc = ferry_pg_copy_start(
+                        a->conn, ferry_buf_cstr(&a->sql[idx].copy),
+                        "start " COPY_WHAT, FERRY_PG_DATA_FATAL, err)) != 0)
         return rc;
-    res = PQexec(a->conn, a->sql[idx].copy.data);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = ferry_err_set(err, sink_pg_class(a->conn, res),
-                           "could not start COPY into the staging table: %s",
-                           PQresultErrorMessage(res));
-        PQclear(res);
-        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-    }
-    PQclear(res);
-    sink_buf_reset(&a->copybuf);
+    ferry_buf_reset(&a->copybuf);
     s->min_commit = UINT64_MAX;
     s->max_commit = 0;
     for (i = 0; i < s->n; i++) {
@@ -297,26 +282,39 @@ stage_rows(sink_apply_t *a, size_t idx, ferry_err_t *err)
 
         s->min_commit = c < s->min_commit ? c : s->min_commit;
         s->max_commit = c > s->max_commit ? c : s->max_commit;
-        if (copy_row(a, idx, i, &s->rows[i]) != 0)
-            return copy_end(a->conn, "out of memory", err), FERRY_ENOMEM;
+        copy_row(a, idx, i, &s->rows[i]);
+        if (a->copybuf.failed) {
+            ferry_pg_copy_abort(a->conn, "out of memory");
+            return ferry_buf_status(&a->copybuf, err,
+                                    "staging the rows of entity \"%s\"",
+                                    entity_name(a, idx));
+        }
         if (a->copybuf.len >= (1u << 20) || i + 1 == s->n) {
             if (PQputCopyData(a->conn, a->copybuf.data, (int)a->copybuf.len) !=
-                1)
-                return copy_end(a->conn, NULL, err), FERRY_ETRANSIENT;
-            sink_buf_reset(&a->copybuf);
+                1) {
+                rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s",
+                                   COPY_WHAT, PQerrorMessage(a->conn));
+                ferry_pg_copy_abort(a->conn, "could not send the rows");
+                return rc;
+            }
+            ferry_buf_reset(&a->copybuf);
         }
     }
-    return copy_end(a->conn, NULL, err);
+    return ferry_pg_copy_end(a->conn, COPY_WHAT, FERRY_PG_DATA_FATAL, err);
 }
 
+/* Runs sql as sink_pg_exec() does (*rc its result); returns the number of
+ * rows it touched. */
 static long
 exec_count(sink_apply_t *a, const char *what, const char *sql, int n,
-           const char *const *params, int *rc, char *sqlstate, ferry_err_t *err)
+           const char *const *params, int *rc, char *sqlstate, unsigned flags,
+           ferry_err_t *err)
 {
     PGresult *res;
     long count = 0;
 
-    *rc = sink_pg_exec(a->conn, what, sql, n, params, &res, sqlstate, err);
+    *rc =
+        sink_pg_exec(a->conn, sql, n, params, &res, sqlstate, what, flags, err);
     if (*rc == 0) {
         count = atol(PQcmdTuples(res));
         PQclear(res);
@@ -333,18 +331,19 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
 {
     rowset_t *s = &a->sets[idx];
     char state[6], num[24];
-    sink_buf_t drop = {0};
+    ferry_buf_t drop = {0};
     const char *p1[1] = {num};
     size_t i;
     int rc;
 
-    if ((rc = sink_pg_exec(a->conn, "set a savepoint", "SAVEPOINT ferry_set", 0,
-                           NULL, NULL, NULL, err)) != 0)
+    if ((rc = sink_pg_exec(a->conn, "SAVEPOINT ferry_set", 0, NULL, NULL, NULL,
+                           "set a savepoint", FERRY_PG_DATA_FATAL, err)) != 0)
         return rc;
-    a->stats.applied += exec_count(a, what, all, 0, NULL, &rc, state, err);
+    /* The one statement whose data errors are the rows' own. */
+    a->stats.applied += exec_count(a, what, all, 0, NULL, &rc, state, 0, err);
     if (rc == 0)
-        return sink_pg_exec(a->conn, "release a savepoint", "RELEASE ferry_set",
-                            0, NULL, NULL, NULL, err);
+        return sink_pg_exec(a->conn, "RELEASE ferry_set", 0, NULL, NULL, NULL,
+                            "release a savepoint", FERRY_PG_DATA_FATAL, err);
     if (rc != FERRY_EDATA)
         return rc;
     /* Deletes parked for their children are retried at every commit: that
@@ -355,31 +354,35 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
     else
         ferry_info("entity \"%s\": %s; isolating the rejected rows",
                    entity_name(a, idx), err->msg);
-    if ((rc = sink_pg_exec(a->conn, "roll back to a savepoint",
-                           "ROLLBACK TO ferry_set", 0, NULL, NULL, NULL,
-                           err)) != 0)
+    if ((rc = sink_pg_exec(a->conn, "ROLLBACK TO ferry_set", 0, NULL, NULL,
+                           NULL, "roll back to a savepoint",
+                           FERRY_PG_DATA_FATAL, err)) != 0)
         return rc;
-    if (sink_buf_printf(&drop, "DELETE FROM %s WHERE __n = $1",
-                        a->plans[idx].q_stage) != 0)
-        return FERRY_ENOMEM;
+    ferry_buf_printf(&drop, "DELETE FROM %s WHERE __n = $1",
+                     a->plans[idx].q_stage);
+    if ((rc = ferry_buf_status(&drop, err,
+                               "isolating the rejected rows of entity "
+                               "\"%s\"",
+                               entity_name(a, idx))) != 0)
+        return rc;
     for (i = 0; rc == 0 && i < s->n; i++) {
         if (s->rows[i].op != op)
             continue;
         snprintf(num, sizeof(num), "%zu", i);
-        rc = sink_pg_exec(a->conn, "set a savepoint", "SAVEPOINT ferry_row", 0,
-                          NULL, NULL, NULL, err);
+        rc = sink_pg_exec(a->conn, "SAVEPOINT ferry_row", 0, NULL, NULL, NULL,
+                          "set a savepoint", FERRY_PG_DATA_FATAL, err);
         if (rc != 0)
             break;
-        a->stats.applied += exec_count(a, what, one, 1, p1, &rc, state, err);
+        a->stats.applied += exec_count(a, what, one, 1, p1, &rc, state, 0, err);
         if (rc == 0) {
-            rc = sink_pg_exec(a->conn, "release a savepoint",
-                              "RELEASE ferry_row", 0, NULL, NULL, NULL, err);
+            rc = sink_pg_exec(a->conn, "RELEASE ferry_row", 0, NULL, NULL, NULL,
+                              "release a savepoint", FERRY_PG_DATA_FATAL, err);
             continue;
         }
         if (rc != FERRY_EDATA)
             break;
-        rc = sink_pg_exec(a->conn, "roll back to a savepoint",
-                          "ROLLBACK TO ferry_row", 0, NULL, NULL, NULL, err);
+        rc = sink_pg_exec(a->conn, "ROLLBACK TO ferry_row", 0, NULL, NULL, NULL,
+                          "roll back to a savepoint", FERRY_PG_DATA_FATAL, err);
         /* Scale-out: the children's deletes are on partitions another sink
          * owns and may simply not be applied yet; a rebuild's bulk load and
          * the transactions it cut apply them in another batch.  A delete
@@ -392,13 +395,13 @@ run_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
             rc = record_error(a, entity_name(a, idx), s->rows[i].lkey,
                               s->rows[i].ev, state, err->msg, err);
         if (rc == 0)
-            rc = sink_pg_exec(a->conn, "drop a rejected row", drop.data, 1, p1,
-                              NULL, NULL, err);
+            rc = sink_pg_exec(a->conn, ferry_buf_cstr(&drop), 1, p1, NULL, NULL,
+                              "drop a rejected row", FERRY_PG_DATA_FATAL, err);
     }
-    sink_buf_free(&drop);
+    ferry_buf_close(&drop);
     if (rc == 0)
-        rc = sink_pg_exec(a->conn, "release a savepoint", "RELEASE ferry_set",
-                          0, NULL, NULL, NULL, err);
+        rc = sink_pg_exec(a->conn, "RELEASE ferry_set", 0, NULL, NULL, NULL,
+                          "release a savepoint", FERRY_PG_DATA_FATAL, err);
     return rc;
 }
 
@@ -408,17 +411,16 @@ static int
 take_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol, int *taken,
              ferry_err_t *err)
 {
-    const char *sql = a->sql[idx].take[pol].data;
-    const char *p1[1] = {entity_name(a, idx)};
+    const char *sql = ferry_buf_cstr(&a->sql[idx].take[pol]);
     PGresult *res = NULL;
     int i, rc;
 
     *taken = 0;
-    if (sql == NULL || sql[0] == '\0')
+    if (sql[0] == '\0')
         return 0;
-    rc = sink_pg_exec(a->conn, "find rows whose parent is missing", sql, 0,
-                      NULL, &res, NULL, err);
-    (void)p1;
+    rc = sink_pg_exec(a->conn, sql, 0, NULL, &res, NULL,
+                      "find rows whose parent is missing", FERRY_PG_DATA_FATAL,
+                      err);
     *taken = rc == 0 ? PQntuples(res) : 0;
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
         size_t n = (size_t)atol(PQgetvalue(res, i, 0));
@@ -460,23 +462,24 @@ take_all_missing(sink_apply_t *a, size_t idx, enum map_on_missing pol,
 static int
 upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
-    const plan_sql_t *q = &a->sql[idx];
+    plan_sql_t *q = &a->sql[idx];
     const char *p1[1] = {entity_name(a, idx)};
     size_t i;
     int rc;
 
     if ((rc = stage_rows(a, idx, err)) != 0)
         return rc;
-    if (a->shared &&
-        (rc = sink_pg_exec(a->conn, "lock the staged keys", q->lock.data, 1, p1,
-                           NULL, NULL, err)) != 0)
+    if (a->shared && (rc = sink_pg_exec(a->conn, ferry_buf_cstr(&q->lock), 1,
+                                        p1, NULL, NULL, "lock the staged keys",
+                                        FERRY_PG_DATA_FATAL, err)) != 0)
         return rc;
     /* Rows above the entity's bound are newer than every position it
      * holds: none can be stale (sink_apply_int.h), and the check (an index
      * probe per row) is skipped.  Streaming, that is every batch. */
     if (a->shared || a->sets[idx].min_commit <= a->lsn_bound[idx])
-        a->stats.stale += exec_count(a, "drop stale rows", q->stale.data, 1, p1,
-                                     &rc, NULL, err);
+        a->stats.stale +=
+            exec_count(a, "drop stale rows", ferry_buf_cstr(&q->stale), 1, p1,
+                       &rc, NULL, FERRY_PG_DATA_FATAL, err);
     if (rc != 0 ||
         (rc = take_all_missing(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
         (rc = take_all_missing(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
@@ -487,22 +490,22 @@ upsert_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
 
         /* A deferred ref: a new value replaces a pending patch, a missing
          * parent becomes one (sink_sql.h). */
-        if (q->defer_note[i].data != NULL &&
-            ((rc = sink_pg_exec(a->conn, "forget pending deferred refs",
-                                q->defer_forget[i].data, 2, p2, NULL, NULL,
-                                err)) != 0 ||
-             (rc = sink_pg_exec(a->conn, "note pending deferred refs",
-                                q->defer_note[i].data, 2, p2, NULL, NULL,
-                                err)) != 0))
+        if (q->defer_note[i].len > 0 &&
+            ((rc = sink_pg_exec(a->conn, ferry_buf_cstr(&q->defer_forget[i]), 2,
+                                p2, NULL, NULL, "forget pending deferred refs",
+                                FERRY_PG_DATA_FATAL, err)) != 0 ||
+             (rc = sink_pg_exec(a->conn, ferry_buf_cstr(&q->defer_note[i]), 2,
+                                p2, NULL, NULL, "note pending deferred refs",
+                                FERRY_PG_DATA_FATAL, err)) != 0))
             return rc;
-        if (q->null_miss[i].data != NULL &&
-            (rc = sink_pg_exec(a->conn, "null a missing parent",
-                               q->null_miss[i].data, 0, NULL, NULL, NULL,
-                               err)) != 0)
+        if (q->null_miss[i].len > 0 &&
+            (rc = sink_pg_exec(a->conn, ferry_buf_cstr(&q->null_miss[i]), 0,
+                               NULL, NULL, NULL, "null a missing parent",
+                               FERRY_PG_DATA_FATAL, err)) != 0)
             return rc;
     }
-    return run_set(a, idx, "upsert rows", q->upsert.data, q->upsert1.data, 'u',
-                   err);
+    return run_set(a, idx, "upsert rows", ferry_buf_cstr(&q->upsert),
+                   ferry_buf_cstr(&q->upsert1), 'u', err);
 }
 
 /* Raises entity idx's position bound to commit, before positions up to
@@ -520,28 +523,31 @@ raise_bound(sink_apply_t *a, size_t idx, uint64_t commit, ferry_err_t *err)
     if (commit > a->lsn_bound[idx])
         a->lsn_bound[idx] = commit;
     snprintf(c, sizeof(c), "%" PRIu64, commit);
-    return sink_pg_exec(a->conn, "raise the position bound", a->bound_sql.data,
-                        2, p2, NULL, NULL, err);
+    return sink_pg_exec(a->conn, ferry_buf_cstr(&a->bound_sql), 2, p2, NULL,
+                        NULL, "raise the position bound", FERRY_PG_DATA_FATAL,
+                        err);
 }
 
 static int
 delete_step(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
-    const plan_sql_t *q = &a->sql[idx];
+    plan_sql_t *q = &a->sql[idx];
     const char *p1[1] = {entity_name(a, idx)};
     int rc;
 
-    if ((rc = run_set(a, idx, "delete rows", q->del.data, q->del1.data, 'd',
-                      err)) != 0)
+    if ((rc = run_set(a, idx, "delete rows", ferry_buf_cstr(&q->del),
+                      ferry_buf_cstr(&q->del1), 'd', err)) != 0)
         return rc;
     if ((rc = raise_bound(a, idx, a->sets[idx].max_commit, err)) != 0 ||
-        (rc = sink_pg_exec(a->conn, "record row positions", q->row_lsn.data, 1,
-                           p1, NULL, NULL, err)) != 0)
+        (rc = sink_pg_exec(a->conn, ferry_buf_cstr(&q->row_lsn), 1, p1, NULL,
+                           NULL, "record row positions", FERRY_PG_DATA_FATAL,
+                           err)) != 0)
         return rc;
     /* Only when rows are parked: the statement is cheap, not free. */
     if (a->parked_rows > 0 || a->shared) {
-        long n = exec_count(a, "drop superseded parked rows", q->unpark.data, 1,
-                            p1, &rc, NULL, err);
+        long n = exec_count(a, "drop superseded parked rows",
+                            ferry_buf_cstr(&q->unpark), 1, p1, &rc, NULL,
+                            FERRY_PG_DATA_FATAL, err);
 
         if (rc != 0)
             return rc;
@@ -571,18 +577,18 @@ patch_deferred(sink_apply_t *a, ferry_err_t *err)
             const char *p2[2] = {e->name, e->columns[i].name};
             long n;
 
-            if (a->sql[idx].defer_patch[i].data == NULL)
+            if (a->sql[idx].defer_patch[i].len == 0)
                 continue;
             n = exec_count(a, "patch deferred refs",
-                           a->sql[idx].defer_patch[i].data, 2, p2, &rc, NULL,
-                           err);
+                           ferry_buf_cstr(&a->sql[idx].defer_patch[i]), 2, p2,
+                           &rc, NULL, FERRY_PG_DATA_FATAL, err);
             if (rc == 0 && n > 0)
                 ferry_debug("entity \"%s\": patched %ld deferred refs in "
                             "column \"%s\"",
                             e->name, n, e->columns[i].name);
         }
     }
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    return rc;
 }
 
 /* Applies every queued row: upserts parents first, deletes children
@@ -612,68 +618,78 @@ flush(sink_apply_t *a, ferry_err_t *err)
     return rc;
 }
 
+/* What a source TRUNCATE of an entity does to the state tables (after its
+ * target rows are gone): the statement's head and tail around the quoted
+ * state schema, its parameters ($1 entity, $2 $3 the event's positions)
+ * and what it is for. */
+static const struct truncate_step {
+    const char *head, *tail, *what;
+    int n_params;
+} truncate_steps[] = {
+    {"DELETE FROM ", ".row_lsn WHERE entity = $1", "truncate row positions", 1},
+    {"DELETE FROM ", ".parked WHERE entity = $1", "drop parked rows", 1},
+    {"INSERT INTO ",
+     ".truncated VALUES ($1, $2, $3) ON CONFLICT (entity) DO UPDATE SET "
+     "commit_lsn = EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
+     "record a truncate", 3},
+};
+
 static int
 truncate_one(sink_apply_t *a, size_t idx, const sink_event_t *ev,
              ferry_err_t *err)
 {
     char cl[24], ch[24];
     const char *p[3] = {entity_name(a, idx), cl, ch};
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     bool stale;
+    size_t i;
     int rc;
 
     snprintf(cl, sizeof(cl), "%" PRIu64, ev->pair.commit);
     snprintf(ch, sizeof(ch), "%" PRIu64, ev->pair.change);
-    if (sink_buf_printf(
-            &sql,
-            "SELECT EXISTS (SELECT 1 FROM %s.truncated WHERE entity = $1 AND "
-            "(commit_lsn, change_lsn) >= ($2::int8, $3::int8)) OR EXISTS "
-            "(SELECT 1 FROM %s.row_lsn WHERE entity = $1 AND (commit_lsn, "
-            "change_lsn) > ($2::int8, $3::int8))",
-            a->q_state, a->q_state) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(a->conn, "check a truncate", sql.data, 3, p, &res, NULL,
-                      err);
+    ferry_buf_printf(
+        &sql,
+        "SELECT EXISTS (SELECT 1 FROM %s.truncated WHERE entity = $1 AND "
+        "(commit_lsn, change_lsn) >= ($2::int8, $3::int8)) OR EXISTS "
+        "(SELECT 1 FROM %s.row_lsn WHERE entity = $1 AND (commit_lsn, "
+        "change_lsn) > ($2::int8, $3::int8))",
+        a->q_state, a->q_state);
+    rc = ferry_buf_status(&sql, err, "applying a TRUNCATE of entity \"%s\"",
+                          entity_name(a, idx));
+    if (rc == 0)
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), 3, p, &res, NULL,
+                          "check a truncate", FERRY_PG_DATA_FATAL, err);
     stale = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    sink_buf_reset(&sql);
     if (rc != 0 || stale)
         goto done;
-    rc = run_set(a, idx, "truncate the target table", a->sql[idx].truncate.data,
-                 a->sql[idx].truncate.data, 0, err);
-    if (rc == 0 &&
-        sink_buf_printf(
-            &sql,
-            "DELETE FROM %s.row_lsn WHERE entity = $1; "
-            "DELETE FROM %s.parked WHERE entity = $1; "
-            "INSERT INTO %s.truncated VALUES ($1, $2, $3) ON CONFLICT "
-            "(entity) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, "
-            "change_lsn = EXCLUDED.change_lsn",
-            a->q_state, a->q_state, a->q_state) != 0)
-        rc = FERRY_ENOMEM;
-    /* Three statements: run them one by one (parameters need one each). */
-    if (rc == 0) {
-        char *s1 = sql.data, *s2 = strchr(s1, ';'), *s3;
+    rc = run_set(a, idx, "truncate the target table",
+                 ferry_buf_cstr(&a->sql[idx].truncate),
+                 ferry_buf_cstr(&a->sql[idx].truncate), 0, err);
+    if (rc == 0)
+        rc = raise_bound(a, idx, ev->pair.commit, err);
+    for (i = 0; rc == 0 && i < sizeof(truncate_steps) / sizeof(*truncate_steps);
+         i++) {
+        const struct truncate_step *t = &truncate_steps[i];
 
-        *s2 = '\0';
-        s2 += 2;
-        s3 = strchr(s2, ';');
-        *s3 = '\0';
-        s3 += 2;
-        if ((rc = raise_bound(a, idx, ev->pair.commit, err)) == 0 &&
-            (rc = sink_pg_exec(a->conn, "truncate row positions", s1, 1, p,
-                               NULL, NULL, err)) == 0 &&
-            (rc = sink_pg_exec(a->conn, "drop parked rows", s2, 1, p, NULL,
-                               NULL, err)) == 0)
-            rc = sink_pg_exec(a->conn, "record a truncate", s3, 3, p, NULL,
-                              NULL, err);
+        ferry_buf_reset(&sql);
+        ferry_buf_append_str(&sql, t->head);
+        ferry_buf_append_str(&sql, a->q_state);
+        ferry_buf_append_str(&sql, t->tail);
+        rc = ferry_buf_status(&sql, err,
+                              "applying a TRUNCATE of entity "
+                              "\"%s\"",
+                              entity_name(a, idx));
+        if (rc == 0)
+            rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), t->n_params, p,
+                              NULL, NULL, t->what, FERRY_PG_DATA_FATAL, err);
     }
     if (rc == 0)
         ferry_info("entity \"%s\": applied a source TRUNCATE",
                    entity_name(a, idx));
 done:
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -727,8 +743,8 @@ take_parked(sink_apply_t *a, const char *sql, int n, const char *const *params,
     PGresult *res = NULL;
     int r, rc;
 
-    rc = sink_pg_exec(a->conn, "take parked rows", sql, n, params, &res, NULL,
-                      err);
+    rc = sink_pg_exec(a->conn, sql, n, params, &res, NULL, "take parked rows",
+                      FERRY_PG_DATA_FATAL, err);
     for (r = 0; rc == 0 && r < PQntuples(res); r++) {
         const char *k = PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1);
         const map_entity_t *e =
@@ -773,21 +789,22 @@ take_parked(sink_apply_t *a, const char *sql, int n, const char *const *params,
 static int
 count_parked(sink_apply_t *a, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     int rc;
 
-    if (sink_buf_printf(&sql,
-                        "SELECT count(*) FROM %s.parked WHERE waits_for = "
-                        "'parent'",
-                        a->q_state) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = sink_pg_exec(a->conn, "count parked rows", sql.data, 0, NULL, &res,
-                      NULL, err);
+    ferry_buf_printf(&sql,
+                     "SELECT count(*) FROM %s.parked WHERE waits_for = "
+                     "'parent'",
+                     a->q_state);
+    rc = ferry_buf_status(&sql, err, "counting the parked rows");
+    if (rc == 0)
+        rc = sink_pg_exec(a->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "count parked rows", FERRY_PG_DATA_FATAL, err);
     if (rc == 0)
         a->parked_rows = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -808,8 +825,8 @@ drain(sink_apply_t *a, ferry_err_t *err)
         for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
             const char *p1[1] = {entity_name(a, i)};
 
-            rc = take_parked(a, a->sql[i].drain.data, 1, p1, &evs, &n_evs, &got,
-                             err);
+            rc = take_parked(a, ferry_buf_cstr(&a->sql[i].drain), 1, p1, &evs,
+                             &n_evs, &got, err);
         }
         a->parked_rows -= (long)got;
         a->stats.drained += (long)got;
@@ -839,8 +856,8 @@ sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
         size_t got = 0;
 
         a->blocked_maybe = false;
-        rc = take_parked(a, a->retry_sql.data, 0, NULL, &blocked, &n_blocked,
-                         &got, err);
+        rc = take_parked(a, ferry_buf_cstr(&a->retry_sql), 0, NULL, &blocked,
+                         &n_blocked, &got, err);
     }
 
     for (t = 0; rc == 0 && t < n; t++) {

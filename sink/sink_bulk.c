@@ -22,7 +22,9 @@
  * Offsets and the cut are stored with the rows, so a kill -9 resumes the
  * bulk load where its last batch committed.
  */
+#include "ferry_buf.h"
 #include "ferry_log.h"
+#include "ferry_lsn.h"
 #include "sink_pg.h"
 #include "sink_run_int.h"
 
@@ -31,19 +33,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs the statement head <state schema> tail. */
+/* Runs the statement head <state schema> tail on the bulk load's state
+ * tables (no row of them is bad data: a data error is fatal). */
 static int
 exec_q(run_t *r, const char *what, const char *head, const char *tail, int n,
        const char *const *params, PGresult **res, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     int rc;
 
-    if (sink_buf_printf(&sql, "%s%s%s", head, r->q_state, tail) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = sink_pg_exec(r->conn, what, sql.data, n, params, res, NULL, err);
-    sink_buf_free(&sql);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    ferry_buf_append_str(&sql, head);
+    ferry_buf_append_str(&sql, r->q_state);
+    ferry_buf_append_str(&sql, tail);
+    rc = ferry_buf_status(&sql, err, "building the statement to %s", what);
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), n, params, res, NULL,
+                          what, FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
+    return rc;
 }
 
 int
@@ -64,33 +71,40 @@ sink__bulk_unfinished(run_t *r, bool *yes, ferry_err_t *err)
 static int
 record_start(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t t = {0}, p = {0}, o = {0};
+    ferry_buf_t t = {0}, p = {0}, o = {0};
     const char *params[3];
     size_t i, n = 0;
     int rc = 0;
 
-    rc |= sink_buf_adds(&t, "{") | sink_buf_adds(&p, "{") |
-          sink_buf_adds(&o, "{");
+    ferry_buf_putc(&t, '{');
+    ferry_buf_putc(&p, '{');
+    ferry_buf_putc(&o, '{');
     for (i = 0; i < r->kc.n_slots; i++) {
         const sink_slot_t *s = &r->kc.slots[i];
 
         if (s->is_tx)
             continue;
-        rc |= sink_buf_printf(&t, "%s\"%s\"", n > 0 ? "," : "", s->topic);
-        rc |= sink_buf_printf(&p, "%s%d", n > 0 ? "," : "", (int)s->partition);
-        rc |= sink_buf_printf(&o, "%s%" PRId64, n > 0 ? "," : "", s->end);
+        ferry_buf_printf(&t, "%s\"%s\"", n > 0 ? "," : "", s->topic);
+        ferry_buf_printf(&p, "%s%d", n > 0 ? "," : "", (int)s->partition);
+        ferry_buf_printf(&o, "%s%" PRId64, n > 0 ? "," : "", s->end);
         n++;
     }
-    rc |= sink_buf_adds(&t, "}") | sink_buf_adds(&p, "}") |
-          sink_buf_adds(&o, "}");
-    params[0] = t.data;
-    params[1] = p.data;
-    params[2] = o.data;
-    if (rc != 0)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_putc(&t, '}');
+    ferry_buf_putc(&p, '}');
+    ferry_buf_putc(&o, '}');
+    if ((rc = ferry_buf_status(&t, err,
+                               "recording the bulk load's end "
+                               "offsets")) == 0 &&
+        (rc = ferry_buf_status(&p, err,
+                               "recording the bulk load's end "
+                               "offsets")) == 0)
+        rc = ferry_buf_status(&o, err, "recording the bulk load's end offsets");
+    params[0] = ferry_buf_cstr(&t);
+    params[1] = ferry_buf_cstr(&p);
+    params[2] = ferry_buf_cstr(&o);
     if (rc == 0)
-        rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
-                          NULL, NULL, err);
+        rc = sink_pg_exec(r->conn, "BEGIN", 0, NULL, NULL, NULL,
+                          "begin a transaction", 0, err);
     if (rc == 0)
         rc = exec_q(
             r, "record the bulk load's end offsets", "INSERT INTO ",
@@ -101,13 +115,13 @@ record_start(run_t *r, ferry_err_t *err)
                     ".bulk (cut_lsn, done) VALUES (0, false)", 0, NULL, NULL,
                     err);
     if (rc == 0)
-        rc =
-            sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
+        rc = sink_pg_exec(r->conn, "COMMIT", 0, NULL, NULL, NULL, "commit", 0,
+                          err);
     else if (PQstatus(r->conn) == CONNECTION_OK)
         PQclear(PQexec(r->conn, "ROLLBACK"));
-    sink_buf_free(&t);
-    sink_buf_free(&p);
-    sink_buf_free(&o);
+    ferry_buf_close(&t);
+    ferry_buf_close(&p);
+    ferry_buf_close(&o);
     return rc;
 }
 
@@ -120,7 +134,8 @@ sink__bulk_prepare(run_t *r, bool fresh, ferry_err_t *err)
 
     r->bulk_end = malloc((r->kc.n_slots + 1) * sizeof(*r->bulk_end));
     if (r->bulk_end == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory preparing the bulk load");
     for (i = 0; i < r->kc.n_slots; i++)
         r->bulk_end[i] = -1;
     if (fresh && (rc = record_start(r, err)) != 0)
@@ -343,10 +358,10 @@ sink__bulk_run(run_t *r, ferry_err_t *err)
     if (rc != 0)
         return rc;
     r->bulk_active = false;
-    ferry_info("rebuild: bulk load done in %.1f s (cut at commit LSN %X/%X); "
-               "streaming live from the end offsets",
-               (sink__run_now_ms() - t0) / 1000.0,
-               (unsigned)(r->bulk_cut >> 32), (unsigned)r->bulk_cut);
+    ferry_info(
+        "rebuild: bulk load done in %.1f s (cut at commit LSN " FERRY_LSN_FMT
+        "); streaming live from the end offsets",
+        (sink__run_now_ms() - t0) / 1000.0, FERRY_LSN_ARGS(r->bulk_cut));
     /* The live stream: every partition, from where the load stopped. */
     return sink_consumer_assign_next(&r->kc, err);
 }

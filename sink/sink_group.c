@@ -15,6 +15,7 @@
  * counts: the loser's transaction is rolled back, and staged keys are
  * locked before the stale check (sink_apply_set_shared()).
  */
+#include "ferry_buf.h"
 #include "ferry_log.h"
 #include "sink_pg.h"
 #include "sink_run_int.h"
@@ -26,21 +27,22 @@
 
 /* Appends the array literals of the topics and partitions of the n slots
  * idx to t and p. */
-static int
-slot_arrays(const run_t *r, const size_t *idx, size_t n, sink_buf_t *t,
-            sink_buf_t *p)
+static void
+slot_arrays(const run_t *r, const size_t *idx, size_t n, ferry_buf_t *t,
+            ferry_buf_t *p)
 {
     size_t i;
-    int rc = sink_buf_adds(t, "{") | sink_buf_adds(p, "{");
 
-    for (i = 0; rc == 0 && i < n; i++) {
+    ferry_buf_putc(t, '{');
+    ferry_buf_putc(p, '{');
+    for (i = 0; i < n; i++) {
         const sink_slot_t *s = &r->kc.slots[idx[i]];
 
-        rc |= sink_buf_printf(t, "%s\"%s\"", i > 0 ? "," : "", s->topic);
-        rc |= sink_buf_printf(p, "%s%d", i > 0 ? "," : "", (int)s->partition);
+        ferry_buf_printf(t, "%s\"%s\"", i > 0 ? "," : "", s->topic);
+        ferry_buf_printf(p, "%s%d", i > 0 ? "," : "", (int)s->partition);
     }
-    rc |= sink_buf_adds(t, "}") | sink_buf_adds(p, "}");
-    return rc != 0 ? FERRY_ENOMEM : 0;
+    ferry_buf_putc(t, '}');
+    ferry_buf_putc(p, '}');
 }
 
 /* Makes sure every slot in idx has a row in offsets (0: the beginning),
@@ -48,33 +50,39 @@ slot_arrays(const run_t *r, const size_t *idx, size_t n, sink_buf_t *t,
 static int
 read_stored(run_t *r, const size_t *idx, size_t n, ferry_err_t *err)
 {
-    sink_buf_t sql = {0}, t = {0}, p = {0};
+    ferry_buf_t sql = {0}, t = {0}, p = {0};
     const char *params[2];
     PGresult *res = NULL;
     int64_t *found = calloc(n + 1, sizeof(*found));
     size_t i;
     int rc;
 
-    if (found == NULL || slot_arrays(r, idx, n, &t, &p) != 0 ||
-        sink_buf_printf(
-            &sql,
-            "WITH u AS (SELECT * FROM unnest($1::text[], $2::int[]) WITH "
-            "ORDINALITY AS u(t, p, i)), ins AS (INSERT INTO %s.offsets "
-            "(topic, partition, next_offset) SELECT t, p, 0 FROM u ON "
-            "CONFLICT DO NOTHING RETURNING topic, partition, next_offset) "
-            "SELECT u.i, coalesce(o.next_offset, ins.next_offset) FROM u "
-            "LEFT JOIN %s.offsets o ON o.topic = u.t AND o.partition = u.p "
-            "LEFT JOIN ins ON ins.topic = u.t AND ins.partition = u.p",
-            r->q_state, r->q_state) != 0) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    slot_arrays(r, idx, n, &t, &p);
+    ferry_buf_printf(
+        &sql,
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::int[]) WITH "
+        "ORDINALITY AS u(t, p, i)), ins AS (INSERT INTO %s.offsets "
+        "(topic, partition, next_offset) SELECT t, p, 0 FROM u ON "
+        "CONFLICT DO NOTHING RETURNING topic, partition, next_offset) "
+        "SELECT u.i, coalesce(o.next_offset, ins.next_offset) FROM u "
+        "LEFT JOIN %s.offsets o ON o.topic = u.t AND o.partition = u.p "
+        "LEFT JOIN ins ON ins.topic = u.t AND ins.partition = u.p",
+        r->q_state, r->q_state);
+    if (found == NULL) {
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory reading the stored offsets");
         goto done;
     }
-    params[0] = t.data;
-    params[1] = p.data;
+    if ((rc = ferry_buf_status(&t, err, "reading the stored offsets")) != 0 ||
+        (rc = ferry_buf_status(&p, err, "reading the stored offsets")) != 0 ||
+        (rc = ferry_buf_status(&sql, err, "reading the stored offsets")) != 0)
+        goto done;
+    params[0] = ferry_buf_cstr(&t);
+    params[1] = ferry_buf_cstr(&p);
     for (i = 0; i < n; i++)
         found[i] = -1;
-    rc = sink_pg_exec(r->conn, "read the stored offsets", sql.data, 2, params,
-                      &res, NULL, err);
+    rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 2, params, &res, NULL,
+                      "read the stored offsets", FERRY_PG_DATA_FATAL, err);
     for (i = 0; rc == 0 && i < (size_t)PQntuples(res); i++) {
         long at = atol(PQgetvalue(res, (int)i, 0)) - 1;
 
@@ -95,10 +103,10 @@ read_stored(run_t *r, const size_t *idx, size_t n, ferry_err_t *err)
     }
 done:
     free(found);
-    sink_buf_free(&sql);
-    sink_buf_free(&t);
-    sink_buf_free(&p);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    ferry_buf_close(&sql);
+    ferry_buf_close(&t);
+    ferry_buf_close(&p);
+    return rc;
 }
 
 /* Grows r->minoff to the consumer's slots. */
@@ -189,7 +197,7 @@ sink__group_on_message(run_t *r, const rd_kafka_message_t *m, int slot,
 int
 sink__group_store_positions(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0}, t = {0}, p = {0}, e = {0}, n = {0};
+    ferry_buf_t sql = {0}, t = {0}, p = {0}, e = {0}, n = {0};
     const char *params[4];
     size_t i, k = 0;
     long moved;
@@ -204,32 +212,36 @@ sink__group_store_positions(run_t *r, ferry_err_t *err)
         r->minoff[i] = s->owned ? s->next : s->stored;
         if (!s->owned || s->next == s->stored)
             continue;
-        rc |= sink_buf_printf(&t, "%s\"%s\"", k > 0 ? "," : "{", s->topic);
-        rc |= sink_buf_printf(&p, "%s%d", k > 0 ? "," : "{", (int)s->partition);
-        rc |= sink_buf_printf(&e, "%s%" PRId64, k > 0 ? "," : "{", s->stored);
-        rc |= sink_buf_printf(&n, "%s%" PRId64, k > 0 ? "," : "{", s->next);
+        ferry_buf_printf(&t, "%s\"%s\"", k > 0 ? "," : "{", s->topic);
+        ferry_buf_printf(&p, "%s%d", k > 0 ? "," : "{", (int)s->partition);
+        ferry_buf_printf(&e, "%s%" PRId64, k > 0 ? "," : "{", s->stored);
+        ferry_buf_printf(&n, "%s%" PRId64, k > 0 ? "," : "{", s->next);
         k++;
     }
     if (k == 0)
         goto done;
-    rc |= sink_buf_adds(&t, "}") | sink_buf_adds(&p, "}") |
-          sink_buf_adds(&e, "}") | sink_buf_adds(&n, "}");
-    rc |= sink_buf_printf(
+    ferry_buf_putc(&t, '}');
+    ferry_buf_putc(&p, '}');
+    ferry_buf_putc(&e, '}');
+    ferry_buf_putc(&n, '}');
+    ferry_buf_printf(
         &sql,
         "UPDATE %s.offsets o SET next_offset = u.n, updated_at = now() FROM "
         "unnest($1::text[], $2::int[], $3::int8[], $4::int8[]) AS u(t, p, e, "
         "n) WHERE o.topic = u.t AND o.partition = u.p AND o.next_offset = u.e",
         r->q_state);
-    if (rc != 0) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if ((rc = ferry_buf_status(&t, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&p, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&e, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&n, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&sql, err, "storing the Kafka offsets")) != 0)
         goto done;
-    }
-    params[0] = t.data;
-    params[1] = p.data;
-    params[2] = e.data;
-    params[3] = n.data;
-    rc = sink_pg_exec(r->conn, "store the Kafka offsets", sql.data, 4, params,
-                      &res, NULL, err);
+    params[0] = ferry_buf_cstr(&t);
+    params[1] = ferry_buf_cstr(&p);
+    params[2] = ferry_buf_cstr(&e);
+    params[3] = ferry_buf_cstr(&n);
+    rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 4, params, &res, NULL,
+                      "store the Kafka offsets", FERRY_PG_DATA_FATAL, err);
     if (rc != 0)
         goto done;
     moved = atol(PQcmdTuples(res));
@@ -243,12 +255,12 @@ sink__group_store_positions(run_t *r, ferry_err_t *err)
                            (long)k - moved, k, r->group);
     }
 done:
-    sink_buf_free(&sql);
-    sink_buf_free(&t);
-    sink_buf_free(&p);
-    sink_buf_free(&e);
-    sink_buf_free(&n);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    ferry_buf_close(&sql);
+    ferry_buf_close(&t);
+    ferry_buf_close(&p);
+    ferry_buf_close(&e);
+    ferry_buf_close(&n);
+    return rc;
 }
 
 int

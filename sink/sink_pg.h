@@ -1,21 +1,17 @@
-/* libpq helpers of ferry-sink: running a statement and classifying its
- * error as transient, bad data or fatal.
+/* How ferry-sink runs a statement on the target: common/ferry_pg.h's
+ * ferry_pg_exec(), with work to do while it waits.
  * sink/sink_pg.h
  *
- * A connection belongs to one thread at a time.
+ * Error classes, messages and flags are ferry_pg.h's.  A connection
+ * belongs to one thread at a time.
  */
 #ifndef SINK_PG_H
 #define SINK_PG_H
 
 #include "ferry_err.h"
+#include "ferry_pg.h"
 
 #include <libpq-fe.h>
-
-/* The class of a failed result res (borrowed, may be NULL) on conn:
- * FERRY_ETRANSIENT for a lost connection, class 08, 40001, 40P01, 53, 57,
- * 55P03 and 58; FERRY_EDATA for classes 22, 23, 44 and P0 (the row is
- * bad); FERRY_EFATAL otherwise. */
-int sink_pg_class(PGconn *conn, const PGresult *res);
 
 /* Work to do while the target executes a statement: returns how much it
  * did (0 when there is nothing to do now). */
@@ -28,13 +24,10 @@ typedef int (*sink_pg_idle_fn)(void *arg);
  * connection at a time (the sink has one target connection). */
 void sink_pg_set_idle(PGconn *conn, sink_pg_idle_fn fn, void *arg);
 
-/* Runs sql (borrowed) with n text parameters (borrowed, NULL for SQL
- * NULL).  On success returns 0 and, when out is not NULL, *out is the new
- * result (PQclear it).  On failure returns the class of the error, sets err
- * ("what": message) and, when sqlstate is not NULL, copies the SQLSTATE into
- * it (6 bytes). */
-int sink_pg_exec(PGconn *conn, const char *what, const char *sql, int n,
+/* ferry_pg_exec() (the same parameters, results and ownership), which on
+ * the connection with an idle hook runs the hook while the target works. */
+int sink_pg_exec(PGconn *conn, const char *sql, int n,
                  const char *const *params, PGresult **out, char *sqlstate,
-                 ferry_err_t *err) FERRY_WUR;
+                 const char *what, unsigned flags, ferry_err_t *err) FERRY_WUR;
 
 #endif

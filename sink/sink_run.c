@@ -2,6 +2,7 @@
  * sink/sink_run.c */
 #include "sink_run.h"
 #include "sink_run_int.h"
+#include "ferry_buf.h"
 #include "ferry_log.h"
 #include "ferry_pg.h"
 #include "map_idmap.h"
@@ -58,18 +59,18 @@ lock_mode(run_t *r, ferry_err_t *err)
     bool got;
     int rc;
 
-    if ((rc = sink_pg_exec(r->conn, "set the session",
-                           "SET synchronous_commit = on", 0, NULL, NULL, NULL,
-                           err)) != 0)
+    if ((rc = sink_pg_exec(r->conn, "SET synchronous_commit = on", 0, NULL,
+                           NULL, NULL, "set the session", 0, err)) != 0)
         return rc;
-    rc = sink_pg_exec(r->conn, "lock the state schema",
+    rc = sink_pg_exec(r->conn,
                       r->shared ? "SELECT pg_try_advisory_lock_shared("
                                   "hashtext('ferry-sink'), hashtext($1))"
                                 : "SELECT pg_try_advisory_lock("
                                   "hashtext('ferry-sink'), hashtext($1))",
-                      1, p1, &res, NULL, err);
+                      1, p1, &res, NULL, "lock the state schema",
+                      FERRY_PG_DATA_FATAL, err);
     if (rc != 0)
-        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+        return rc;
     got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     /* Transient: a killed sink's session may take a moment to end. */
@@ -107,20 +108,6 @@ connect_target(run_t *r, ferry_err_t *err)
     return lock_mode(r, err);
 }
 
-static int
-exec_multi(run_t *r, const char *what, const char *sql, ferry_err_t *err)
-{
-    PGresult *res = PQexec(r->conn, sql);
-    int rc = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-        PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = ferry_err_set(err, sink_pg_class(r->conn, res), "could not %s: %s",
-                           what, PQresultErrorMessage(res));
-    PQclear(res);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-}
-
 /* True when the state schema is already complete: its DDL (ALTER TABLE,
  * CREATE INDEX IF NOT EXISTS) would lock tables that other scale-out sinks
  * are writing, so a sink joining them would wait for their transactions. */
@@ -132,7 +119,7 @@ state_complete(run_t *r, bool *complete, ferry_err_t *err)
     int rc;
 
     rc = sink_pg_exec(
-        r->conn, "inspect the state schema",
+        r->conn,
         "SELECT to_regclass($1 || '.bulk_end') IS NOT NULL AND "
         "to_regclass($1 || '.row_lsn_max') IS NOT NULL AND EXISTS (SELECT 1 "
         "FROM pg_attribute WHERE attrelid = to_regclass($1 || '.parked') AND "
@@ -142,16 +129,17 @@ state_complete(run_t *r, bool *complete, ferry_err_t *err)
         "a JOIN pg_collation c ON c.oid = a.attcollation WHERE a.attrelid = "
         "to_regclass($1 || '.row_lsn') AND a.attname = 'legacy_key' AND "
         "c.collname = 'C')",
-        1, p1, &res, NULL, err);
+        1, p1, &res, NULL, "inspect the state schema", FERRY_PG_DATA_FATAL,
+        err);
     *complete = rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    return rc;
 }
 
 static int
 state_init(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     bool complete = false;
     int rc;
 
@@ -159,10 +147,14 @@ state_init(run_t *r, ferry_err_t *err)
         return rc;
     if (complete)
         return map_idmap_ensure(r->conn, r->cfg->state_schema, err);
-    if (sink_sql_state_ddl(r->q_state, &sql) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = exec_multi(r, "create the state tables", sql.data, err);
-    sink_buf_free(&sql);
+    sink_sql_state_ddl(r->q_state, &sql);
+    /* Several statements, and no idle hook: nothing is read meanwhile. */
+    rc = ferry_buf_status(&sql, err, "building the state tables' DDL");
+    if (rc == 0)
+        rc = ferry_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, NULL, NULL,
+                           "create the state tables",
+                           FERRY_PG_MULTI | FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
     if (rc == 0)
         rc = map_idmap_ensure(r->conn, r->cfg->state_schema, err);
     return rc;
@@ -176,21 +168,22 @@ state_init(run_t *r, ferry_err_t *err)
 static int
 check_mode(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     bool was_shared = false;
     int rc;
 
-    if (sink_buf_printf(&sql, "SELECT mode FROM %s.sink_mode", r->q_state))
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = sink_pg_exec(r->conn, "read the sink mode", sql.data, 0, NULL, &res,
-                      NULL, err);
+    ferry_buf_printf(&sql, "SELECT mode FROM %s.sink_mode", r->q_state);
+    rc = ferry_buf_status(&sql, err, "reading the sink mode");
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "read the sink mode", FERRY_PG_DATA_FATAL, err);
     was_shared = rc == 0 && PQntuples(res) == 1 &&
                  strcmp(PQgetvalue(res, 0, 0), "scale-out") == 0;
     PQclear(res);
-    sink_buf_reset(&sql);
+    ferry_buf_reset(&sql);
     if (rc == 0 && was_shared && !r->shared) {
-        sink_buf_free(&sql);
+        ferry_buf_close(&sql);
         return ferry_err_set(
             err, FERRY_ECONFIG,
             "the sinks that last ran against state schema \"%s\" used "
@@ -200,25 +193,26 @@ check_mode(run_t *r, ferry_err_t *err)
             "target with --rebuild",
             r->cfg->state_schema);
     }
-    if (rc == 0 && r->shared && !was_shared &&
-        sink_buf_printf(&sql,
-                        "INSERT INTO %s.sink_mode (mode) VALUES ('scale-out') "
-                        "ON CONFLICT (one) DO UPDATE SET mode = 'scale-out', "
-                        "since = now()",
-                        r->q_state) != 0)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0 && r->shared && !was_shared) {
+        ferry_buf_printf(&sql,
+                         "INSERT INTO %s.sink_mode (mode) VALUES "
+                         "('scale-out') ON CONFLICT (one) DO UPDATE SET mode "
+                         "= 'scale-out', since = now()",
+                         r->q_state);
+        rc = ferry_buf_status(&sql, err, "recording the sink mode");
+    }
     if (rc == 0 && sql.len > 0)
-        rc = sink_pg_exec(r->conn, "record the sink mode", sql.data, 0, NULL,
-                          NULL, NULL, err);
-    sink_buf_free(&sql);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, NULL, NULL,
+                          "record the sink mode", FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
+    return rc;
 }
 
 /* --rebuild: forget every position and refuse a target that holds rows. */
 static int
 rebuild_reset(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     size_t i;
     int rc = 0;
 
@@ -230,16 +224,20 @@ rebuild_reset(run_t *r, ferry_err_t *err)
         char *qt = PQescapeIdentifier(r->conn, e->target_table,
                                       strlen(e->target_table));
 
-        sink_buf_reset(&sql);
-        if (qs == NULL || qt == NULL ||
-            sink_buf_printf(&sql, "SELECT EXISTS (SELECT 1 FROM %s.%s)", qs,
-                            qt) != 0)
-            rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_buf_reset(&sql);
+        if (qs == NULL || qt == NULL)
+            sql.failed = true;
+        else
+            ferry_buf_printf(&sql, "SELECT EXISTS (SELECT 1 FROM %s.%s)", qs,
+                             qt);
         PQfreemem(qs);
         PQfreemem(qt);
+        rc = ferry_buf_status(&sql, err,
+                              "checking target table \"%s.%s\" for a rebuild",
+                              e->target_schema, e->target_table);
         if (rc == 0)
-            rc = sink_pg_exec(r->conn, "check the target table", sql.data, 0,
-                              NULL, &res, NULL, err);
+            rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res,
+                              NULL, "check the target table", 0, err);
         if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
             rc = ferry_err_set(err, FERRY_ECONFIG,
                                "cannot rebuild: target table \"%s.%s\" of "
@@ -247,21 +245,25 @@ rebuild_reset(run_t *r, ferry_err_t *err)
                                e->target_schema, e->target_table, e->name);
         PQclear(res);
     }
-    sink_buf_reset(&sql);
-    if (rc == 0 &&
-        sink_buf_printf(&sql,
-                        "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
-                        "%s.row_lsn_max, %s.truncated, %s.applied_tx, "
-                        "%s.parked, %s.errors, %s.deferred, %s.sink_mode, "
-                        "%s.bulk, %s.bulk_end; DELETE FROM %s.id_map WHERE "
-                        "source = 'v5'; COMMIT",
-                        r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state, r->q_state, r->q_state, r->q_state,
-                        r->q_state, r->q_state, r->q_state, r->q_state) != 0)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_reset(&sql);
+    if (rc == 0) {
+        ferry_buf_printf(&sql,
+                         "BEGIN; TRUNCATE %s.offsets, %s.row_lsn, "
+                         "%s.row_lsn_max, %s.truncated, %s.applied_tx, "
+                         "%s.parked, %s.errors, %s.deferred, %s.sink_mode, "
+                         "%s.bulk, %s.bulk_end; DELETE FROM %s.id_map WHERE "
+                         "source = 'v5'; COMMIT",
+                         r->q_state, r->q_state, r->q_state, r->q_state,
+                         r->q_state, r->q_state, r->q_state, r->q_state,
+                         r->q_state, r->q_state, r->q_state, r->q_state);
+        rc = ferry_buf_status(&sql, err, "resetting the state for a rebuild");
+    }
+    /* Several statements, and no idle hook: nothing is read meanwhile. */
     if (rc == 0)
-        rc = exec_multi(r, "reset the state for a rebuild", sql.data, err);
-    sink_buf_free(&sql);
+        rc = ferry_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, NULL, NULL,
+                           "reset the state for a rebuild",
+                           FERRY_PG_MULTI | FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
     if (rc == 0)
         ferry_info("rebuild: state reset; replaying every topic from the "
                    "beginning");
@@ -279,53 +281,60 @@ free_value(const char *key, void *value, void *arg)
 static int
 load_state(run_t *r, sink_map_t *offsets, long *parked, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     int i, rc;
 
-    if (sink_buf_printf(&sql,
-                        "SELECT topic || chr(31) || partition, next_offset "
-                        "FROM %s.offsets",
-                        r->q_state) != 0)
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(r->conn, "read the stored offsets", sql.data, 0, NULL,
-                      &res, NULL, err);
+    ferry_buf_printf(&sql,
+                     "SELECT topic || chr(31) || partition, next_offset "
+                     "FROM %s.offsets",
+                     r->q_state);
+    rc = ferry_buf_status(&sql, err, "reading the stored offsets");
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "read the stored offsets", 0, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++) {
         int64_t *o = malloc(sizeof(*o));
 
         if (o == NULL || sink_map_put(offsets, PQgetvalue(res, i, 0), o)) {
             free(o);
-            rc = FERRY_ENOMEM;
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory reading the stored offsets");
             break;
         }
         *o = atoll(PQgetvalue(res, i, 1));
     }
     PQclear(res);
-    sink_buf_reset(&sql);
-    if (rc == 0 && sink_buf_printf(&sql,
-                                   "SELECT commit_lsn FROM %s.applied_tx "
-                                   "ORDER BY commit_lsn DESC LIMIT %zu",
-                                   r->q_state, r->opts->applied_window) != 0)
-        rc = FERRY_ENOMEM;
+    ferry_buf_reset(&sql);
+    if (rc == 0) {
+        ferry_buf_printf(&sql,
+                         "SELECT commit_lsn FROM %s.applied_tx ORDER BY "
+                         "commit_lsn DESC LIMIT %zu",
+                         r->q_state, r->opts->applied_window);
+        rc = ferry_buf_status(&sql, err, "reading the applied transactions");
+    }
     if (rc == 0)
-        rc = sink_pg_exec(r->conn, "read the applied transactions", sql.data, 0,
-                          NULL, &res, NULL, err);
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "read the applied transactions", 0, err);
     for (i = 0; rc == 0 && i < PQntuples(res); i++)
         if (sink_lsnset_add(&r->applied,
                             strtoull(PQgetvalue(res, i, 0), NULL, 10)) != 0)
-            rc = FERRY_ENOMEM;
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory reading the applied "
+                               "transactions");
     PQclear(res);
-    sink_buf_reset(&sql);
-    if (rc == 0 && sink_buf_printf(&sql, "SELECT count(*) FROM %s.parked",
-                                   r->q_state) != 0)
-        rc = FERRY_ENOMEM;
+    ferry_buf_reset(&sql);
+    if (rc == 0) {
+        ferry_buf_printf(&sql, "SELECT count(*) FROM %s.parked", r->q_state);
+        rc = ferry_buf_status(&sql, err, "counting the parked rows");
+    }
     if (rc == 0)
-        rc = sink_pg_exec(r->conn, "count parked rows", sql.data, 0, NULL, &res,
-                          NULL, err);
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "count parked rows", 0, err);
     if (rc == 0)
         *parked = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -653,18 +662,17 @@ sink__batch_add(run_t *r, sink_tx_t *tx)
 }
 
 /* Appends "{a,b,...}" array text of n items to out. */
-static int
-array_text(sink_buf_t *out, size_t n,
+static void
+array_text(ferry_buf_t *out, size_t n,
            const char *(*item)(run_t *, size_t, char *), run_t *r)
 {
     char tmp[64];
     size_t i;
-    int rc = sink_buf_adds(out, "{");
 
-    for (i = 0; rc == 0 && i < n; i++)
-        rc =
-            sink_buf_printf(out, "%s\"%s\"", i > 0 ? "," : "", item(r, i, tmp));
-    return rc != 0 ? rc : sink_buf_adds(out, "}");
+    ferry_buf_putc(out, '{');
+    for (i = 0; i < n; i++)
+        ferry_buf_printf(out, "%s\"%s\"", i > 0 ? "," : "", item(r, i, tmp));
+    ferry_buf_putc(out, '}');
 }
 
 static const char *
@@ -702,7 +710,7 @@ static int
 prune_applied(run_t *r, ferry_err_t *err)
 {
     uint64_t floor = sink_lsnset_floor(&r->applied);
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     char num[24];
     const char *p1[1] = {num};
     int rc;
@@ -710,12 +718,14 @@ prune_applied(run_t *r, ferry_err_t *err)
     if (floor == 0)
         return 0;
     snprintf(num, sizeof(num), "%" PRIu64, floor);
-    if (sink_buf_printf(&sql, "DELETE FROM %s.applied_tx WHERE commit_lsn < $1",
-                        r->q_state) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = sink_pg_exec(r->conn, "forget old applied transactions", sql.data, 1,
-                      p1, NULL, NULL, err);
-    sink_buf_free(&sql);
+    ferry_buf_printf(&sql, "DELETE FROM %s.applied_tx WHERE commit_lsn < $1",
+                     r->q_state);
+    rc = ferry_buf_status(&sql, err, "forgetting old applied transactions");
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 1, p1, NULL, NULL,
+                          "forget old applied transactions",
+                          FERRY_PG_DATA_FATAL, err);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -724,7 +734,7 @@ prune_applied(run_t *r, ferry_err_t *err)
 static int
 store_positions(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    ferry_buf_t sql = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     const char *params[3];
     size_t i;
     int rc = 0;
@@ -737,10 +747,10 @@ store_positions(run_t *r, ferry_err_t *err)
     /* Events read and not applied yet (during the batch's statements). */
     if (r->loose != NULL)
         sink_tx_min_offsets(r->loose, r->minoff, r->kc.n_slots);
-    rc |= array_text(&a1, r->kc.n_slots, item_topic, r);
-    rc |= array_text(&a2, r->kc.n_slots, item_part, r);
-    rc |= array_text(&a3, r->kc.n_slots, item_off, r);
-    rc |= sink_buf_printf(
+    array_text(&a1, r->kc.n_slots, item_topic, r);
+    array_text(&a2, r->kc.n_slots, item_part, r);
+    array_text(&a3, r->kc.n_slots, item_off, r);
+    ferry_buf_printf(
         &sql,
         "INSERT INTO %s.offsets AS o (topic, partition, next_offset) "
         "SELECT * FROM unnest($1::text[], $2::int[], $3::int8[]) "
@@ -748,41 +758,44 @@ store_positions(run_t *r, ferry_err_t *err)
         "EXCLUDED.next_offset, updated_at = now() WHERE o.next_offset <> "
         "EXCLUDED.next_offset",
         r->q_state);
-    if (rc != 0) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    if ((rc = ferry_buf_status(&a1, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&a2, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&a3, err, "storing the Kafka offsets")) != 0 ||
+        (rc = ferry_buf_status(&sql, err, "storing the Kafka offsets")) != 0)
         goto done;
-    }
-    params[0] = a1.data;
-    params[1] = a2.data;
-    params[2] = a3.data;
-    rc = sink_pg_exec(r->conn, "store the Kafka offsets", sql.data, 3, params,
-                      NULL, NULL, err);
+    params[0] = ferry_buf_cstr(&a1);
+    params[1] = ferry_buf_cstr(&a2);
+    params[2] = ferry_buf_cstr(&a3);
+    rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 3, params, NULL, NULL,
+                      "store the Kafka offsets", FERRY_PG_DATA_FATAL, err);
     if (rc == 0 && r->bulk_active)
         rc = sink__bulk_store(r, err);
     if (rc != 0 || r->n_batch == 0)
         goto done;
-    sink_buf_reset(&sql);
-    sink_buf_reset(&a1);
-    if (array_text(&a1, r->n_batch, item_commit, r) != 0 ||
-        sink_buf_printf(&sql,
-                        "INSERT INTO %s.applied_tx (commit_lsn) SELECT "
-                        "DISTINCT c FROM unnest($1::int8[]) c WHERE c <> 0 "
-                        "ON CONFLICT DO NOTHING",
-                        r->q_state) != 0) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+    ferry_buf_reset(&sql);
+    ferry_buf_reset(&a1);
+    array_text(&a1, r->n_batch, item_commit, r);
+    ferry_buf_printf(&sql,
+                     "INSERT INTO %s.applied_tx (commit_lsn) SELECT DISTINCT "
+                     "c FROM unnest($1::int8[]) c WHERE c <> 0 ON CONFLICT "
+                     "DO NOTHING",
+                     r->q_state);
+    if ((rc = ferry_buf_status(&a1, err, "recording applied transactions")) !=
+            0 ||
+        (rc = ferry_buf_status(&sql, err, "recording applied transactions")) !=
+            0)
         goto done;
-    }
-    params[0] = a1.data;
-    rc = sink_pg_exec(r->conn, "record applied transactions", sql.data, 1,
-                      params, NULL, NULL, err);
+    params[0] = ferry_buf_cstr(&a1);
+    rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 1, params, NULL, NULL,
+                      "record applied transactions", FERRY_PG_DATA_FATAL, err);
     if (rc == 0)
         rc = prune_applied(r, err);
 done:
-    sink_buf_free(&sql);
-    sink_buf_free(&a1);
-    sink_buf_free(&a2);
-    sink_buf_free(&a3);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    ferry_buf_close(&sql);
+    ferry_buf_close(&a1);
+    ferry_buf_close(&a2);
+    ferry_buf_close(&a3);
+    return rc;
 }
 
 /* Stores the offsets, flushes dead letters and commits the open target
@@ -801,7 +814,8 @@ finish_commit(run_t *r, ferry_err_t *err)
                              "could not deliver to the dead-letter topic "
                              "\"%s\"",
                              r->kc.dlq_topic);
-    return sink_pg_exec(r->conn, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
+    return sink_pg_exec(r->conn, "COMMIT", 0, NULL, NULL, NULL, "commit", 0,
+                        err);
 }
 
 /* The pieces of a transaction a rebuild cut arrive in separate batches:
@@ -817,8 +831,8 @@ commit_once(run_t *r, ferry_err_t *err)
 {
     int rc;
 
-    if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
-                           NULL, NULL, err)) != 0)
+    if ((rc = sink_pg_exec(r->conn, "BEGIN", 0, NULL, NULL, NULL,
+                           "begin a transaction", 0, err)) != 0)
         return rc;
     apply_mode(r);
     /* Scale-out: an empty batch still drains what other sinks parked. */
@@ -831,7 +845,7 @@ commit_once(run_t *r, ferry_err_t *err)
 int
 sink__run_reconnect(run_t *r, ferry_err_t *err)
 {
-    sink_buf_t sql = {0};
+    ferry_buf_t sql = {0};
     PGresult *res = NULL;
     int rc;
 
@@ -842,14 +856,15 @@ sink__run_reconnect(run_t *r, ferry_err_t *err)
         ((rc = connect_target(r, err)) != 0 ||
          (rc = sink_apply_attach(r->apply, r->conn, err)) != 0))
         return rc;
-    if (sink_buf_printf(&sql, "SELECT count(*) FROM %s.parked", r->q_state))
-        return FERRY_ENOMEM;
-    rc = sink_pg_exec(r->conn, "count parked rows", sql.data, 0, NULL, &res,
-                      NULL, err);
+    ferry_buf_printf(&sql, "SELECT count(*) FROM %s.parked", r->q_state);
+    rc = ferry_buf_status(&sql, err, "counting the parked rows");
+    if (rc == 0)
+        rc = sink_pg_exec(r->conn, ferry_buf_cstr(&sql), 0, NULL, &res, NULL,
+                          "count parked rows", 0, err);
     if (rc == 0)
         sink_apply_set_parked(r->apply, atol(PQgetvalue(res, 0, 0)));
     PQclear(res);
-    sink_buf_free(&sql);
+    ferry_buf_close(&sql);
     return rc;
 }
 
@@ -994,8 +1009,8 @@ spill_step(run_t *r, ferry_err_t *err)
     if (!r->spill_open) {
         if (r->n_batch > 0 && (rc = sink__commit_batch(r, err)) != 0)
             return rc;
-        if ((rc = sink_pg_exec(r->conn, "begin a transaction", "BEGIN", 0, NULL,
-                               NULL, NULL, err)) != 0 ||
+        if ((rc = sink_pg_exec(r->conn, "BEGIN", 0, NULL, NULL, NULL,
+                               "begin a transaction", 0, err)) != 0 ||
             (rc = sink_spill_begin(r->conn, err)) != 0)
             return rc;
         r->spill_open = true;

@@ -1,9 +1,9 @@
 /* Spilling a huge source transaction to a temporary table.
  * sink/sink_spill.c */
 #include "sink_spill.h"
+#include "ferry_buf.h"
 #include "ferry_log.h"
 #include "sink_pg.h"
-#include "sink_util.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,84 +14,68 @@ int
 sink_spill_begin(PGconn *conn, ferry_err_t *err)
 {
     int rc = sink_pg_exec(
-        conn, "create the spill table",
+        conn,
         "CREATE TEMP TABLE IF NOT EXISTS ferry_spill (total_order int8, "
         "slot int4, kafka_offset int8, event_key text, event text)",
-        0, NULL, NULL, NULL, err);
+        0, NULL, NULL, NULL, "create the spill table", FERRY_PG_DATA_FATAL,
+        err);
 
     if (rc == 0)
-        rc = sink_pg_exec(conn, "empty the spill table",
-                          "TRUNCATE pg_temp.ferry_spill", 0, NULL, NULL, NULL,
+        rc = sink_pg_exec(conn, "TRUNCATE pg_temp.ferry_spill", 0, NULL, NULL,
+                          NULL, "empty the spill table", FERRY_PG_DATA_FATAL,
                           err);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    return rc;
 }
 
-static int
-copy_done(PGconn *conn, const char *errmsg, ferry_err_t *err)
-{
-    PGresult *res;
-    int rc = 0;
-
-    if (PQputCopyEnd(conn, errmsg) != 1)
-        rc = ferry_err_set(err, FERRY_ETRANSIENT,
-                           "could not finish COPY into the spill table: %s",
-                           PQerrorMessage(conn));
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = ferry_err_set(err, sink_pg_class(conn, res),
-                               "could not COPY into the spill table: %s",
-                               PQresultErrorMessage(res));
-        PQclear(res);
-    }
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-}
+/* The COPY holds whole events as text: none is a row the target could
+ * reject on its own. */
+#define COPY_WHAT "COPY into the spill table"
 
 int
 sink_spill_write(PGconn *conn, sink_event_t *const *evs, size_t n,
                  ferry_err_t *err)
 {
-    sink_buf_t b = {0};
-    PGresult *res;
+    ferry_buf_t b;
     size_t i;
-    int rc = 0;
+    int rc;
 
     if (n == 0)
         return 0;
-    res = PQexec(conn, "COPY pg_temp.ferry_spill FROM STDIN");
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = ferry_err_set(err, sink_pg_class(conn, res),
-                           "could not start COPY into the spill table: %s",
-                           PQresultErrorMessage(res));
-        PQclear(res);
-        return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
-    }
-    PQclear(res);
+    if ((rc = ferry_pg_copy_start(conn, "COPY pg_temp.ferry_spill FROM STDIN",
+                                  "start " COPY_WHAT, FERRY_PG_DATA_FATAL,
+                                  err)) != 0)
+        return rc;
+    ferry_buf_init(&b);
     for (i = 0; i < n; i++) {
         const sink_event_t *ev = evs[i];
 
-        if (sink_buf_printf(&b, "%ld\t%d\t%" PRId64 "\t", ev->total_order,
-                            ev->pos.slot, ev->pos.offset) != 0 ||
-            sink_buf_copy_field(&b, ev->raw_key) != 0 ||
-            sink_buf_add(&b, "\t", 1) != 0 ||
-            sink_buf_copy_field(&b, ev->raw) != 0 ||
-            sink_buf_add(&b, "\n", 1) != 0) {
-            sink_buf_free(&b);
-            (void)copy_done(conn, "out of memory", err);
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_buf_printf(&b, "%ld\t%d\t%" PRId64 "\t", ev->total_order,
+                         ev->pos.slot, ev->pos.offset);
+        ferry_buf_append_copy_field(&b, ev->raw_key);
+        ferry_buf_putc(&b, '\t');
+        ferry_buf_append_copy_field(&b, ev->raw);
+        ferry_buf_putc(&b, '\n');
+        if (b.failed) {
+            rc =
+                ferry_buf_status(&b, err, "spilling an event of transaction %s",
+                                 ev->txid != NULL ? ev->txid : "?");
+            ferry_buf_close(&b);
+            ferry_pg_copy_abort(conn, "out of memory");
+            return rc;
         }
         if (b.len >= (1u << 20) || i + 1 == n) {
             if (PQputCopyData(conn, b.data, (int)b.len) != 1) {
-                sink_buf_free(&b);
-                (void)copy_done(conn, NULL, err);
-                return ferry_err_set(err, FERRY_ETRANSIENT,
-                                     "could not COPY into the spill table: %s",
-                                     PQerrorMessage(conn));
+                ferry_buf_close(&b);
+                rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s",
+                                   COPY_WHAT, PQerrorMessage(conn));
+                ferry_pg_copy_abort(conn, "could not send the rows");
+                return rc;
             }
-            sink_buf_reset(&b);
+            ferry_buf_reset(&b);
         }
     }
-    sink_buf_free(&b);
-    return copy_done(conn, NULL, err);
+    ferry_buf_close(&b);
+    return ferry_pg_copy_end(conn, COPY_WHAT, FERRY_PG_DATA_FATAL, err);
 }
 
 /* Parses the fetched rows into chunk->events (each new). */
@@ -152,16 +136,18 @@ sink_spill_apply(PGconn *conn, sink_apply_t *a, const sink_tx_t *tx,
     chunk.begin_pos.slot = chunk.end_pos.slot = -1;
     snprintf(fetch, sizeof(fetch), "FETCH FORWARD %zu FROM ferry_spill_cur",
              max_chunk > 0 ? max_chunk : 1);
-    rc = sink_pg_exec(conn, "read the spilled transaction",
+    rc = sink_pg_exec(conn,
                       "DECLARE ferry_spill_cur NO SCROLL CURSOR FOR SELECT "
                       "slot, kafka_offset, event_key, event FROM "
                       "pg_temp.ferry_spill ORDER BY total_order",
-                      0, NULL, NULL, NULL, err);
+                      0, NULL, NULL, NULL, "read the spilled transaction",
+                      FERRY_PG_DATA_FATAL, err);
     while (rc == 0) {
         PGresult *res = NULL;
 
-        rc = sink_pg_exec(conn, "read the spilled transaction", fetch, 0, NULL,
-                          &res, NULL, err);
+        rc = sink_pg_exec(conn, fetch, 0, NULL, &res, NULL,
+                          "read the spilled transaction", FERRY_PG_DATA_FATAL,
+                          err);
         if (rc != 0 || PQntuples(res) == 0) {
             PQclear(res);
             break;
@@ -169,7 +155,10 @@ sink_spill_apply(PGconn *conn, sink_apply_t *a, const sink_tx_t *tx,
         rc = chunk_events(res, &chunk);
         PQclear(res);
         if (rc == FERRY_ENOMEM)
-            rc = ferry_err_set(err, rc, "out of memory");
+            rc = ferry_err_set(err, rc,
+                               "out of memory reading back the spilled "
+                               "transaction %s",
+                               tx->id);
         if (rc == 0)
             rc = sink_apply_txs(a, one, 1, err);
         total += (long)chunk.n_events;
@@ -177,10 +166,12 @@ sink_spill_apply(PGconn *conn, sink_apply_t *a, const sink_tx_t *tx,
     }
     chunk_clear(&chunk);
     if (rc == 0)
-        rc = sink_pg_exec(conn, "close the spill cursor",
-                          "CLOSE ferry_spill_cur", 0, NULL, NULL, NULL, err);
+        rc = sink_pg_exec(conn, "CLOSE ferry_spill_cur", 0, NULL, NULL, NULL,
+                          "close the spill cursor", FERRY_PG_DATA_FATAL, err);
     if (rc == 0)
         ferry_info("applied the spilled transaction %s: %ld events", tx->id,
                    total);
-    return rc == FERRY_EDATA ? FERRY_EFATAL : rc;
+    /* sink_apply_txs() records the rows the target rejects: a data error
+     * does not come back from it. */
+    return rc;
 }

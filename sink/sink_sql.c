@@ -4,19 +4,12 @@
 
 #include <string.h>
 
-#define ADD(s)                                                                 \
-    do {                                                                       \
-        if (sink_buf_adds(out, (s)) != 0)                                      \
-            return FERRY_ENOMEM;                                               \
-    } while (0)
-#define PRINTF(...)                                                            \
-    do {                                                                       \
-        if (sink_buf_printf(out, __VA_ARGS__) != 0)                            \
-            return FERRY_ENOMEM;                                               \
-    } while (0)
+/* Every builder appends to its parameter out. */
+#define ADD(s) ferry_buf_append_str(out, (s))
+#define PRINTF(...) ferry_buf_printf(out, __VA_ARGS__)
 
-int
-sink_sql_stage_ddl(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_stage_ddl(const sink_plan_t *p, ferry_buf_t *out)
 {
     size_t i;
 
@@ -32,11 +25,10 @@ sink_sql_stage_ddl(const sink_plan_t *p, sink_buf_t *out)
             PRINTF(", e%zu text", i);
     }
     ADD(")");
-    return 0;
 }
 
-int
-sink_sql_stale(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF("DELETE FROM %s s WHERE EXISTS (SELECT 1 FROM %s.row_lsn r "
            "WHERE r.entity = $1 AND r.legacy_key = s.__lkey AND "
@@ -44,13 +36,12 @@ sink_sql_stale(const sink_plan_t *p, sink_buf_t *out)
            "(SELECT 1 FROM %s.truncated t WHERE t.entity = $1 AND "
            "(t.commit_lsn, t.change_lsn) >= (s.__cl, s.__ch))",
            p->q_stage, p->q_state, p->q_state);
-    return 0;
 }
 
 /* "the row of parent entity pi with UUID s.c<ci> is in neither the target
  * nor the batch" */
-static int
-parent_absent(const sink_plan_t *p, size_t ci, size_t pi, sink_buf_t *out)
+static void
+parent_absent(const sink_plan_t *p, size_t ci, size_t pi, ferry_buf_t *out)
 {
     const sink_plan_t *pp = &p->plans[pi];
 
@@ -60,36 +51,32 @@ parent_absent(const sink_plan_t *p, size_t ci, size_t pi, sink_buf_t *out)
         PRINTF(" AND NOT EXISTS (SELECT 1 FROM %s y WHERE y.__op = 'u' AND "
                "y.__id = s.c%zu)",
                p->q_stage, ci);
-    return 0;
 }
 
-int
-sink_sql_missing(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+void
+sink_sql_missing(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     const map_column_t *c = &p->e->columns[ci];
     size_t k;
 
     PRINTF("(s.c%zu IS NOT NULL AND ", ci);
     if (c->kind == MAP_COLUMN_REF) {
-        if (parent_absent(p, ci, c->ref_index, out) != 0)
-            return FERRY_ENOMEM;
+        parent_absent(p, ci, c->ref_index, out);
     } else {
         ADD("(false");
         for (k = 0; k < c->n_cases; k++) {
             PRINTF(" OR (s.e%zu = '%zu' AND ", ci, c->cases[k].entity_index);
-            if (parent_absent(p, ci, c->cases[k].entity_index, out) != 0)
-                return FERRY_ENOMEM;
+            parent_absent(p, ci, c->cases[k].entity_index, out);
             ADD(")");
         }
         ADD(")");
     }
     ADD(")");
-    return 0;
 }
 
 /* The entity index of ref column ci's parent, as SQL text. */
-static int
-parent_index_expr(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+static void
+parent_index_expr(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     const map_column_t *c = &p->e->columns[ci];
 
@@ -97,7 +84,6 @@ parent_index_expr(const sink_plan_t *p, size_t ci, sink_buf_t *out)
         PRINTF("'%zu'", c->ref_index);
     else
         PRINTF("s.e%zu", ci);
-    return 0;
 }
 
 static bool
@@ -110,9 +96,9 @@ policy_is(const map_column_t *c, enum map_on_missing pol)
     return c->on_missing == pol;
 }
 
-int
+void
 sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
-                      sink_buf_t *out)
+                      ferry_buf_t *out)
 {
     size_t i;
     bool any = false;
@@ -123,71 +109,63 @@ sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
             continue;
         any = true;
         ADD(" OR ");
-        if (sink_sql_missing(p, i, out) != 0)
-            return FERRY_ENOMEM;
+        sink_sql_missing(p, i, out);
     }
     ADD(") RETURNING s.__n, CASE");
     for (i = 0; i < p->e->n_columns; i++) {
         if (!policy_is(&p->e->columns[i], pol))
             continue;
         ADD(" WHEN ");
-        if (sink_sql_missing(p, i, out) != 0)
-            return FERRY_ENOMEM;
+        sink_sql_missing(p, i, out);
         ADD(" THEN ");
-        if (parent_index_expr(p, i, out) != 0)
-            return FERRY_ENOMEM;
+        parent_index_expr(p, i, out);
     }
     ADD(" END, CASE");
     for (i = 0; i < p->e->n_columns; i++) {
         if (!policy_is(&p->e->columns[i], pol))
             continue;
         ADD(" WHEN ");
-        if (sink_sql_missing(p, i, out) != 0)
-            return FERRY_ENOMEM;
+        sink_sql_missing(p, i, out);
         PRINTF(" THEN s.c%zu", i);
     }
     ADD(" END");
     if (!any)
-        sink_buf_reset(out);
-    return 0;
+        ferry_buf_reset(out);
 }
 
-int
-sink_sql_null_missing(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+void
+sink_sql_null_missing(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     PRINTF("UPDATE %s s SET c%zu = NULL WHERE s.__op = 'u' AND ", p->q_stage,
            ci);
-    return sink_sql_missing(p, ci, out);
+    sink_sql_missing(p, ci, out);
 }
 
-int
-sink_sql_defer_forget(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+void
+sink_sql_defer_forget(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     PRINTF("DELETE FROM %s.deferred d USING %s s WHERE d.entity = $1 AND "
            "d.col = $2 AND d.row_uuid = s.__id::uuid AND (s.__op = 'd' OR "
            "s.__abs IS NULL OR NOT s.__abs[%zu])",
            p->q_state, p->q_stage, ci + 1);
-    return 0;
 }
 
-int
-sink_sql_defer_note(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+void
+sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     PRINTF("INSERT INTO %s.deferred AS d (entity, col, row_uuid, "
            "parent_uuid) SELECT $1, $2, s.__id::uuid, s.c%zu::uuid FROM %s s "
            "WHERE s.__op = 'u' AND ",
            p->q_state, ci, p->q_stage);
-    if (sink_sql_missing(p, ci, out) != 0)
-        return FERRY_ENOMEM;
+    sink_sql_missing(p, ci, out);
     ADD(" ON CONFLICT (entity, col, row_uuid) DO UPDATE SET parent_uuid = "
         "EXCLUDED.parent_uuid, noted_at = now()");
-    return 0;
 }
 
 /* "the parent d.parent_uuid of ref column ci is in the target" (UUIDs are
  * distinct across entities, so for a conditional ref any case will do) */
-static int
-parent_present(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+static void
+parent_present(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     const map_column_t *c = &p->e->columns[ci];
     size_t k, n = c->kind == MAP_COLUMN_REF ? 1 : c->n_cases;
@@ -202,41 +180,37 @@ parent_present(const sink_plan_t *p, size_t ci, sink_buf_t *out)
                pp->q_target, pp->q_id);
     }
     ADD(")");
-    return 0;
 }
 
-int
-sink_sql_defer_patch(const sink_plan_t *p, size_t ci, sink_buf_t *out)
+void
+sink_sql_defer_patch(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
     PRINTF("WITH ready AS (DELETE FROM %s.deferred d WHERE d.entity = $1 AND "
            "d.col = $2 AND ",
            p->q_state);
-    if (parent_present(p, ci, out) != 0)
-        return FERRY_ENOMEM;
+    parent_present(p, ci, out);
     PRINTF(" RETURNING d.row_uuid, d.parent_uuid) UPDATE %s t SET %s = "
            "r.parent_uuid::%s FROM ready r WHERE t.%s = r.row_uuid",
            p->q_target, p->q_cols[ci], p->col_types[ci], p->q_id);
-    return 0;
 }
 
 /* "target row t is the staged row s" */
-static int
-match(const sink_plan_t *p, const char *t, sink_buf_t *out)
+static void
+match(const sink_plan_t *p, const char *t, ferry_buf_t *out)
 {
     size_t i;
 
     if (p->n_lcols == 0) {
         PRINTF("%s.%s = s.__id::%s", t, p->q_id, p->id_type);
-        return 0;
+        return;
     }
     for (i = 0; i < p->n_lcols; i++)
         PRINTF("%s%s.%s = s.k%zu::%s", i > 0 ? " AND " : "", t, p->q_lcols[i],
                i, p->lcol_types[i]);
-    return 0;
 }
 
-int
-sink_sql_upsert(const sink_plan_t *p, bool one_row, sink_buf_t *out)
+void
+sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
 {
     size_t i;
     bool any_set = false;
@@ -255,8 +229,7 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, sink_buf_t *out)
         PRINTF(", CASE WHEN s.__abs IS NULL OR NOT s.__abs[%zu] THEN "
                "s.c%zu::%s ELSE (SELECT o.%s FROM %s o WHERE ",
                i + 1, i, p->col_types[i], p->q_cols[i], p->q_target);
-        if (match(p, "o", out) != 0)
-            return FERRY_ENOMEM;
+        match(p, "o", out);
         ADD(") END");
     }
     if (p->q_soft != NULL)
@@ -280,11 +253,10 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, sink_buf_t *out)
     }
     if (!any_set)
         ADD("NOTHING");
-    return 0;
 }
 
-int
-sink_sql_delete(const sink_plan_t *p, bool one_row, sink_buf_t *out)
+void
+sink_sql_delete(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
 {
     if (p->q_soft != NULL)
         PRINTF("UPDATE %s t SET %s = to_timestamp(s.__ts / 1000.0)::%s "
@@ -294,31 +266,29 @@ sink_sql_delete(const sink_plan_t *p, bool one_row, sink_buf_t *out)
     else
         PRINTF("DELETE FROM %s t USING %s s WHERE s.__op = 'd'%s AND ",
                p->q_target, p->q_stage, one_row ? " AND s.__n = $1" : "");
-    return match(p, "t", out);
+    match(p, "t", out);
 }
 
-int
-sink_sql_lock_keys(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_lock_keys(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF("SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(k))) "
            "FROM (SELECT DISTINCT __lkey AS k FROM %s ORDER BY 1) s",
            p->q_stage);
-    return 0;
 }
 
-int
-sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_row_lsn(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF("INSERT INTO %s.row_lsn AS r (entity, legacy_key, commit_lsn, "
            "change_lsn) SELECT $1, s.__lkey, s.__cl, s.__ch FROM %s s "
            "ON CONFLICT (entity, legacy_key) DO UPDATE SET commit_lsn = "
            "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
            p->q_state, p->q_stage);
-    return 0;
 }
 
-int
-sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out)
 {
     /* SKIP LOCKED: a row another sink is draining is its business (it
      * finds it stale), and waiting for it could deadlock on the key locks. */
@@ -327,7 +297,6 @@ sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
            "p.waits_for = 'parent' AND (p.commit_lsn, p.change_lsn) < "
            "(s.__cl, s.__ch) FOR UPDATE OF p SKIP LOCKED)",
            p->q_state, p->q_state, p->q_stage);
-    return 0;
 }
 
 /* The statement of sink_sql_drain() and sink_sql_retry_blocked(), around
@@ -340,37 +309,34 @@ sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out)
     "kafka_offset, commit_lsn, change_lsn) SELECT entity, event_key, event, "  \
     "kafka_offset FROM d ORDER BY commit_lsn, change_lsn"
 
-int
-sink_sql_drain(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_drain(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF(TAKE_PARKED_HEAD "p.missing_entity = $1 AND p.waits_for = "
                             "'parent' AND EXISTS (SELECT 1 FROM %s x WHERE "
                             "x.%s = p.missing_uuid)" TAKE_PARKED_TAIL,
            p->q_state, p->q_state, p->q_target, p->q_id);
-    return 0;
 }
 
-int
-sink_sql_retry_blocked(const char *q_state, sink_buf_t *out)
+void
+sink_sql_retry_blocked(const char *q_state, ferry_buf_t *out)
 {
     PRINTF(TAKE_PARKED_HEAD "p.waits_for = 'children'" TAKE_PARKED_TAIL,
            q_state, q_state);
-    return 0;
 }
 
-int
-sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out)
+void
+sink_sql_truncate(const sink_plan_t *p, ferry_buf_t *out)
 {
     size_t i;
 
     PRINTF("DELETE FROM %s", p->q_target);
     for (i = 0; i < p->n_lcols; i++)
         PRINTF("%s%s IS NOT NULL", i > 0 ? " AND " : " WHERE ", p->q_lcols[i]);
-    return 0;
 }
 
-int
-sink_sql_state_ddl(const char *s, sink_buf_t *out)
+void
+sink_sql_state_ddl(const char *s, ferry_buf_t *out)
 {
     PRINTF("CREATE SCHEMA IF NOT EXISTS %s;"
            "CREATE TABLE IF NOT EXISTS %s.offsets (topic text NOT NULL, "
@@ -438,5 +404,4 @@ sink_sql_state_ddl(const char *s, sink_buf_t *out)
            "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
            "(topic, partition));",
            s, s, s, s, s, s, s);
-    return 0;
 }

@@ -12,8 +12,8 @@
 #ifndef SINK_SQL_H
 #define SINK_SQL_H
 
+#include "ferry_buf.h"
 #include "map_config.h"
-#include "sink_util.h"
 
 #include <stdbool.h>
 
@@ -37,29 +37,27 @@ typedef struct sink_plan {
                                       index, for parent lookups */
 } sink_plan_t;
 
-/* Each builder appends one statement to out and returns 0 or
- * FERRY_ENOMEM. */
+/* Each builder appends one statement to out (caller-owned); as with every
+ * ferry_buf_t, the caller checks the buffer once with ferry_buf_status(). */
 
 /* CREATE TEMP TABLE for the staging table. */
-int sink_sql_stage_ddl(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_stage_ddl(const sink_plan_t *p, ferry_buf_t *out);
 
 /* DELETE of staged rows that are not newer than what the target reflects
  * (row_lsn and truncated); $1 entity. */
-int sink_sql_stale(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out);
 
 /* The condition "the parent of ref column ci is missing" on staging row s. */
-int sink_sql_missing(const sink_plan_t *p, size_t ci,
-                     sink_buf_t *out) FERRY_WUR;
+void sink_sql_missing(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* DELETE ... RETURNING __n, missing entity index, missing UUID of staged
  * upserts whose ref columns with on_missing policy pol miss a parent. */
-int sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
-                          sink_buf_t *out) FERRY_WUR;
+void sink_sql_take_missing(const sink_plan_t *p, enum map_on_missing pol,
+                           ferry_buf_t *out);
 
 /* UPDATE of staged upserts setting ref column ci to NULL where its parent
  * is missing. */
-int sink_sql_null_missing(const sink_plan_t *p, size_t ci,
-                          sink_buf_t *out) FERRY_WUR;
+void sink_sql_null_missing(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* Deferred refs (docs/sink.md): a staged row whose deferred ref column ci
  * has a missing parent gets the column written NULL and a pending patch in
@@ -67,54 +65,49 @@ int sink_sql_null_missing(const sink_plan_t *p, size_t ci,
 
 /* DELETE of the pending patches of ref column ci for staged rows that
  * bring a new value for it (or are deleted): the new value wins. */
-int sink_sql_defer_forget(const sink_plan_t *p, size_t ci,
-                          sink_buf_t *out) FERRY_WUR;
+void sink_sql_defer_forget(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* INSERT of a pending patch for each staged upsert whose deferred ref
  * column ci misses its parent. */
-int sink_sql_defer_note(const sink_plan_t *p, size_t ci,
-                        sink_buf_t *out) FERRY_WUR;
+void sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* Takes the pending patches of column ci whose parent is now in the
  * target and writes the parent's UUID into the target rows. */
-int sink_sql_defer_patch(const sink_plan_t *p, size_t ci,
-                         sink_buf_t *out) FERRY_WUR;
+void sink_sql_defer_patch(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* The set-based upsert; with one_row, only staging row $1. */
-int sink_sql_upsert(const sink_plan_t *p, bool one_row,
-                    sink_buf_t *out) FERRY_WUR;
+void sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out);
 
 /* The delete (hard, or soft: stamp the column); with one_row, only $1. */
-int sink_sql_delete(const sink_plan_t *p, bool one_row,
-                    sink_buf_t *out) FERRY_WUR;
+void sink_sql_delete(const sink_plan_t *p, bool one_row, ferry_buf_t *out);
 
 /* Records the pairs of every staged row in row_lsn; $1 entity. */
-int sink_sql_row_lsn(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_row_lsn(const sink_plan_t *p, ferry_buf_t *out);
 
 /* Deletes the target rows that have a legacy id (a source TRUNCATE). */
-int sink_sql_truncate(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_truncate(const sink_plan_t *p, ferry_buf_t *out);
 
 /* Drops parked rows of the staged keys that are older than the staged
  * (applied) event: they could only ever be stale; $1 entity. */
-int sink_sql_unpark_stale(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out);
 
 /* Takes out of parked, oldest first, the rows waiting for a parent of
  * entity $1 that is now in the target; returns their entity, event_key,
  * event and kafka_offset.  SKIP LOCKED: rows another sink is taking are
  * its business. */
-int sink_sql_drain(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_drain(const sink_plan_t *p, ferry_buf_t *out);
 
 /* As sink_sql_drain(), for every delete parked while rows referenced it
  * (waits_for = 'children'); no parameter.  q_state quoted. */
-int sink_sql_retry_blocked(const char *q_state, sink_buf_t *out) FERRY_WUR;
+void sink_sql_retry_blocked(const char *q_state, ferry_buf_t *out);
 
 /* Scale-out mode: takes a transaction-level advisory lock on every staged
  * legacy key ($1 = entity), in a fixed order, so that two sinks never apply
  * the same key at once (the stale check that follows then sees the other's
  * committed row_lsn). */
-int sink_sql_lock_keys(const sink_plan_t *p, sink_buf_t *out) FERRY_WUR;
+void sink_sql_lock_keys(const sink_plan_t *p, ferry_buf_t *out);
 
 /* The state schema's DDL (q_state quoted). */
-int sink_sql_state_ddl(const char *q_state, sink_buf_t *out) FERRY_WUR;
+void sink_sql_state_ddl(const char *q_state, ferry_buf_t *out);
 
 #endif

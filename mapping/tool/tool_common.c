@@ -1,10 +1,9 @@
 /* Helpers ferry-map's commands share: loading the mapping, connecting.
  * mapping/tool/tool_common.c */
-#include "ferry_log.h"
 #include "ferry_map.h"
+#include "ferry_pg.h"
 
 #include <stdio.h>
-#include <string.h>
 
 map_config_t *
 tool_load_config(const char *path)
@@ -15,20 +14,15 @@ tool_load_config(const char *path)
 PGconn *
 tool_connect(const char *dsn, const char *which, char *errbuf, size_t errlen)
 {
-    char safe[256];
-    PGconn *conn = PQconnectdb(dsn);
-    size_t len;
+    ferry_err_t err = {0, ""};
+    char side[64];
+    PGconn *conn;
 
-    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
-        return conn;
-    ferry_log_dsn_safe(dsn, safe, sizeof(safe));
-    snprintf(errbuf, errlen, "could not connect to the %s database (%s): %s",
-             which, safe, conn ? PQerrorMessage(conn) : "out of memory");
-    len = strlen(errbuf);
-    while (len > 0 && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
-        errbuf[--len] = '\0';
-    PQfinish(conn);
-    return NULL;
+    snprintf(side, sizeof(side), "%s database", which);
+    conn = ferry_pg_connect(dsn, NULL, "ferry-map", side, &err);
+    if (conn == NULL)
+        snprintf(errbuf, errlen, "%s", err.msg);
+    return conn;
 }
 
 int

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_envelope.h"
 #include "cdc_w2j.h"
 
@@ -84,15 +84,15 @@ main(int argc, char **argv)
     cdc_w2j_msg_t msg;
     cdc_env_t env;
     cdc_env_tx_t tx;
-    cdc_buf_t k, v;
+    ferry_buf_t k, v;
     uint64_t in_bytes = 0, out_bytes = 0;
     double t0, t1, t2;
     ferry_err_t err = {0};
 
     cdc_w2j_msg_init(&msg);
     cdc_env_tx_init(&tx);
-    cdc_buf_init(&k);
-    cdc_buf_init(&v);
+    ferry_buf_init(&k);
+    ferry_buf_init(&v);
     if (cdc_env_init(&env, "0.1.0", "ferry", "legacy", &err) != 0 ||
         cdc_w2j_parse(&msg, begin, strlen(begin), &err) != 0 ||
         cdc_env_tx_begin(&tx, &msg, &err) != 0) {
@@ -112,13 +112,13 @@ main(int argc, char **argv)
         const size_t j = (size_t)i % VARIANTS;
         cdc_env_row_t row = {.msg = &msg, .table = &table, .ts_ms = 1};
 
-        cdc_buf_reset(&k);
-        cdc_buf_reset(&v);
+        ferry_buf_reset(&k);
+        ferry_buf_reset(&v);
         if (cdc_w2j_parse(&msg, lines[j], lens[j], &err) != 0 ||
             cdc_env_row_key(&row, &k, &err) != 0 ||
             cdc_env_tx_count(&tx, &table, &row.order, &err) != 0 ||
             cdc_env_row_value(&env, &tx, &row, &v, &err) != 0 ||
-            cdc_buf_status(&v, &err) != 0)
+            ferry_buf_status(&v, &err, "building a value") != 0)
             goto fail;
         out_bytes += k.len + v.len;
     }
@@ -134,8 +134,8 @@ main(int argc, char **argv)
     printf("last value: %.*s\n", (int)v.len, v.data);
     for (int i = 0; i < VARIANTS; i++)
         free(lines[i]);
-    cdc_buf_close(&k);
-    cdc_buf_close(&v);
+    ferry_buf_close(&k);
+    ferry_buf_close(&v);
     cdc_env_tx_close(&tx);
     cdc_env_close(&env);
     cdc_w2j_msg_close(&msg);

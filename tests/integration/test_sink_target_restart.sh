@@ -77,8 +77,9 @@ echo "a refused commit retried; position bounds cover every position"
 tgt_psql -c "ALTER DATABASE postgres SET log_min_duration_statement = 0"
 tgt_psql -c "UPDATE ferry.row_lsn_max SET commit_lsn = 9223372036854775807"
 from=$(stat -c %s "$tdir/server.log")
-tgt_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres'
-             AND backend_type = 'client backend' AND application_name = '' AND pid <> pg_backend_pid()" >/dev/null
+cut=$(tgt_psql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'postgres'
+             AND backend_type = 'client backend' AND application_name = 'ferry-sink' AND pid <> pg_backend_pid()")
+[ "$cut" -ge 1 ] || fail "no session of ferry-sink to cut (application_name ferry-sink)"
 src_psql -c "UPDATE item SET n = n + 1 WHERE id <= 10"
 want=$(src_psql -c "SELECT id, n FROM item ORDER BY id" | md5sum)
 wait_until 60 bash -c "[ \"\$(psql -qAtX -d '$TGT_DSN' -c 'SELECT legacy_id, n FROM items ORDER BY legacy_id' | md5sum)\" = '$want' ]" ||

@@ -21,7 +21,7 @@ static const cdc_table_t tbl = {"public", "t", "p.public.t", cols, 5, key, 1};
 static cdc_w2j_msg_t msg;
 static cdc_env_t env;
 static cdc_env_tx_t tx;
-static cdc_buf_t buf;
+static ferry_buf_t buf;
 
 static const char begin_line[] =
     "{\"action\":\"B\",\"xid\":729,\"timestamp\":\"2026-11-21 "
@@ -42,7 +42,7 @@ setup(void **state)
     (void)state;
     cdc_w2j_msg_init(&msg);
     cdc_env_tx_init(&tx);
-    cdc_buf_init(&buf);
+    ferry_buf_init(&buf);
     assert_int_equal(cdc_env_init(&env, "0.1.0", "p", "legacy", NULL), 0);
     parse(begin_line);
     assert_int_equal(cdc_env_tx_begin(&tx, &msg, NULL), 0);
@@ -54,7 +54,7 @@ teardown(void **state)
 {
     (void)state;
     cdc_env_close(&env);
-    cdc_buf_close(&buf);
+    ferry_buf_close(&buf);
     cdc_env_tx_close(&tx);
     cdc_w2j_msg_close(&msg);
     return 0;
@@ -69,11 +69,11 @@ value_of(cdc_env_part_t part)
         .msg = &msg, .table = &tbl, .part = part, .ts_ms = NOW_MS};
     ferry_err_t err = {0};
 
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_tx_count(&tx, &tbl, &row.order, NULL), 0);
     if (cdc_env_row_value(&env, &tx, &row, &buf, &err) != 0)
         fail_msg("%s", err.msg);
-    return cdc_buf_cstr(&buf);
+    return ferry_buf_cstr(&buf);
 }
 
 static const char *
@@ -82,10 +82,10 @@ key_of(cdc_env_part_t part)
     cdc_env_row_t row = {.msg = &msg, .table = &tbl, .part = part};
     ferry_err_t err = {0};
 
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     if (cdc_env_row_key(&row, &buf, &err) != 0)
         fail_msg("%s", err.msg);
-    return cdc_buf_cstr(&buf);
+    return ferry_buf_cstr(&buf);
 }
 
 /* The parsed slices point into the line, so it must outlive the test. */
@@ -248,13 +248,13 @@ test_delete_uses_identity_for_before_key_and_tombstone(void **state)
           "\"type\":\"bigint\"}]}");
     assert_contains(value_of(CDC_ENV_WHOLE),
                     "{\"before\":{\"id\":70},\"after\":null,\"source\":");
-    assert_contains(cdc_buf_cstr(&buf), "\"op\":\"d\"");
+    assert_contains(ferry_buf_cstr(&buf), "\"op\":\"d\"");
     assert_string_equal(key_of(CDC_ENV_WHOLE), "{\"id\":70}");
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_tombstone_key(&row, &buf, NULL), 0);
-    assert_string_equal(cdc_buf_cstr(&buf), "{\"id\":70}");
+    assert_string_equal(ferry_buf_cstr(&buf), "{\"id\":70}");
     insert_with("{\"name\":\"id\",\"type\":\"bigint\",\"value\":1}");
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_tombstone_key(&row, &buf, NULL), FERRY_EDATA);
 }
 
@@ -273,13 +273,13 @@ test_key_change_splits_into_delete_and_create(void **state)
     assert_string_equal(key_of(CDC_ENV_KEY_CHANGE_DELETE), "{\"id\":7}");
     assert_contains(value_of(CDC_ENV_KEY_CHANGE_DELETE),
                     "{\"before\":{\"id\":7},\"after\":null,\"source\"");
-    assert_contains(cdc_buf_cstr(&buf), "\"op\":\"d\"");
+    assert_contains(ferry_buf_cstr(&buf), "\"op\":\"d\"");
     assert_string_equal(key_of(CDC_ENV_KEY_CHANGE_CREATE), "{\"id\":70}");
     assert_contains(value_of(CDC_ENV_KEY_CHANGE_CREATE),
                     "{\"before\":null,\"after\":{\"id\":70,\"t\":\"x\"},"
                     "\"absent\":[\"n\",\"notes\",\"by\"]");
-    assert_contains(cdc_buf_cstr(&buf), "\"op\":\"c\"");
-    assert_contains(cdc_buf_cstr(&buf),
+    assert_contains(ferry_buf_cstr(&buf), "\"op\":\"c\"");
+    assert_contains(ferry_buf_cstr(&buf),
                     "\"total_order\":2,\"data_collection_order\":2");
 }
 
@@ -299,14 +299,14 @@ test_key_falls_back_to_wal2json_pk_and_reports_missing_columns(void **state)
           "{\"name\":\"a\",\"type\":\"integer\",\"value\":1}],\"pk\":["
           "{\"name\":\"a\",\"type\":\"integer\"},{\"name\":\"b\",\"type\":"
           "\"text\"}]}");
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_row_key(&row, &buf, NULL), 0);
-    assert_string_equal(cdc_buf_cstr(&buf), "{\"a\":1,\"b\":\"k\"}");
+    assert_string_equal(ferry_buf_cstr(&buf), "{\"a\":1,\"b\":\"k\"}");
     parse("{\"action\":\"I\",\"xid\":1,\"lsn\":\"0/1529D70\",\"schema\":"
           "\"public\",\"table\":\"c\",\"columns\":[{\"name\":\"a\",\"value\":"
           "1}]}");
     row.table = &bad;
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_row_key(&row, &buf, &err), FERRY_EDATA);
     assert_string_equal(err.msg, "key column \"b\" of table \"public\".\"c\" "
                                  "is missing from the change at LSN 0/1529D70");
@@ -326,7 +326,7 @@ test_truncate_has_no_key_and_null_images(void **state)
     assert_string_equal(key_of(CDC_ENV_WHOLE), "");
     assert_contains(value_of(CDC_ENV_WHOLE),
                     "{\"before\":null,\"after\":null,\"source\":");
-    assert_contains(cdc_buf_cstr(&buf), "\"op\":\"t\"");
+    assert_contains(ferry_buf_cstr(&buf), "\"op\":\"t\"");
 }
 
 static void
@@ -337,10 +337,10 @@ test_snapshot_reads_use_op_r_and_the_snapshot_flag(void **state)
 
     (void)state;
     insert_with("{\"name\":\"id\",\"type\":\"bigint\",\"value\":1}");
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     assert_int_equal(cdc_env_row_value(&env, &tx, &row, &buf, NULL), 0);
-    assert_contains(cdc_buf_cstr(&buf), "\"snapshot\":\"last\"");
-    assert_contains(cdc_buf_cstr(&buf), "\"op\":\"r\"");
+    assert_contains(ferry_buf_cstr(&buf), "\"snapshot\":\"last\"");
+    assert_contains(ferry_buf_cstr(&buf), "\"op\":\"r\"");
 }
 
 static void
@@ -368,12 +368,12 @@ test_transaction_events_count_per_table(void **state)
     cdc_env_order_t o;
 
     (void)state;
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     cdc_env_tx_key(&tx, &buf);
-    assert_string_equal(cdc_buf_cstr(&buf), "{\"id\":\"729:22180848\"}");
-    cdc_buf_reset(&buf);
+    assert_string_equal(ferry_buf_cstr(&buf), "{\"id\":\"729:22180848\"}");
+    ferry_buf_reset(&buf);
     cdc_env_tx_begin_value(&tx, &buf);
-    assert_string_equal(cdc_buf_cstr(&buf),
+    assert_string_equal(ferry_buf_cstr(&buf),
                         "{\"status\":\"BEGIN\",\"id\":\"729:22180848\","
                         "\"ts_ms\":1795289728705,\"event_count\":null,"
                         "\"data_collections\":null}");
@@ -386,10 +386,10 @@ test_transaction_events_count_per_table(void **state)
     assert_int_equal(cdc_env_tx_count(&tx, &tbl, &o, NULL), 0);
     assert_int_equal(o.total_order, 3);
     assert_int_equal(o.data_collection_order, 2);
-    cdc_buf_reset(&buf);
+    ferry_buf_reset(&buf);
     cdc_env_tx_end_value(&tx, &buf);
     assert_string_equal(
-        cdc_buf_cstr(&buf),
+        ferry_buf_cstr(&buf),
         "{\"status\":\"END\",\"id\":\"729:22180848\",\"ts_ms\":1795289728705,"
         "\"event_count\":3,\"data_collections\":[{\"data_collection\":"
         "\"public.t\",\"event_count\":2},{\"data_collection\":\"s\\\"x.o\","

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdc_buf.h"
+#include "ferry_buf.h"
 #include "cdc_envelope.h"
 #include "cdc_w2j.h"
 
@@ -69,9 +69,9 @@ typedef struct golden {
     cdc_w2j_msg_t msg;
     cdc_env_t env;
     cdc_env_tx_t tx;
-    cdc_buf_t key;
-    cdc_buf_t val;
-    cdc_buf_t out; /* every produced line */
+    ferry_buf_t key;
+    ferry_buf_t val;
+    ferry_buf_t out; /* every produced line */
 } golden_t;
 
 static const cdc_table_t *
@@ -89,32 +89,32 @@ find_table(const cdc_w2j_msg_t *msg)
 static void
 emit(golden_t *g, const char *topic, bool key_null, bool val_null)
 {
-    cdc_buf_append_str(&g->out, topic);
-    cdc_buf_putc(&g->out, '\t');
+    ferry_buf_append_str(&g->out, topic);
+    ferry_buf_putc(&g->out, '\t');
     if (key_null)
-        cdc_buf_append_lit(&g->out, "null");
+        ferry_buf_append_lit(&g->out, "null");
     else
-        cdc_buf_append(&g->out, g->key.data, g->key.len);
-    cdc_buf_putc(&g->out, '\t');
+        ferry_buf_append(&g->out, g->key.data, g->key.len);
+    ferry_buf_putc(&g->out, '\t');
     if (val_null)
-        cdc_buf_append_lit(&g->out, "null");
+        ferry_buf_append_lit(&g->out, "null");
     else
-        cdc_buf_append(&g->out, g->val.data, g->val.len);
-    cdc_buf_putc(&g->out, '\n');
-    cdc_buf_reset(&g->key);
-    cdc_buf_reset(&g->val);
+        ferry_buf_append(&g->out, g->val.data, g->val.len);
+    ferry_buf_putc(&g->out, '\n');
+    ferry_buf_reset(&g->key);
+    ferry_buf_reset(&g->val);
 }
 
 static void
 emit_error(golden_t *g, const ferry_err_t *err)
 {
-    cdc_buf_append_lit(&g->out, "ERROR\t");
-    cdc_buf_append_str(&g->out, ferry_status_name(err->status));
-    cdc_buf_putc(&g->out, '\t');
-    cdc_buf_append_str(&g->out, err->msg);
-    cdc_buf_putc(&g->out, '\n');
-    cdc_buf_reset(&g->key);
-    cdc_buf_reset(&g->val);
+    ferry_buf_append_lit(&g->out, "ERROR\t");
+    ferry_buf_append_str(&g->out, ferry_status_name(err->status));
+    ferry_buf_putc(&g->out, '\t');
+    ferry_buf_append_str(&g->out, err->msg);
+    ferry_buf_putc(&g->out, '\n');
+    ferry_buf_reset(&g->key);
+    ferry_buf_reset(&g->val);
 }
 
 /* One event of a change, plus its tombstone after a delete. */
@@ -235,9 +235,9 @@ test_golden(void **state)
     cdc_w2j_msg_init(&g.msg);
     assert_int_equal(cdc_env_init(&g.env, "0.1.0", "ferry", "legacy", NULL), 0);
     cdc_env_tx_init(&g.tx);
-    cdc_buf_init(&g.key);
-    cdc_buf_init(&g.val);
-    cdc_buf_init(&g.out);
+    ferry_buf_init(&g.key);
+    ferry_buf_init(&g.val);
+    ferry_buf_init(&g.out);
     for (char *p = in, *nl; p < in + len; p = nl + 1) {
         nl = memchr(p, '\n', (size_t)(in + len - p));
         if (nl == NULL)
@@ -255,12 +255,12 @@ test_golden(void **state)
     }
     want = read_file(path, &wlen);
     assert_non_null(want);
-    compare_lines(name, cdc_buf_cstr(&g.out), want);
+    compare_lines(name, ferry_buf_cstr(&g.out), want);
     free(want);
     free(in);
-    cdc_buf_close(&g.out);
-    cdc_buf_close(&g.val);
-    cdc_buf_close(&g.key);
+    ferry_buf_close(&g.out);
+    ferry_buf_close(&g.val);
+    ferry_buf_close(&g.key);
     cdc_env_tx_close(&g.tx);
     cdc_env_close(&g.env);
     cdc_w2j_msg_close(&g.msg);

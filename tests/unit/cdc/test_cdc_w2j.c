@@ -239,25 +239,6 @@ test_unknown_members_and_white_space_are_accepted(void **state)
     assert_int_equal(msg.columns.n, 0);
 }
 
-static void
-test_lsn_text_parses_as_two_hex_halves(void **state)
-{
-    uint64_t lsn;
-
-    (void)state;
-    assert_true(cdc_w2j_parse_lsn("0/0", 3, &lsn));
-    assert_int_equal(lsn, 0);
-    assert_true(cdc_w2j_parse_lsn("16/B374D848", 11, &lsn));
-    assert_int_equal(lsn, UINT64_C(0x16B374D848));
-    assert_true(cdc_w2j_parse_lsn("FFFFFFFF/ffffffff", 17, &lsn));
-    assert_int_equal(lsn, UINT64_MAX);
-    assert_false(cdc_w2j_parse_lsn("0/", 2, &lsn));
-    assert_false(cdc_w2j_parse_lsn("/1", 2, &lsn));
-    assert_false(cdc_w2j_parse_lsn("01234", 5, &lsn));
-    assert_false(cdc_w2j_parse_lsn("1/123456789", 11, &lsn));
-    assert_false(cdc_w2j_parse_lsn("1/12G", 5, &lsn));
-}
-
 typedef struct bad_case {
     const char *input; /* the malformed message */
     const char *msg;   /* the exact error message */
@@ -399,7 +380,6 @@ main(void)
         cmocka_unit_test(test_begin_commit_truncate_and_messages_parse),
         cmocka_unit_test(test_update_lists_only_the_columns_wal2json_sent),
         cmocka_unit_test(test_unknown_members_and_white_space_are_accepted),
-        cmocka_unit_test(test_lsn_text_parses_as_two_hex_halves),
         cmocka_unit_test(test_malformed_messages_are_rejected_with_position),
         cmocka_unit_test(test_every_truncation_of_a_real_message_is_rejected),
         cmocka_unit_test(test_column_arrays_are_reused_across_messages),

@@ -340,7 +340,7 @@ sql_quoting(void **state)
     char *types[2] = {"uuid", "text"};
     char *lcols[1] = {"\"legacy_id\""};
     char *ltypes[1] = {"integer"};
-    sink_buf_t out = {0};
+    ferry_buf_t out = {0};
 
     (void)state;
     memset(plans, 0, sizeof(plans));
@@ -360,28 +360,34 @@ sql_quoting(void **state)
     plans[1].n_lcols = 1;
     plans[1].q_cols = cols;
     plans[1].col_types = types;
-    assert_int_equal(sink_sql_upsert(&plans[1], false, &out), 0);
-    assert_non_null(strstr(out.data, "INSERT INTO \"public\".\"doctors\" AS t"
-                                     " (\"id\", \"legacy_id\", \"office_id\", "
-                                     "\"we\"\"ird\")"));
-    assert_non_null(strstr(out.data, "ON CONFLICT (\"legacy_id\") DO UPDATE "
-                                     "SET \"office_id\" = EXCLUDED."
-                                     "\"office_id\", \"we\"\"ird\" = "
-                                     "EXCLUDED.\"we\"\"ird\""));
-    assert_null(strstr(out.data, "$1"));
-    sink_buf_reset(&out);
-    assert_int_equal(sink_sql_upsert(&plans[1], true, &out), 0);
-    assert_non_null(strstr(out.data, "s.__n = $1"));
-    sink_buf_reset(&out);
-    assert_int_equal(
-        sink_sql_take_missing(&plans[1], MAP_ON_MISSING_PARK, &out), 0);
-    assert_non_null(strstr(out.data, "NOT EXISTS (SELECT 1 FROM "
-                                     "\"public\".\"offices\" x WHERE x.\"id\" "
-                                     "= s.c0::uuid)"));
-    sink_buf_reset(&out);
-    assert_int_equal(sink_sql_stale(&plans[1], &out), 0);
-    assert_non_null(strstr(out.data, "\"ferry\".row_lsn"));
-    sink_buf_free(&out);
+    sink_sql_upsert(&plans[1], false, &out);
+    assert_int_equal(ferry_buf_status(&out, NULL, "building a test"), 0);
+    assert_non_null(strstr(ferry_buf_cstr(&out),
+                           "INSERT INTO \"public\".\"doctors\" AS t"
+                           " (\"id\", \"legacy_id\", \"office_id\", "
+                           "\"we\"\"ird\")"));
+    assert_non_null(strstr(ferry_buf_cstr(&out),
+                           "ON CONFLICT (\"legacy_id\") DO UPDATE "
+                           "SET \"office_id\" = EXCLUDED."
+                           "\"office_id\", \"we\"\"ird\" = "
+                           "EXCLUDED.\"we\"\"ird\""));
+    assert_null(strstr(ferry_buf_cstr(&out), "$1"));
+    ferry_buf_reset(&out);
+    sink_sql_upsert(&plans[1], true, &out);
+    assert_int_equal(ferry_buf_status(&out, NULL, "building a test"), 0);
+    assert_non_null(strstr(ferry_buf_cstr(&out), "s.__n = $1"));
+    ferry_buf_reset(&out);
+    sink_sql_take_missing(&plans[1], MAP_ON_MISSING_PARK, &out);
+    assert_int_equal(ferry_buf_status(&out, NULL, "building a test"), 0);
+    assert_non_null(strstr(ferry_buf_cstr(&out),
+                           "NOT EXISTS (SELECT 1 FROM "
+                           "\"public\".\"offices\" x WHERE x.\"id\" "
+                           "= s.c0::uuid)"));
+    ferry_buf_reset(&out);
+    sink_sql_stale(&plans[1], &out);
+    assert_int_equal(ferry_buf_status(&out, NULL, "building a test"), 0);
+    assert_non_null(strstr(ferry_buf_cstr(&out), "\"ferry\".row_lsn"));
+    ferry_buf_close(&out);
     map_config_free(cfg);
 }
 
