@@ -58,32 +58,43 @@ ferry_buf_append_str(ferry_buf_t *buf, const char *s)
 }
 
 void
-ferry_buf_printf(ferry_buf_t *buf, const char *fmt, ...)
+ferry_buf_vprintf(ferry_buf_t *buf, const char *fmt, va_list ap)
 {
     size_t room = buf->cap - buf->len;
-    va_list ap;
+    va_list again;
     int n;
 
     if (buf->failed)
         return;
     /* Straight into the spare room; only when the text does not fit is it
      * formatted a second time, after growing. */
-    va_start(ap, fmt);
+    va_copy(again, ap);
     n = vsnprintf(buf->data != NULL ? buf->data + buf->len : NULL, room, fmt,
                   ap);
-    va_end(ap);
     if (n < 0) {
         buf->failed = true;
+        va_end(again);
         return;
     }
     if ((size_t)n >= room) {
-        if (!ferry_buf__grow(buf, (size_t)n))
+        if (!ferry_buf__grow(buf, (size_t)n)) {
+            va_end(again);
             return;
-        va_start(ap, fmt);
-        vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, ap);
-        va_end(ap);
+        }
+        vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, again);
     }
+    va_end(again);
     buf->len += (size_t)n;
+}
+
+void
+ferry_buf_printf(ferry_buf_t *buf, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    ferry_buf_vprintf(buf, fmt, ap);
+    va_end(ap);
 }
 
 size_t

@@ -19,6 +19,7 @@
 #ifndef FERRY_BUF_H
 #define FERRY_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +91,10 @@ void ferry_buf_printf(ferry_buf_t *buf, const char *fmt, ...)
  * returns how many there are: what ferry_buf_append_u64() appends, for a
  * number appended more than once. */
 size_t ferry_buf_u64_digits(uint64_t v, char out[20]);
+
+/* As ferry_buf_printf(), with the arguments in ap (consumed). */
+void ferry_buf_vprintf(ferry_buf_t *buf, const char *fmt, va_list ap)
+    FERRY_PRINTF(2, 0);
 
 /* Appends the decimal digits of v. */
 void ferry_buf_append_u64(ferry_buf_t *buf, uint64_t v);

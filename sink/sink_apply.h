@@ -1,19 +1,27 @@
-/* Applying reassembled source transactions to the target: staging COPY,
- * stale filtering, parking, set-based upserts in dependency order, deletes
- * in reverse order, per-row isolation of rejected rows, and draining parked
- * rows once their parents arrive.
+/* The applier: source transactions turned into set-based statements on the
+ * target, in dependency order, with stale filtering, parking, per-row
+ * isolation of rejected rows, and draining of parked rows whose parents
+ * arrived.
  * sink/sink_apply.h
  *
- * The caller opens the target transaction, calls sink_apply_txs() for one
- * or more source transactions, stores the Kafka offsets and commits.  Rows
- * the target rejects (and malformed messages) are written to
- * <state_schema>.errors inside that transaction and handed to the caller's
- * dead-letter callback.  Not thread-safe: one applier per connection.
+ * The applier pushes steps onto the target's job (sink_target.h); the
+ * caller opens the transaction before them and stores positions and
+ * commits after them (sink_commit.h).  Rows the target rejects, and
+ * malformed messages, go to the dead-letter path (sink_dlq.h) inside that
+ * transaction.
+ *
+ * Every target transaction is an attempt that may roll back: the
+ * applier's counters for it are kept apart and folded into the totals by
+ * sink_apply_committed(), or dropped by sink_apply_rolled_back().  The
+ * events of the transactions given to sink_apply_push_txs() are borrowed
+ * until the job ends either way.  Not thread-safe: the loop's thread only.
  */
 #ifndef SINK_APPLY_H
 #define SINK_APPLY_H
 
 #include "map_config.h"
+#include "sink_dlq.h"
+#include "sink_target.h"
 #include "sink_txbuf.h"
 
 #include <libpq-fe.h>
@@ -21,42 +29,44 @@
 
 typedef struct sink_apply sink_apply_t;
 
-/* Called for every event that goes to the dead-letter topic: ev
- * (borrowed), the entity name or NULL, and the reason (borrowed).
- * Returns 0, or a FERRY_E* class that aborts the batch. */
-typedef int (*sink_dlq_fn)(void *arg, const sink_event_t *ev,
-                           const char *entity, const char *reason);
-
-/* Returns the topic name of consumer slot slot (borrowed), or NULL. */
-typedef const char *(*sink_slot_topic_fn)(void *arg, int slot, int *partition);
-
-/* Creates an applier for cfg (borrowed, must outlive it).  Reads the target
- * tables' column types and the id-map's imported UUIDs through conn
- * (borrowed).  On success *out is new (free with sink_apply_free()).
- * Returns 0, FERRY_ECONFIG (a target table or column is missing),
- * FERRY_ETRANSIENT or FERRY_ENOMEM, with err set. */
-int sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_dlq_fn dlq,
-                   sink_slot_topic_fn slot_topic, void *arg, sink_apply_t **out,
-                   ferry_err_t *err) FERRY_WUR;
+/* Creates an applier for cfg (borrowed, must outlive it) that works on t
+ * and records through dlq (both borrowed); slot_topic(arg, ...) names the
+ * topic and partition of a consumer slot for parked rows.  Reads the
+ * target tables' column types and the id-map's imported UUIDs through
+ * conn (borrowed, a blocking connection at start-up).  On success *out is
+ * new (free with sink_apply_free()).  Returns 0, FERRY_ECONFIG (a target
+ * table or column is missing), FERRY_ETRANSIENT or FERRY_ENOMEM, with err
+ * set. */
+int sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_target_t *t,
+                   sink_dlq_t *dlq, sink_slot_topic_fn slot_topic, void *arg,
+                   sink_apply_t **out, ferry_err_t *err) FERRY_WUR;
 
 /* Frees the applier; NULL is a no-op. */
 void sink_apply_free(sink_apply_t *a);
 
-/* Uses conn (borrowed) from now on, creates the staging tables on it and
- * reads the position bounds again (another sink may have written while
- * this one was away); call after each (re)connect.  Returns 0 or an error
- * class. */
-int sink_apply_attach(sink_apply_t *a, PGconn *conn,
-                      ferry_err_t *err) FERRY_WUR;
+/* Pushes what a (new) session needs: the staging tables, the position
+ * bounds read again (another sink may have written while this one was
+ * away) and the parked rows counted.  Push after each (re)connect.
+ * Returns 0 or FERRY_ENOMEM with err set. */
+int sink_apply_push_session(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
-/* Applies the n transactions (borrowed) in order inside the caller's open
- * transaction, then drains parked rows whose parents are now there.
- * Returns 0; FERRY_ETRANSIENT (roll back and retry the same transactions);
- * FERRY_EFATAL or FERRY_ENOMEM (stop), with err set. */
-int sink_apply_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
-                   ferry_err_t *err) FERRY_WUR;
+/* Pushes the steps that apply the n transactions (borrowed until the job
+ * ends) in order inside the caller's open transaction, then drain the
+ * parked rows whose parents are now there.  Returns 0 or FERRY_ENOMEM;
+ * the job itself ends FERRY_ETRANSIENT (roll back and retry the same
+ * transactions), FERRY_EFATAL or FERRY_ENOMEM. */
+int sink_apply_push_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
+                        ferry_err_t *err) FERRY_WUR;
 
-/* Counters since the applier was created. */
+/* The attempt's transaction committed: its counters join the totals. */
+void sink_apply_committed(sink_apply_t *a);
+
+/* The attempt's transaction rolled back: its counters and what it took out
+ * of parked are dropped (the count of parked rows is read again by the
+ * next session). */
+void sink_apply_rolled_back(sink_apply_t *a);
+
+/* Counters of committed work since the applier was created. */
 typedef struct sink_apply_stats {
     long applied; /* rows upserted or deleted */
     long stale;   /* rows skipped as stale */
@@ -76,12 +86,10 @@ void sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out);
  * Off by default. */
 void sink_apply_set_shared(sink_apply_t *a, bool shared);
 
-/* Sets every entity's position bound (<state>.row_lsn_max) to the largest
- * LSN: shared sinks write row_lsn without keeping the bounds, so no sink
- * may skip a stale check on them afterwards.  In autocommit, on the
- * applier's connection.  Returns 0, or the class of the target's error
- * with err set. */
-int sink_apply_forget_bounds(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
+/* Pushes steps that set every entity's position bound (<state>.row_lsn_max)
+ * to the largest LSN: shared sinks write row_lsn without keeping the
+ * bounds, so no sink may skip a stale check on them afterwards. */
+int sink_apply_push_forget_bounds(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
 /* While on, a delete that rows still reference (23503) is parked until
  * they are gone instead of being recorded as an error, as in the shared
@@ -90,7 +98,7 @@ int sink_apply_forget_bounds(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
  * later is parked again while still blocked, whatever the setting. */
 void sink_apply_set_park_deletes(sink_apply_t *a, bool on);
 
-/* Forgets rows parked in memory counters (after a rollback). */
-void sink_apply_set_parked(sink_apply_t *a, long parked_rows);
+/* Rows in the parked table, as the applier last knew. */
+long sink_apply_parked(const sink_apply_t *a);
 
 #endif

@@ -1,5 +1,5 @@
-/* Kafka consumer (manual assignment, or a consumer group in scale-out
- * mode), and the dead-letter producer.
+/* ferry-sink's Kafka consumer: manual assignment, or a consumer group in
+ * scale-out mode.
  * sink/sink_consumer.c */
 #include "sink_consumer.h"
 #include "ferry_log.h"
@@ -25,19 +25,17 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 
-/* c is NULL for the producer. */
 static rd_kafka_t *
-make_client(const map_config_t *cfg, sink_consumer_t *c, rd_kafka_type_t type,
-            ferry_err_t *err)
+make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512], group[300];
     size_t i;
     rd_kafka_t *rk;
 
-    snprintf(group, sizeof(group), "%s",
-             c != NULL && c->group != NULL ? c->group : "ferry-sink");
-    if (c != NULL && c->group == NULL)
+    if (c->group != NULL)
+        snprintf(group, sizeof(group), "%s", c->group);
+    else
         snprintf(group, sizeof(group), "ferry-sink-%s",
                  cfg->kafka_topic_prefix);
     if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
@@ -46,14 +44,13 @@ make_client(const map_config_t *cfg, sink_consumer_t *c, rd_kafka_type_t type,
      * default) to 32 MB; lower (or a lower queued.min.messages) starves the
      * applier (measured with tests/bench/bench_sink.sh).  The mapping may
      * override it. */
-    if (type == RD_KAFKA_CONSUMER &&
-        conf_set(conf, "queued.max.messages.kbytes", "32768", err) != 0)
+    if (conf_set(conf, "queued.max.messages.kbytes", "32768", err) != 0)
         goto fail;
     for (i = 0; i < cfg->n_kafka_properties; i++)
         if (conf_set(conf, cfg->kafka_properties[i].key,
                      cfg->kafka_properties[i].value, err) != 0)
             goto fail;
-    if (type == RD_KAFKA_CONSUMER) {
+    {
         if (conf_set(conf, "group.id", group, err) != 0 ||
             conf_set(conf, "enable.auto.commit", "false", err) != 0 ||
             conf_set(conf, "enable.auto.offset.store", "false", err) != 0 ||
@@ -78,11 +75,8 @@ make_client(const map_config_t *cfg, sink_consumer_t *c, rd_kafka_type_t type,
             rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
             rd_kafka_conf_set_opaque(conf, c);
         }
-    } else if (conf_set(conf, "enable.idempotence", "true", err) != 0 ||
-               conf_set(conf, "compression.type", "none", err) != 0) {
-        goto fail;
     }
-    rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG,
                       "could not create the Kafka client: %s", errstr);
@@ -114,28 +108,25 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
                    const char *group, ferry_err_t *err)
 {
     char tx[300];
-    size_t i, len;
+    size_t i;
 
     memset(c, 0, sizeof(*c));
     c->group = group;
     c->topics = calloc(cfg->n_entities + 2, sizeof(char *));
     c->slot_of = sink_map_new();
-    len = strlen(cfg->kafka_topic_prefix) + 5;
-    c->dlq_topic = malloc(len);
-    if (c->topics == NULL || c->slot_of == NULL || c->dlq_topic == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    snprintf(c->dlq_topic, len, "%s.dlq", cfg->kafka_topic_prefix);
+    if (c->topics == NULL || c->slot_of == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory creating the Kafka consumer");
     snprintf(tx, sizeof(tx), "%s.transaction", cfg->kafka_topic_prefix);
     if (add_topic(c, tx) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory creating the Kafka consumer");
     for (i = 0; i < cfg->n_entities; i++)
         if (add_topic(c, map_entity_topic(cfg, &cfg->entities[i])) != 0)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-    c->rk = make_client(cfg, c, RD_KAFKA_CONSUMER, err);
-    if (c->rk == NULL)
-        return err->status;
-    c->dlq = make_client(cfg, NULL, RD_KAFKA_PRODUCER, err);
-    return c->dlq != NULL ? 0 : err->status;
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory creating the Kafka consumer");
+    c->rk = make_consumer(cfg, c, err);
+    return c->rk != NULL ? 0 : err->status;
 }
 
 /* The partitions of topic t (0 when it does not exist yet). */
@@ -420,14 +411,40 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         rd_kafka_assign(rk, NULL);
         return;
     }
-    unassign_all(c);
-    for (i = 0; i < parts->cnt; i++) {
-        c->slots[idx[i]].owned = true;
-        parts->elems[i].offset = c->slots[idx[i]].next;
-    }
+    /* Assigned later, by sink_consumer_assign_owned(), once the caller
+     * has read the stored offsets (librdkafka waits for that call). */
     free(idx);
+}
+
+int
+sink_consumer_assign_owned(sink_consumer_t *c, const size_t *idx, size_t n,
+                           ferry_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)n + 1);
+    rd_kafka_resp_err_t e;
+    size_t i;
+
+    if (list == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory assigning %zu partitions", n);
+    unassign_all(c);
+    for (i = 0; i < n; i++) {
+        c->slots[idx[i]].owned = true;
+        rd_kafka_topic_partition_list_add(list, c->slots[idx[i]].topic,
+                                          c->slots[idx[i]].partition)
+            ->offset = c->slots[idx[i]].next;
+    }
+    e = rd_kafka_assign(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        unassign_all(c);
+        return ferry_err_set(err, FERRY_ETRANSIENT,
+                             "could not assign the partitions: %s",
+                             rd_kafka_err2str(e));
+    }
     c->assigned = true;
-    rd_kafka_assign(rk, parts);
+    return 0;
 }
 
 int
@@ -484,15 +501,21 @@ sink_consumer_close(sink_consumer_t *c)
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }
-    if (c->dlq != NULL) {
-        rd_kafka_flush(c->dlq, 10000);
-        rd_kafka_destroy(c->dlq);
-    }
     for (i = 0; c->topics != NULL && i < c->n_topics; i++)
         free(c->topics[i]);
     free(c->topics);
     free(c->slots);
-    free(c->dlq_topic);
     sink_map_free(c->slot_of);
     memset(c, 0, sizeof(*c));
+}
+
+const char *
+sink_consumer_slot_topic(void *arg, int slot, int *partition)
+{
+    const sink_consumer_t *c = arg;
+
+    if (slot < 0 || (size_t)slot >= c->n_slots)
+        return NULL;
+    *partition = c->slots[slot].partition;
+    return c->slots[slot].topic;
 }

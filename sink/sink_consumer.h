@@ -1,14 +1,15 @@
-/* The Kafka side of ferry-sink: a consumer started at the offsets stored
- * in the target, and a producer for dead letters.
+/* ferry-sink's Kafka consumer: which partitions it reads and from where.
  * sink/sink_consumer.h
  *
  * The ordered mode assigns itself every partition of the entity topics and
  * the transaction topic (rd_kafka_assign(), never subscribe()).  The
- * scale-out mode subscribes to the entity topics in a consumer group; at
- * each assignment the caller's callback reads the stored offsets of the
- * partitions it gets.  Either way positions live in
- * <state_schema>.offsets, written in the same target transaction as the
- * rows, so Kafka's own committed offsets are never used.  Not thread-safe.
+ * scale-out mode subscribes to the entity topics in a consumer group; an
+ * assignment is only noted in the rebalance callback (c->on_assign), and
+ * the caller, once it has read the stored offsets of the partitions it
+ * got, assigns them with sink_consumer_assign_owned().  Either way
+ * positions live in <state_schema>.offsets, written in the same target
+ * transaction as the rows, so Kafka's own committed offsets are never
+ * used.  Reading is sink_intake.h's.  Not thread-safe.
  */
 #ifndef SINK_CONSUMER_H
 #define SINK_CONSUMER_H
@@ -34,9 +35,11 @@ typedef struct sink_slot {
 typedef struct sink_consumer sink_consumer_t;
 
 /* Scale-out: called during rd_kafka_consumer_poll() when the group assigns
- * the n slots idx (borrowed); it must set each slot's stored, next and end
- * (sink_consumer_position() helps).  Returns 0, or an error class with err
- * set, which the consumer keeps for the caller (c->failed). */
+ * the n slots idx (borrowed: copy them).  It must not wait: it notes the
+ * assignment, and the caller assigns it later with
+ * sink_consumer_assign_owned() once each slot's stored, next and end are
+ * set (sink_consumer_position() helps).  Returns 0, or an error class with
+ * err set, which the consumer keeps for the caller (c->failed). */
 typedef int (*sink_assign_fn)(void *arg, sink_consumer_t *c, const size_t *idx,
                               size_t n, ferry_err_t *err);
 
@@ -46,9 +49,8 @@ typedef void (*sink_revoke_fn)(void *arg);
 
 struct sink_consumer {
     rd_kafka_t *rk;      /* owned: the consumer */
-    rd_kafka_t *dlq;     /* owned: the dead-letter producer */
-    char *dlq_topic;     /* owned: <prefix>.dlq */
-    char **topics;       /* owned: distinct topic names */
+    char **topics;       /* owned: distinct topic names; [0] is the
+                            transaction topic */
     size_t n_topics;     /* number of topics */
     sink_slot_t *slots;  /* owned: known partitions (ordered mode: all
                             assigned; scale-out: those ever assigned) */
@@ -65,11 +67,10 @@ struct sink_consumer {
     ferry_err_t failure;      /* its message */
 };
 
-/* Creates the consumer and the dead-letter producer for cfg (borrowed)
- * into *c (caller-allocated; release with sink_consumer_close() whatever
- * the result).  group (borrowed, must outlive c) selects the scale-out
- * mode; NULL is the ordered mode.  Returns 0, FERRY_ECONFIG or
- * FERRY_ENOMEM, with err set. */
+/* Creates the consumer for cfg (borrowed) into *c (caller-allocated;
+ * release with sink_consumer_close() whatever the result).  group (borrowed,
+ * must outlive c) selects the scale-out mode; NULL is the ordered mode. Returns
+ * 0, FERRY_ECONFIG or FERRY_ENOMEM, with err set. */
 int sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
                        const char *group, ferry_err_t *err) FERRY_WUR;
 
@@ -89,6 +90,16 @@ int sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
 /* Scale-out: seeks every owned slot to its next offset (after the stored
  * offsets were read again).  Returns 0 or FERRY_ETRANSIENT with err set. */
 int sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
+
+/* Scale-out: makes the n slots idx (borrowed) the whole assignment, each
+ * at its next offset, after an on_assign.  Returns 0, FERRY_ETRANSIENT or
+ * FERRY_ENOMEM with err set. */
+int sink_consumer_assign_owned(sink_consumer_t *c, const size_t *idx, size_t n,
+                               ferry_err_t *err) FERRY_WUR;
+
+/* The topic (borrowed) and partition of slot, or NULL when there is no such
+ * slot.  The signature of sink_slot_topic_fn (arg is the consumer). */
+const char *sink_consumer_slot_topic(void *c, int slot, int *partition);
 
 /* Finds every partition of the topics, checks the stored offsets (map
  * "topic\x1fpartition" -> int64_t* offset, borrowed, may be empty) against

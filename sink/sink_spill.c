@@ -1,39 +1,85 @@
 /* Spilling a huge source transaction to a temporary table.
  * sink/sink_spill.c */
 #include "sink_spill.h"
+
 #include "ferry_buf.h"
 #include "ferry_log.h"
-#include "sink_pg.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int
-sink_spill_begin(PGconn *conn, ferry_err_t *err)
-{
-    int rc = sink_pg_exec(
-        conn,
-        "CREATE TEMP TABLE IF NOT EXISTS ferry_spill (total_order int8, "
-        "slot int4, kafka_offset int8, event_key text, event text)",
-        0, NULL, NULL, NULL, "create the spill table", FERRY_PG_DATA_FATAL,
-        err);
+struct sink_spill {
+    sink_target_t *t;    /* borrowed */
+    sink_apply_t *a;     /* borrowed */
+    size_t max_chunk;    /* events per chunk */
+    const sink_tx_t *tx; /* borrowed: the transaction being applied */
+    sink_tx_t chunk;     /* the chunk being applied (events owned) */
+    sink_tx_t *one[1];   /* {&chunk}, for sink_apply_push_txs() */
+    long total;          /* events applied so far */
+    char fetch[64];      /* FETCH FORWARD <max_chunk> */
+};
 
-    if (rc == 0)
-        rc = sink_pg_exec(conn, "TRUNCATE pg_temp.ferry_spill", 0, NULL, NULL,
-                          NULL, "empty the spill table", FERRY_PG_DATA_FATAL,
-                          err);
-    return rc;
+sink_spill_t *
+sink_spill_new(sink_target_t *t, sink_apply_t *a, size_t max_chunk)
+{
+    sink_spill_t *sp = calloc(1, sizeof(*sp));
+
+    if (sp == NULL)
+        return NULL;
+    sp->t = t;
+    sp->a = a;
+    sp->max_chunk = max_chunk > 0 ? max_chunk : 1;
+    sp->one[0] = &sp->chunk;
+    snprintf(sp->fetch, sizeof(sp->fetch),
+             "FETCH FORWARD %zu FROM ferry_spill_cur", sp->max_chunk);
+    return sp;
 }
 
-/* The COPY holds whole events as text: none is a row the target could
- * reject on its own. */
-#define COPY_WHAT "COPY into the spill table"
+static void
+chunk_clear(sink_spill_t *sp)
+{
+    size_t i;
+
+    for (i = 0; i < sp->chunk.n_events; i++)
+        sink_event_free(sp->chunk.events[i]);
+    free(sp->chunk.events);
+    sp->chunk.events = NULL;
+    sp->chunk.n_events = 0;
+}
+
+void
+sink_spill_free(sink_spill_t *sp)
+{
+    if (sp == NULL)
+        return;
+    chunk_clear(sp);
+    free(sp);
+}
 
 int
-sink_spill_write(PGconn *conn, sink_event_t *const *evs, size_t n,
-                 ferry_err_t *err)
+sink_spill_push_begin(sink_spill_t *sp, ferry_err_t *err)
+{
+    int rc = sink_target_push(
+        sp->t,
+        &(sink_stmt_t){.what = "create the spill table",
+                       .sql = "CREATE TEMP TABLE IF NOT EXISTS ferry_spill "
+                              "(total_order int8, slot int4, kafka_offset "
+                              "int8, event_key text, event text)"},
+        err);
+
+    return rc != 0 ? rc
+                   : sink_target_push(
+                         sp->t,
+                         &(sink_stmt_t){.what = "empty the spill table",
+                                        .sql = "TRUNCATE pg_temp.ferry_spill"},
+                         err);
+}
+
+int
+sink_spill_push_write(sink_spill_t *sp, sink_event_t *const *evs, size_t n,
+                      ferry_err_t *err)
 {
     ferry_buf_t b;
     size_t i;
@@ -41,10 +87,6 @@ sink_spill_write(PGconn *conn, sink_event_t *const *evs, size_t n,
 
     if (n == 0)
         return 0;
-    if ((rc = ferry_pg_copy_start(conn, "COPY pg_temp.ferry_spill FROM STDIN",
-                                  "start " COPY_WHAT, FERRY_PG_DATA_FATAL,
-                                  err)) != 0)
-        return rc;
     ferry_buf_init(&b);
     for (i = 0; i < n; i++) {
         const sink_event_t *ev = evs[i];
@@ -55,38 +97,52 @@ sink_spill_write(PGconn *conn, sink_event_t *const *evs, size_t n,
         ferry_buf_putc(&b, '\t');
         ferry_buf_append_copy_field(&b, ev->raw);
         ferry_buf_putc(&b, '\n');
-        if (b.failed) {
-            rc =
-                ferry_buf_status(&b, err, "spilling an event of transaction %s",
-                                 ev->txid != NULL ? ev->txid : "?");
-            ferry_buf_close(&b);
-            ferry_pg_copy_abort(conn, "out of memory");
-            return rc;
-        }
-        if (b.len >= (1u << 20) || i + 1 == n) {
-            if (PQputCopyData(conn, b.data, (int)b.len) != 1) {
-                ferry_buf_close(&b);
-                rc = ferry_err_set(err, FERRY_ETRANSIENT, "could not %s: %s",
-                                   COPY_WHAT, PQerrorMessage(conn));
-                ferry_pg_copy_abort(conn, "could not send the rows");
-                return rc;
-            }
-            ferry_buf_reset(&b);
-        }
     }
+    if (b.failed) {
+        ferry_buf_close(&b);
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory spilling %zu events", n);
+    }
+    rc = sink_target_push_copy(sp->t, "COPY into the spill table",
+                               "COPY pg_temp.ferry_spill FROM STDIN", &b, err);
     ferry_buf_close(&b);
-    return ferry_pg_copy_end(conn, COPY_WHAT, FERRY_PG_DATA_FATAL, err);
+    return rc;
 }
 
-/* Parses the fetched rows into chunk->events (each new). */
+static int fetch_push(sink_spill_t *sp, ferry_err_t *err);
+
+/* The chunk is applied: free it and fetch the next. */
 static int
-chunk_events(const PGresult *res, sink_tx_t *chunk)
+chunk_done(void *arg, size_t aux, ferry_err_t *err)
 {
+    sink_spill_t *sp = arg;
+
+    (void)aux;
+    sp->total += (long)sp->chunk.n_events;
+    chunk_clear(sp);
+    return fetch_push(sp, err);
+}
+
+/* A chunk of spilled events, parsed; none left: the cursor is closed. */
+static int
+fetched(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+        ferry_err_t *err)
+{
+    sink_spill_t *sp = arg;
     int i, rows = PQntuples(res);
 
-    chunk->events = calloc((size_t)rows + 1, sizeof(*chunk->events));
-    if (chunk->events == NULL)
-        return FERRY_ENOMEM;
+    (void)aux, (void)rc, (void)sqlstate;
+    if (rows == 0) {
+        ferry_info("applied the spilled transaction %s: %ld events", sp->tx->id,
+                   sp->total);
+        return sink_target_push(sp->t,
+                                &(sink_stmt_t){.what = "close the spill cursor",
+                                               .sql = "CLOSE ferry_spill_cur"},
+                                err);
+    }
+    sp->chunk.events = calloc((size_t)rows + 1, sizeof(*sp->chunk.events));
+    if (sp->chunk.events == NULL)
+        goto oom;
     for (i = 0; i < rows; i++) {
         const char *k = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
         const char *v = PQgetvalue(res, i, 3);
@@ -100,78 +156,51 @@ chunk_events(const PGresult *res, sink_tx_t *chunk)
                              &ev) == FERRY_ENOMEM ||
             ev == NULL) {
             sink_event_free(ev);
-            return FERRY_ENOMEM;
+            goto oom;
         }
-        chunk->events[chunk->n_events++] = ev;
+        sp->chunk.events[sp->chunk.n_events++] = ev;
     }
-    return 0;
+    if ((rc = sink_apply_push_txs(sp->a, sp->one, 1, err)) != 0)
+        return rc;
+    return sink_target_push_call(sp->t, chunk_done, sp, 0, err);
+oom:
+    return ferry_err_set(err, FERRY_ENOMEM,
+                         "out of memory reading back the spilled transaction "
+                         "%s",
+                         sp->tx->id);
 }
 
-static void
-chunk_clear(sink_tx_t *chunk)
+static int
+fetch_push(sink_spill_t *sp, ferry_err_t *err)
 {
-    size_t i;
-
-    for (i = 0; i < chunk->n_events; i++)
-        sink_event_free(chunk->events[i]);
-    free(chunk->events);
-    chunk->events = NULL;
-    chunk->n_events = 0;
+    return sink_target_push(sp->t,
+                            &(sink_stmt_t){.what = "read the spilled "
+                                                   "transaction",
+                                           .sql = sp->fetch,
+                                           .done = fetched,
+                                           .arg = sp},
+                            err);
 }
 
 int
-sink_spill_apply(PGconn *conn, sink_apply_t *a, const sink_tx_t *tx,
-                 size_t max_chunk, ferry_err_t *err)
+sink_spill_push_apply(sink_spill_t *sp, const sink_tx_t *tx, ferry_err_t *err)
 {
-    char fetch[64];
-    sink_tx_t chunk;
-    sink_tx_t *one[1] = {&chunk};
-    long total = 0;
     int rc;
 
-    memset(&chunk, 0, sizeof(chunk));
-    chunk.id = tx->id;
-    chunk.commit_lsn = tx->commit_lsn;
-    chunk.expected = -1;
-    chunk.begin_pos.slot = chunk.end_pos.slot = -1;
-    snprintf(fetch, sizeof(fetch), "FETCH FORWARD %zu FROM ferry_spill_cur",
-             max_chunk > 0 ? max_chunk : 1);
-    rc = sink_pg_exec(conn,
-                      "DECLARE ferry_spill_cur NO SCROLL CURSOR FOR SELECT "
-                      "slot, kafka_offset, event_key, event FROM "
-                      "pg_temp.ferry_spill ORDER BY total_order",
-                      0, NULL, NULL, NULL, "read the spilled transaction",
-                      FERRY_PG_DATA_FATAL, err);
-    while (rc == 0) {
-        PGresult *res = NULL;
-
-        rc = sink_pg_exec(conn, fetch, 0, NULL, &res, NULL,
-                          "read the spilled transaction", FERRY_PG_DATA_FATAL,
-                          err);
-        if (rc != 0 || PQntuples(res) == 0) {
-            PQclear(res);
-            break;
-        }
-        rc = chunk_events(res, &chunk);
-        PQclear(res);
-        if (rc == FERRY_ENOMEM)
-            rc = ferry_err_set(err, rc,
-                               "out of memory reading back the spilled "
-                               "transaction %s",
-                               tx->id);
-        if (rc == 0)
-            rc = sink_apply_txs(a, one, 1, err);
-        total += (long)chunk.n_events;
-        chunk_clear(&chunk);
-    }
-    chunk_clear(&chunk);
-    if (rc == 0)
-        rc = sink_pg_exec(conn, "CLOSE ferry_spill_cur", 0, NULL, NULL, NULL,
-                          "close the spill cursor", FERRY_PG_DATA_FATAL, err);
-    if (rc == 0)
-        ferry_info("applied the spilled transaction %s: %ld events", tx->id,
-                   total);
-    /* sink_apply_txs() records the rows the target rejects: a data error
-     * does not come back from it. */
-    return rc;
+    chunk_clear(sp);
+    sp->tx = tx;
+    sp->total = 0;
+    memset(&sp->chunk, 0, sizeof(sp->chunk));
+    sp->chunk.id = tx->id;
+    sp->chunk.commit_lsn = tx->commit_lsn;
+    sp->chunk.expected = -1;
+    sp->chunk.begin_pos.slot = sp->chunk.end_pos.slot = -1;
+    rc = sink_target_push(
+        sp->t,
+        &(sink_stmt_t){.what = "read the spilled transaction",
+                       .sql = "DECLARE ferry_spill_cur NO SCROLL CURSOR FOR "
+                              "SELECT slot, kafka_offset, event_key, event "
+                              "FROM pg_temp.ferry_spill ORDER BY total_order"},
+        err);
+    return rc != 0 ? rc : fetch_push(sp, err);
 }

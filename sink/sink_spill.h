@@ -9,32 +9,42 @@
  * are COPYed into pg_temp.ferry_spill (the message key and value as text,
  * with where they came from) and freed.  When the END's count is reached
  * they are read back through a cursor, max_chunk at a time in total_order,
- * and each chunk is applied like a small transaction (sink_apply_txs()),
- * all inside the same target transaction, which the caller commits with
- * the Kafka offsets.  A child whose parent comes in a later chunk is parked
- * and drained once the parent is applied.  Not thread-safe.
+ * and each chunk is applied like a small transaction (sink_apply.h), all
+ * inside the same target transaction, which the caller commits with the
+ * Kafka offsets.  A child whose parent comes in a later chunk is parked
+ * and drained once the parent is applied.  Everything pushes steps onto
+ * the target's job (sink_target.h).  Not thread-safe.
  */
 #ifndef SINK_SPILL_H
 #define SINK_SPILL_H
 
 #include "sink_apply.h"
+#include "sink_target.h"
 #include "sink_txbuf.h"
 
-#include <libpq-fe.h>
+typedef struct sink_spill sink_spill_t;
 
-/* Creates (if needed) and empties the spill table on conn (borrowed),
- * inside the caller's open transaction.  Returns 0 or an error class. */
-int sink_spill_begin(PGconn *conn, ferry_err_t *err) FERRY_WUR;
+/* Creates the spill of t and a (borrowed, must outlive it), applying
+ * max_chunk events at a time.  Returns it (free with sink_spill_free()) or
+ * NULL when out of memory. */
+sink_spill_t *sink_spill_new(sink_target_t *t, sink_apply_t *a,
+                             size_t max_chunk);
 
-/* COPYs the n events (borrowed) into the spill table.  Returns 0 or an
- * error class (FERRY_EDATA is reported as FERRY_EFATAL). */
-int sink_spill_write(PGconn *conn, sink_event_t *const *evs, size_t n,
-                     ferry_err_t *err) FERRY_WUR;
+void sink_spill_free(sink_spill_t *sp);
 
-/* Applies every spilled event of tx (borrowed; its id and commit LSN are
- * used) through a (borrowed), max_chunk events at a time in total_order.
- * Returns 0 or an error class as sink_apply_txs() does. */
-int sink_spill_apply(PGconn *conn, sink_apply_t *a, const sink_tx_t *tx,
-                     size_t max_chunk, ferry_err_t *err) FERRY_WUR;
+/* Pushes the creation (if needed) and emptying of the spill table, inside
+ * the caller's open transaction. */
+int sink_spill_push_begin(sink_spill_t *sp, ferry_err_t *err) FERRY_WUR;
+
+/* Pushes the COPY of the n events (borrowed for the call only: their text
+ * is copied) into the spill table. */
+int sink_spill_push_write(sink_spill_t *sp, sink_event_t *const *evs, size_t n,
+                          ferry_err_t *err) FERRY_WUR;
+
+/* Pushes the application of every spilled event of tx (borrowed until the
+ * job ends; its id and commit LSN are used), max_chunk events at a time in
+ * total_order. */
+int sink_spill_push_apply(sink_spill_t *sp, const sink_tx_t *tx,
+                          ferry_err_t *err) FERRY_WUR;
 
 #endif

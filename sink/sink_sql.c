@@ -336,72 +336,11 @@ sink_sql_truncate(const sink_plan_t *p, ferry_buf_t *out)
 }
 
 void
-sink_sql_state_ddl(const char *s, ferry_buf_t *out)
+sink_sql_truncate_stale(const sink_plan_t *p, ferry_buf_t *out)
 {
-    PRINTF("CREATE SCHEMA IF NOT EXISTS %s;"
-           "CREATE TABLE IF NOT EXISTS %s.offsets (topic text NOT NULL, "
-           "partition int NOT NULL, next_offset bigint NOT NULL, "
-           "updated_at timestamptz NOT NULL DEFAULT now(), "
-           "PRIMARY KEY (topic, partition));"
-           "CREATE TABLE IF NOT EXISTS %s.row_lsn (entity text COLLATE \"C\" "
-           "NOT NULL, legacy_key text COLLATE \"C\" NOT NULL, commit_lsn "
-           "bigint NOT NULL, change_lsn bigint NOT NULL, PRIMARY KEY "
-           "(entity, legacy_key));"
-           "CREATE TABLE IF NOT EXISTS %s.truncated (entity text PRIMARY "
-           "KEY, commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL);"
-           "CREATE TABLE IF NOT EXISTS %s.applied_tx (commit_lsn bigint "
-           "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
-           "CREATE TABLE IF NOT EXISTS %s.deferred (entity text NOT NULL, "
-           "col text NOT NULL, row_uuid uuid NOT NULL, parent_uuid uuid NOT "
-           "NULL, noted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY "
-           "(entity, col, row_uuid));",
-           s, s, s, s, s, s);
-    PRINTF("CREATE TABLE IF NOT EXISTS %s.parked (id bigserial PRIMARY KEY, "
-           "entity text NOT NULL, legacy_key text NOT NULL, "
-           "missing_entity text NOT NULL, missing_uuid uuid, "
-           "commit_lsn bigint NOT NULL, change_lsn bigint NOT NULL, "
-           "topic text, partition int, kafka_offset bigint, event_key text, "
-           "event text NOT NULL, parked_at timestamptz NOT NULL DEFAULT "
-           "now());"
-           "ALTER TABLE %s.parked ADD COLUMN IF NOT EXISTS waits_for text "
-           "NOT NULL DEFAULT 'parent';"
-           "CREATE INDEX IF NOT EXISTS parked_missing ON %s.parked "
-           "(missing_entity, missing_uuid);"
-           "CREATE INDEX IF NOT EXISTS parked_key ON %s.parked "
-           "(entity, legacy_key);"
-           "CREATE TABLE IF NOT EXISTS %s.sink_mode (one bool PRIMARY KEY "
-           "DEFAULT true CHECK (one), mode text NOT NULL, since timestamptz "
-           "NOT NULL DEFAULT now());"
-           "CREATE TABLE IF NOT EXISTS %s.errors (id bigserial PRIMARY KEY, "
-           "at timestamptz NOT NULL DEFAULT now(), entity text, "
-           "legacy_key text, topic text, partition int, kafka_offset bigint, "
-           "sqlstate text, error text NOT NULL, event_key text, event text);",
-           s, s, s, s, s, s);
-    /* row_lsn's rows are updated at every change of their row: room on
-     * each page keeps those updates HOT (no index insertion; about half
-     * the cost).  Its keys compare bytewise (COLLATE "C"): a locale's
-     * comparison costs every index probe, and the order is never seen
-     * (equal keys stay equal; joins with default-collation text take
-     * "C").  An older table is converted once (its index rebuilt).
-     * row_lsn_max bounds each entity's positions (created
-     * from them where they exist; sink_apply_int.h).  Then --rebuild's
-     * bulk load; created last (state_complete() looks for all three). */
-    PRINTF("ALTER TABLE %s.row_lsn SET (fillfactor = 50), ALTER COLUMN "
-           "entity TYPE text COLLATE \"C\", ALTER COLUMN legacy_key TYPE "
-           "text COLLATE \"C\";"
-           "CREATE TABLE IF NOT EXISTS %s.row_lsn_max (entity text PRIMARY "
-           "KEY, commit_lsn bigint NOT NULL);"
-           "INSERT INTO %s.row_lsn_max AS m SELECT entity, max(commit_lsn) "
-           "FROM (SELECT entity, commit_lsn FROM %s.row_lsn UNION ALL SELECT "
-           "entity, commit_lsn FROM %s.truncated) x GROUP BY entity ON "
-           "CONFLICT (entity) DO UPDATE SET commit_lsn = "
-           "greatest(m.commit_lsn, EXCLUDED.commit_lsn);"
-           "CREATE TABLE IF NOT EXISTS %s.bulk (one bool PRIMARY KEY "
-           "DEFAULT true CHECK (one), cut_lsn bigint NOT NULL DEFAULT 0, "
-           "done bool NOT NULL DEFAULT false, started_at timestamptz NOT "
-           "NULL DEFAULT now(), done_at timestamptz);"
-           "CREATE TABLE IF NOT EXISTS %s.bulk_end (topic text NOT NULL, "
-           "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
-           "(topic, partition));",
-           s, s, s, s, s, s, s);
+    PRINTF("SELECT EXISTS (SELECT 1 FROM %s.truncated WHERE entity = $1 AND "
+           "(commit_lsn, change_lsn) >= ($2::int8, $3::int8)) OR EXISTS "
+           "(SELECT 1 FROM %s.row_lsn WHERE entity = $1 AND (commit_lsn, "
+           "change_lsn) > ($2::int8, $3::int8))",
+           p->q_state, p->q_state);
 }

@@ -107,7 +107,8 @@ void sink_sql_retry_blocked(const char *q_state, ferry_buf_t *out);
  * committed row_lsn). */
 void sink_sql_lock_keys(const sink_plan_t *p, ferry_buf_t *out);
 
-/* The state schema's DDL (q_state quoted). */
-void sink_sql_state_ddl(const char *q_state, ferry_buf_t *out);
+/* SELECT true when a truncate at ($2, $3) of entity $1 is stale: a newer
+ * truncate, or a newer row, is already applied. */
+void sink_sql_truncate_stale(const sink_plan_t *p, ferry_buf_t *out);
 
 #endif

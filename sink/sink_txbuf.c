@@ -273,6 +273,12 @@ sink_txbuf_pop(sink_txbuf_t *b)
     return tx;
 }
 
+bool
+sink_txbuf_front_ready(sink_txbuf_t *b)
+{
+    return b->n_heap > 0 && tx_complete(b, b->heap[0]);
+}
+
 sink_tx_t *
 sink_txbuf_front(sink_txbuf_t *b)
 {

@@ -67,6 +67,9 @@ sink_tx_t *sink_txbuf_pop(sink_txbuf_t *b);
  * NULL. */
 const sink_tx_t *sink_txbuf_peek(const sink_txbuf_t *b);
 
+/* True when sink_txbuf_pop() would hand out a transaction now. */
+bool sink_txbuf_front_ready(sink_txbuf_t *b);
+
 /* The buffered transaction with the lowest commit LSN (borrowed; the
  * caller may take its events with sink_txbuf_take()), or NULL. */
 sink_tx_t *sink_txbuf_front(sink_txbuf_t *b);

@@ -1,0 +1,790 @@
+/* Applying a batch of source transactions: rows collapsed per key, staged,
+ * then set-based statements per entity in dependency order (upserts
+ * parents first, deletes children first), rejected rows isolated under
+ * savepoints, truncates in their place; then the parked rows whose parent
+ * is now there taken out and applied the same way (the drain).
+ * sink/sink_apply_batch.c
+ *
+ * Everything here pushes steps onto the target's job (sink_target.h).
+ * The order of the work is the order of the steps: a step that needs the
+ * batch's rows as they are at that point (staging, flushing) is a call
+ * step, so that it sees what the steps before it added or took out.
+ */
+#include "ferry_log.h"
+#include "sink_apply_int.h"
+#include "sink_stage.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+entity_matches(const map_entity_t *e, const sink_event_t *ev)
+{
+    return strcmp(e->source_schema, ev->schema) == 0 &&
+           strcmp(e->source_table, ev->table) == 0;
+}
+
+int
+sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
+{
+    const map_entity_t *e = &a->cfg->entities[idx];
+    sink_row_t row;
+    ferry_err_t rerr = {0, ""};
+    int rc = sink_row_build(&a->uctx, e, ev, &row, &rerr);
+
+    if (rc == FERRY_EDATA) {
+        a->att.errors++;
+        rc = sink_dlq_record(a->dlq, a->t, e->name, row.lkey, ev, NULL,
+                             rerr.msg, err);
+    } else if (rc == FERRY_ENOMEM) {
+        rc = ferry_err_set(
+            err, rc, "out of memory building a row of entity \"%s\"", e->name);
+    } else if (row.park_entity != NULL) {
+        rc = sink__park_push(a, idx, &row, row.park_entity, NULL, false, err);
+    } else if (sink_rowset_add(&a->sets[idx], &row,
+                               e->delete_mode == MAP_DELETE_SOFT) != 0) {
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory collecting the rows of entity "
+                           "\"%s\"",
+                           e->name);
+    }
+    sink_row_clear(&row);
+    return rc;
+}
+
+static int
+add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
+{
+    size_t i;
+    int rc = 0;
+
+    if (ev->op == 'X') {
+        char msg[600];
+
+        snprintf(msg, sizeof(msg), "malformed message: %s", ev->reason);
+        a->att.errors++;
+        return sink_dlq_record(a->dlq, a->t, NULL, NULL, ev, NULL, msg, err);
+    }
+    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++)
+        if (entity_matches(&a->cfg->entities[i], ev))
+            rc = sink__add_row(a, i, ev, err);
+    return rc;
+}
+
+/* --- one set statement, rejected rows isolated -------------------------- */
+
+/* aux of the isolation steps: the entity index, the operation and the
+ * staging row, packed. */
+#define ISO_AUX(idx, op, i) (((idx) << 40) | ((size_t)(op) << 32) | (i))
+#define ISO_IDX(aux) ((aux) >> 40)
+#define ISO_OP(aux) ((char)(((aux) >> 32) & 0xff))
+#define ISO_ROW(aux) ((aux)&0xffffffffu)
+
+static int
+push_plain(sink_apply_t *a, const char *what, const char *sql, ferry_err_t *err)
+{
+    return sink_target_push(a->t, &(sink_stmt_t){.what = what, .sql = sql},
+                            err);
+}
+
+/* One staging row's statement is through: kept, or rolled back and the
+ * row parked (a delete its children block, in the modes where their
+ * delete may come later) or recorded as rejected. */
+static int
+row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+         ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t idx = ISO_IDX(aux), i = ISO_ROW(aux);
+    char op = ISO_OP(aux);
+    const sink_row_t *row = &a->sets[idx].rows[i];
+    char num[24], msg[sizeof(err->msg)];
+    const char *p1[1] = {num};
+
+    (void)res;
+    if (rc == 0)
+        return push_plain(a, "release a savepoint", "RELEASE ferry_row", err);
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    snprintf(num, sizeof(num), "%zu", i);
+    if ((rc = push_plain(a, "roll back to a savepoint", "ROLLBACK TO ferry_row",
+                         err)) != 0)
+        return rc;
+    /* Scale-out: the children's deletes are on partitions another sink
+     * owns and may simply not be applied yet; a rebuild's bulk load and
+     * the transactions it cut apply them in another batch.  A delete
+     * parked for that (slot -1: it came out of parked) stays parked. */
+    if (op == 'd' && strcmp(sqlstate, "23503") == 0 &&
+        (a->shared || a->park_deletes || row->ev->pos.slot < 0)) {
+        rc = sink__park_push(a, idx, row, sink__entity_name(a, idx), NULL, true,
+                             err);
+    } else {
+        a->att.errors++;
+        rc = sink_dlq_record(a->dlq, a->t, sink__entity_name(a, idx), row->lkey,
+                             row->ev, sqlstate, msg, err);
+    }
+    if (rc == 0)
+        rc = sink_target_push(a->t,
+                              &(sink_stmt_t){.what = "drop a rejected row",
+                                             .sql = a->sql[idx].drop_row,
+                                             .n = 1,
+                                             .params = p1},
+                              err);
+    return rc;
+}
+
+/* The set statement is through: kept, or, when the target rejected it for
+ * bad data, rolled back and run again row by row (each under its own
+ * savepoint) so that only the rows the target rejects are set aside. */
+static int
+set_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+         ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t idx = ISO_IDX(aux), i;
+    char op = ISO_OP(aux);
+    const rowset_t *s = &a->sets[idx];
+    const char *one = op == 'u' ? a->sql[idx].upsert1 : a->sql[idx].del1;
+
+    (void)res, (void)sqlstate;
+    if (rc == 0)
+        return push_plain(a, "release a savepoint", "RELEASE ferry_set", err);
+    /* Deletes parked for their children are retried at every commit: that
+     * is expected, not news. */
+    if ((a->shared || a->park_deletes) && op == 'd')
+        ferry_debug("entity \"%s\": %s; isolating the rejected rows",
+                    sink__entity_name(a, idx), err->msg);
+    else
+        ferry_info("entity \"%s\": %s; isolating the rejected rows",
+                   sink__entity_name(a, idx), err->msg);
+    if ((rc = push_plain(a, "roll back to a savepoint", "ROLLBACK TO ferry_set",
+                         err)) != 0)
+        return rc;
+    for (i = 0; rc == 0 && i < s->n; i++) {
+        char num[24];
+        const char *p1[1] = {num};
+
+        if (s->rows[i].op != op)
+            continue;
+        snprintf(num, sizeof(num), "%zu", i);
+        rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_row", err);
+        if (rc == 0)
+            rc = sink_target_push(a->t,
+                                  &(sink_stmt_t){.what = op == 'u'
+                                                             ? "upsert rows"
+                                                             : "delete rows",
+                                                 .sql = one,
+                                                 .n = 1,
+                                                 .params = p1,
+                                                 .flags = SINK_STMT_DATA_OK,
+                                                 .count = &a->att.applied,
+                                                 .done = row_done,
+                                                 .arg = a,
+                                                 .aux = ISO_AUX(idx, op, i)},
+                                  err);
+    }
+    return rc != 0
+               ? rc
+               : push_plain(a, "release a savepoint", "RELEASE ferry_set", err);
+}
+
+/* Runs the set statement all of entity idx for the staged rows of op ('u'
+ * or 'd') under a savepoint, isolating rejected rows. */
+static int
+push_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
+         char op, ferry_err_t *err)
+{
+    int rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_set", err);
+
+    if (rc != 0)
+        return rc;
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = what,
+                                           .sql = all,
+                                           .flags = SINK_STMT_DATA_OK,
+                                           .count = &a->att.applied,
+                                           .done = set_done,
+                                           .arg = a,
+                                           .aux = ISO_AUX(idx, op, 0)},
+                            err);
+}
+
+/* --- one entity --------------------------------------------------------- */
+
+static int
+push_upserts(sink_apply_t *a, size_t idx, ferry_err_t *err)
+{
+    const plan_sql_t *q = &a->sql[idx];
+    const char *p1[1] = {sink__entity_name(a, idx)};
+    size_t i;
+    int rc;
+
+    if ((rc = sink_stage_push(a->t, a->cfg, &a->plans[idx], &a->sets[idx],
+                              a->sql[idx].empty, a->sql[idx].copy, err)) != 0)
+        return rc;
+    if (a->shared &&
+        (rc = sink_target_push(a->t,
+                               &(sink_stmt_t){.what = "lock the staged keys",
+                                              .sql = q->lock,
+                                              .n = 1,
+                                              .params = p1},
+                               err)) != 0)
+        return rc;
+    /* Rows above the entity's bound are newer than every position it
+     * holds: none can be stale (sink_apply_int.h), and the check (an index
+     * probe per row) is skipped.  Streaming, that is every batch. */
+    if ((a->shared || a->sets[idx].min_commit <= a->lsn_bound[idx]) &&
+        (rc = sink_target_push(a->t,
+                               &(sink_stmt_t){.what = "drop stale rows",
+                                              .sql = q->stale,
+                                              .n = 1,
+                                              .params = p1,
+                                              .count = &a->att.stale},
+                               err)) != 0)
+        return rc;
+    if ((rc = sink__take_missing_push(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
+        (rc = sink__take_missing_push(a, idx, MAP_ON_MISSING_ERROR, err)) != 0)
+        return rc;
+    for (i = 0; rc == 0 && i < a->cfg->entities[idx].n_columns; i++) {
+        const char *p2[2] = {sink__entity_name(a, idx),
+                             a->cfg->entities[idx].columns[i].name};
+
+        /* A deferred ref: a new value replaces a pending patch, a missing
+         * parent becomes one (sink_sql.h). */
+        if (q->defer_note[i] != NULL) {
+            rc = sink_target_push(
+                a->t,
+                &(sink_stmt_t){.what = "forget pending deferred refs",
+                               .sql = q->defer_forget[i],
+                               .n = 2,
+                               .params = p2},
+                err);
+            if (rc == 0)
+                rc = sink_target_push(
+                    a->t,
+                    &(sink_stmt_t){.what = "note pending deferred refs",
+                                   .sql = q->defer_note[i],
+                                   .n = 2,
+                                   .params = p2},
+                    err);
+        }
+        if (rc == 0 && q->null_miss[i] != NULL)
+            rc = push_plain(a, "null a missing parent", q->null_miss[i], err);
+    }
+    if (rc != 0)
+        return rc;
+    return push_set(a, idx, "upsert rows", q->upsert, 'u', err);
+}
+
+/* Raises entity idx's position bound to commit, before positions up to
+ * it are written.  Always written, in the transaction that writes the
+ * positions: one rolled back may have raised the bound in memory only (a
+ * bound too high there is only a check not skipped). */
+static int
+push_raise_bound(sink_apply_t *a, size_t idx, uint64_t commit, ferry_err_t *err)
+{
+    char c[24];
+    const char *p2[2] = {sink__entity_name(a, idx), c};
+
+    if (a->shared)
+        return 0;
+    if (commit > a->lsn_bound[idx])
+        a->lsn_bound[idx] = commit;
+    snprintf(c, sizeof(c), "%" PRIu64, commit);
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "raise the position bound",
+                                           .sql = a->bound_sql,
+                                           .n = 2,
+                                           .params = p2},
+                            err);
+}
+
+/* Parked rows of the staged keys that are older than what was applied
+ * could only ever be stale. */
+static int
+unparked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+         ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    long n = atol(PQcmdTuples(res));
+
+    (void)rc, (void)sqlstate, (void)err;
+    if (n > 0)
+        ferry_debug("entity \"%s\": %ld parked rows superseded by newer "
+                    "events",
+                    sink__entity_name(a, aux), n);
+    a->parked_rows -= n;
+    return 0;
+}
+
+static int
+push_deletes(sink_apply_t *a, size_t idx, ferry_err_t *err)
+{
+    const plan_sql_t *q = &a->sql[idx];
+    const char *p1[1] = {sink__entity_name(a, idx)};
+    int rc;
+
+    if ((rc = push_set(a, idx, "delete rows", q->del, 'd', err)) != 0 ||
+        (rc = push_raise_bound(a, idx, a->sets[idx].max_commit, err)) != 0 ||
+        (rc = sink_target_push(a->t,
+                               &(sink_stmt_t){.what = "record row positions",
+                                              .sql = q->row_lsn,
+                                              .n = 1,
+                                              .params = p1},
+                               err)) != 0)
+        return rc;
+    /* Only when rows are parked: the statement is cheap, not free. */
+    if (a->parked_rows > 0 || a->shared)
+        rc = sink_target_push(
+            a->t,
+            &(sink_stmt_t){.what = "drop superseded parked rows",
+                           .sql = q->unpark,
+                           .n = 1,
+                           .params = p1,
+                           .done = unparked,
+                           .arg = a,
+                           .aux = idx},
+            err);
+    return rc;
+}
+
+static int
+patched(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+        ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t idx = aux >> 16, ci = aux & 0xffff;
+    long n = atol(PQcmdTuples(res));
+
+    (void)rc, (void)sqlstate, (void)err;
+    if (n > 0)
+        ferry_debug("entity \"%s\": patched %ld deferred refs in column "
+                    "\"%s\"",
+                    sink__entity_name(a, idx), n,
+                    a->cfg->entities[idx].columns[ci].name);
+    return 0;
+}
+
+/* Writes the parent's UUID into deferred ref columns whose parent is now
+ * in the target. */
+static int
+push_patch_deferred(sink_apply_t *a, ferry_err_t *err)
+{
+    size_t idx, i;
+    int rc = 0;
+
+    for (idx = 0; rc == 0 && idx < a->cfg->n_entities; idx++) {
+        const map_entity_t *e = &a->cfg->entities[idx];
+
+        if (!a->sql[idx].has_deferred)
+            continue;
+        for (i = 0; rc == 0 && i < e->n_columns; i++) {
+            const char *p2[2] = {e->name, e->columns[i].name};
+
+            if (a->sql[idx].defer_patch[i] == NULL)
+                continue;
+            rc = sink_target_push(
+                a->t,
+                &(sink_stmt_t){.what = "patch deferred refs",
+                               .sql = a->sql[idx].defer_patch[i],
+                               .n = 2,
+                               .params = p2,
+                               .done = patched,
+                               .arg = a,
+                               .aux = (idx << 16) | i},
+                err);
+        }
+    }
+    return rc;
+}
+
+/* The rows of the flush are applied: the sets start again empty. */
+static int
+clear_sets(void *arg, size_t aux, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t k;
+
+    (void)aux, (void)err;
+    for (k = 0; k < a->cfg->n_entities; k++)
+        sink_rowset_clear(&a->sets[k]);
+    return 0;
+}
+
+int
+sink__flush_push(sink_apply_t *a, ferry_err_t *err)
+{
+    size_t n = a->cfg->n_entities, k;
+    int rc = 0;
+
+    for (k = 0; rc == 0 && k < n; k++) {
+        size_t idx = a->cfg->apply_order[k];
+
+        if (a->sets[idx].n > 0)
+            rc = push_upserts(a, idx, err);
+    }
+    for (k = n; rc == 0 && k > 0; k--) {
+        size_t idx = a->cfg->apply_order[k - 1];
+
+        if (a->sets[idx].n > 0)
+            rc = push_deletes(a, idx, err);
+    }
+    if (rc == 0)
+        rc = push_patch_deferred(a, err);
+    return rc != 0 ? rc : sink_target_push_call(a->t, clear_sets, a, 0, err);
+}
+
+/* As a call step: the rows added by the steps before are complete. */
+static int
+flush_call(void *arg, size_t aux, ferry_err_t *err)
+{
+    (void)aux;
+    return sink__flush_push(arg, err);
+}
+
+/* --- truncates ---------------------------------------------------------- */
+
+static int
+truncated(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+          ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    const sink_event_t *ev = a->truncs[aux].ev;
+    size_t idx = a->truncs[aux].idx;
+    char cl[24], ch[24];
+    const char *p3[3] = {sink__entity_name(a, idx), cl, ch};
+
+    (void)res;
+    if (rc != 0) {
+        /* The target refused (rows that reference them): recorded, and
+         * the state left as it was. */
+        char msg[sizeof(err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        if ((rc = push_plain(a, "roll back to a savepoint",
+                             "ROLLBACK TO ferry_set", err)) != 0)
+            return rc;
+        a->att.errors++;
+        return sink_dlq_record(a->dlq, a->t, sink__entity_name(a, idx), NULL,
+                               ev, sqlstate, msg, err);
+    }
+    snprintf(cl, sizeof(cl), "%" PRIu64, ev->pair.commit);
+    snprintf(ch, sizeof(ch), "%" PRIu64, ev->pair.change);
+    ferry_info("entity \"%s\": applying a source TRUNCATE",
+               sink__entity_name(a, idx));
+    if ((rc = push_plain(a, "release a savepoint", "RELEASE ferry_set", err)) !=
+            0 ||
+        (rc = push_raise_bound(a, idx, ev->pair.commit, err)) != 0)
+        return rc;
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "record a truncate",
+                                           .sql = a->truncated_sql,
+                                           .n = 3,
+                                           .params = p3},
+                            err);
+}
+
+/* The truncate is not stale: run it under a savepoint. */
+static int
+truncate_checked(void *arg, size_t aux, PGresult *res, int rc,
+                 const char *sqlstate, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t idx = a->truncs[aux].idx;
+
+    (void)rc, (void)sqlstate;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+        return 0;
+    if ((rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_set", err)) !=
+        0)
+        return rc;
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "truncate the target table",
+                                           .sql = a->sql[idx].truncate,
+                                           .flags = SINK_STMT_DATA_OK,
+                                           .count = &a->att.applied,
+                                           .done = truncated,
+                                           .arg = a,
+                                           .aux = aux},
+                            err);
+}
+
+/* Pushes the stale check of truncate event ev of entity idx, which runs
+ * the truncate when it is not stale. */
+static int
+push_truncate(sink_apply_t *a, size_t idx, const sink_event_t *ev,
+              ferry_err_t *err)
+{
+    char cl[24], ch[24];
+    const char *p3[3] = {sink__entity_name(a, idx), cl, ch};
+
+    if (a->n_truncs == a->cap_truncs) {
+        size_t cap = a->cap_truncs ? a->cap_truncs * 2 : 8;
+        sink_trunc_t *grown = realloc(a->truncs, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory queueing a truncate of "
+                                 "entity \"%s\"",
+                                 sink__entity_name(a, idx));
+        a->truncs = grown;
+        a->cap_truncs = cap;
+    }
+    a->truncs[a->n_truncs] = (sink_trunc_t){idx, ev};
+    snprintf(cl, sizeof(cl), "%" PRIu64, ev->pair.commit);
+    snprintf(ch, sizeof(ch), "%" PRIu64, ev->pair.change);
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "check a truncate",
+                                           .sql = a->sql[idx].truncate_check,
+                                           .n = 3,
+                                           .params = p3,
+                                           .done = truncate_checked,
+                                           .arg = a,
+                                           .aux = a->n_truncs++},
+                            err);
+}
+
+/* A run of truncate events: children before parents. */
+static int
+push_truncates(sink_apply_t *a, sink_event_t *const *evs, size_t n,
+               ferry_err_t *err)
+{
+    size_t k, j;
+    int rc = 0;
+
+    for (k = a->cfg->n_entities; rc == 0 && k > 0; k--) {
+        size_t idx = a->cfg->apply_order[k - 1];
+        const map_entity_t *e = &a->cfg->entities[idx];
+
+        if (e->truncate_mode == MAP_TRUNCATE_IGNORE)
+            continue;
+        for (j = 0; rc == 0 && j < n; j++)
+            if (entity_matches(e, evs[j]))
+                rc = push_truncate(a, idx, evs[j], err);
+    }
+    return rc;
+}
+
+/* --- parked rows taken out again ------------------------------------- */
+
+/* Keeps ev (taken out of parked) until the attempt ends: its rows borrow
+ * it. */
+static int
+keep_taken(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
+{
+    if (a->n_taken == a->cap_taken) {
+        size_t cap = a->cap_taken ? a->cap_taken * 2 : 64;
+        sink_event_t **grown = realloc(a->taken, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            sink_event_free(ev);
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory taking parked rows out");
+        }
+        a->taken = grown;
+        a->cap_taken = cap;
+    }
+    a->taken[a->n_taken++] = ev;
+    return 0;
+}
+
+/* A statement returning entity, event_key, event and kafka_offset of
+ * parked rows it took out, oldest first: each goes through the batch
+ * again; one that no longer parses, or whose entity is no longer mapped,
+ * is recorded, never dropped. */
+static int
+took_parked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+            ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    int r;
+
+    (void)aux, (void)rc, (void)sqlstate;
+    for (r = 0; r < PQntuples(res); r++) {
+        const char *k = PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1);
+        const char *entity = PQgetvalue(res, r, 0);
+        const map_entity_t *e = map_config_entity(a->cfg, entity);
+        sink_pos_t pos = {-1, atoll(PQgetvalue(res, r, 3))};
+        sink_event_t *ev = NULL;
+        int prc = sink_event_parse(k, k != NULL ? strlen(k) : 0,
+                                   PQgetvalue(res, r, 2),
+                                   strlen(PQgetvalue(res, r, 2)), pos, &ev);
+
+        if (ev == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory taking a parked row of "
+                                 "entity \"%s\" out",
+                                 entity);
+        if ((rc = keep_taken(a, ev, err)) != 0)
+            return rc;
+        a->round_got++;
+        if (prc != 0 || e == NULL) {
+            char msg[600];
+
+            snprintf(msg, sizeof(msg), "a parked row of entity \"%s\" %s",
+                     entity,
+                     prc != 0 ? "no longer parses" : "is no longer mapped");
+            a->att.errors++;
+            rc = sink_dlq_record(a->dlq, a->t, e != NULL ? e->name : NULL, NULL,
+                                 ev, NULL, msg, err);
+        } else {
+            rc = sink__add_row(a, (size_t)(e - a->cfg->entities), ev, err);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+retry_blocked_push(sink_apply_t *a, ferry_err_t *err)
+{
+    a->blocked_maybe = false;
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "take parked rows",
+                                           .sql = a->retry_sql,
+                                           .done = took_parked,
+                                           .arg = a},
+                            err);
+}
+
+static int drain_round(void *arg, size_t round, ferry_err_t *err);
+
+/* After a round's takes: what they freed is applied, then the next round
+ * looks again. */
+static int
+drain_after(void *arg, size_t round, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t got = a->round_got;
+    int rc;
+
+    a->parked_rows -= (long)got;
+    a->att.drained += (long)got;
+    if (got == 0)
+        return 0;
+    if ((rc = sink__flush_push(a, err)) != 0)
+        return rc;
+    return sink_target_push_call(a->t, drain_round, a, round + 1, err);
+}
+
+static int
+drain_round(void *arg, size_t round, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t i;
+    int rc = 0;
+
+    a->round_got = 0;
+    if (round >= 32 || a->parked_rows <= 0)
+        return 0;
+    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
+        const char *p1[1] = {sink__entity_name(a, i)};
+
+        rc = sink_target_push(a->t,
+                              &(sink_stmt_t){.what = "take parked rows",
+                                             .sql = a->sql[i].drain,
+                                             .n = 1,
+                                             .params = p1,
+                                             .done = took_parked,
+                                             .arg = a},
+                              err);
+    }
+    return rc != 0 ? rc
+                   : sink_target_push_call(a->t, drain_after, a, round, err);
+}
+
+/* Scale-out: other sinks park rows too, so the count kept here is only a
+ * hint; read the table's, then drain. */
+static int
+counted(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+        ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+
+    (void)aux, (void)rc, (void)sqlstate;
+    a->parked_rows = atol(PQgetvalue(res, 0, 0));
+    return sink_target_push_call(a->t, drain_round, a, 0, err);
+}
+
+static int
+drain_push(sink_apply_t *a, ferry_err_t *err)
+{
+    if (a->shared)
+        return sink_target_push(a->t,
+                                &(sink_stmt_t){.what = "count parked rows",
+                                               .sql = a->count_sql,
+                                               .done = counted,
+                                               .arg = a},
+                                err);
+    return sink_target_push_call(a->t, drain_round, a, 0, err);
+}
+
+/* --- the batch ---------------------------------------------------------- */
+
+/* aux of add_events(): the transaction and the event to go on from. */
+#define TX_AUX(t, j) (((size_t)(t) << 32) | (size_t)(j))
+
+/* Adds the events of transaction aux>>32 from event aux&0xffffffff on,
+ * up to a run of truncates: the rows before it are flushed, the truncates
+ * run, and the events after them are added by a call step of their own. */
+static int
+add_events(void *arg, size_t aux, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t t = aux >> 32, j = aux & 0xffffffffu, k;
+    const sink_tx_t *tx = a->txs[t];
+    int rc = 0;
+
+    for (; rc == 0 && j < tx->n_events; j++) {
+        if (tx->events[j]->op != 't') {
+            rc = add_event(a, tx->events[j], err);
+            continue;
+        }
+        for (k = j; k < tx->n_events && tx->events[k]->op == 't'; k++)
+            ;
+        if ((rc = sink__flush_push(a, err)) == 0 &&
+            (rc = push_truncates(a, tx->events + j, k - j, err)) == 0 &&
+            k < tx->n_events)
+            rc = sink_target_push_call(a->t, add_events, a, TX_AUX(t, k), err);
+        return rc;
+    }
+    return rc;
+}
+
+int
+sink_apply_push_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
+                    ferry_err_t *err)
+{
+    size_t t;
+    int rc = 0;
+
+    /* The caller's array may be its own local: the steps run later. */
+    if (n > a->cap_txs) {
+        sink_tx_t **grown = realloc(a->txs, n * sizeof(*grown));
+
+        if (grown == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory queueing %zu transactions", n);
+        a->txs = grown;
+        a->cap_txs = n;
+    }
+    if (n > 0)
+        memcpy(a->txs, txs, n * sizeof(*txs));
+    a->n_txs = n;
+    /* Deletes parked because rows still referenced them are queued again
+     * (those rows' deletes may have been applied since, by another sink or
+     * in another batch); a delete still blocked is parked again. */
+    if (a->shared || a->park_deletes || a->blocked_maybe)
+        rc = retry_blocked_push(a, err);
+    for (t = 0; rc == 0 && t < n; t++)
+        if (txs[t]->n_events > 0)
+            rc = sink_target_push_call(a->t, add_events, a, TX_AUX(t, 0), err);
+    if (rc == 0)
+        rc = sink_target_push_call(a->t, flush_call, a, 0, err);
+    if (rc == 0)
+        rc = drain_push(a, err);
+    return rc;
+}
