@@ -1,10 +1,14 @@
 /* Debezium-shaped keys and values for ferry-cdc, copied from wal2json's
  * tokens without unescaping them.
- * cdc/cdc_envelope.c */
+ * cdc/cdc_envelope.c
+ *
+ * Every field name comes from common/ferry_wire.h, pasted into the literal
+ * fragments appended here, so the format has one owner and the hot path
+ * still appends constant bytes. */
 #include "cdc_envelope.h"
 
-#include <inttypes.h>
-#include <stdio.h>
+#include "ferry_wire.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,14 +22,17 @@ cdc_env_init(cdc_env_t *env, const char *version, const char *name,
     ferry_buf_t *b = &env->source_head;
 
     ferry_buf_init(b);
-    ferry_buf_append_lit(b, ",\"source\":{\"version\":");
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SOURCE
+                            "\":{\"" FERRY_WIRE_F_SRC_VERSION "\":");
     ferry_buf_append_json_str(b, version, strlen(version));
-    ferry_buf_append_lit(b, ",\"connector\":\"ferry\",\"name\":");
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_CONNECTOR
+                            "\":\"" FERRY_WIRE_V_CONNECTOR
+                            "\",\"" FERRY_WIRE_F_SRC_NAME "\":");
     ferry_buf_append_json_str(b, name, strlen(name));
-    ferry_buf_append_lit(b, ",\"ts_ms\":");
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_TS_MS "\":");
     /* The db name goes after ts_ms and snapshot, so it is kept apart. */
     ferry_buf_init(&env->source_db);
-    ferry_buf_append_lit(&env->source_db, ",\"db\":");
+    ferry_buf_append_lit(&env->source_db, ",\"" FERRY_WIRE_F_SRC_DB "\":");
     ferry_buf_append_json_str(&env->source_db, db, strlen(db));
     if (ferry_buf_status(b, err, "building the envelope's source block") != 0 ||
         ferry_buf_status(&env->source_db, err,
@@ -43,16 +50,21 @@ cdc_env_close(cdc_env_t *env)
     ferry_buf_close(&env->source_db);
 }
 
-static const char *
-snapshot_text(cdc_env_snapshot_t snap)
+#define SNAPSHOT_FLAG(v) ",\"" FERRY_WIRE_F_SRC_SNAPSHOT "\":\"" v "\""
+
+static void
+append_snapshot_flag(ferry_buf_t *b, cdc_env_snapshot_t snap)
 {
     switch (snap) {
     case CDC_ENV_SNAPSHOT_TRUE:
-        return ",\"snapshot\":\"true\"";
+        ferry_buf_append_lit(b, SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_TRUE));
+        return;
     case CDC_ENV_SNAPSHOT_LAST:
-        return ",\"snapshot\":\"last\"";
+        ferry_buf_append_lit(b, SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_LAST));
+        return;
     default:
-        return ",\"snapshot\":\"false\"";
+        ferry_buf_append_lit(b, SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_FALSE));
+        return;
     }
 }
 
@@ -287,13 +299,16 @@ append_absent(ferry_buf_t *b, const cdc_w2j_cols_t *cols, const cdc_table_t *t)
         if (any)
             ferry_buf_putc(b, ',');
         else
-            ferry_buf_append_lit(b, ",\"absent\":[");
+            ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_ABSENT "\":[");
         ferry_buf_append_json_str(b, name, n);
         any = true;
     }
     if (any)
         ferry_buf_putc(b, ']');
 }
+
+#define BEFORE "{\"" FERRY_WIRE_F_BEFORE "\":"
+#define AFTER ",\"" FERRY_WIRE_F_AFTER "\":"
 
 /* Appends "before":..,"after":.. and returns the op letter, or 0. */
 static char
@@ -306,80 +321,117 @@ append_images(ferry_buf_t *b, const cdc_env_row_t *row)
         return 0;
     switch (m->action) {
     case 'I':
-        ferry_buf_append_lit(b, "{\"before\":null,\"after\":");
+        ferry_buf_append_lit(b, BEFORE "null" AFTER);
         append_row(b, &m->columns);
-        return snap ? 'r' : 'c';
+        return snap ? FERRY_WIRE_OP_READ : FERRY_WIRE_OP_CREATE;
     case 'U':
         if (row->part == CDC_ENV_KEY_CHANGE_DELETE) {
-            ferry_buf_append_lit(b, "{\"before\":");
+            ferry_buf_append_lit(b, BEFORE);
             append_row(b, &m->identity);
-            ferry_buf_append_lit(b, ",\"after\":null");
-            return 'd';
+            ferry_buf_append_lit(b, AFTER "null");
+            return FERRY_WIRE_OP_DELETE;
         }
-        ferry_buf_append_lit(b, "{\"before\":");
+        ferry_buf_append_lit(b, BEFORE);
         if (m->identity.n > 0 && row->part == CDC_ENV_WHOLE)
             append_row(b, &m->identity);
         else
             ferry_buf_append_lit(b, "null");
-        ferry_buf_append_lit(b, ",\"after\":");
+        ferry_buf_append_lit(b, AFTER);
         append_row(b, &m->columns);
         append_absent(b, &m->columns, row->table);
-        return row->part == CDC_ENV_KEY_CHANGE_CREATE ? 'c' : 'u';
+        return row->part == CDC_ENV_KEY_CHANGE_CREATE ? FERRY_WIRE_OP_CREATE
+                                                      : FERRY_WIRE_OP_UPDATE;
     case 'D':
-        ferry_buf_append_lit(b, "{\"before\":");
+        ferry_buf_append_lit(b, BEFORE);
         append_row(b, &m->identity);
-        ferry_buf_append_lit(b, ",\"after\":null");
-        return 'd';
+        ferry_buf_append_lit(b, AFTER "null");
+        return FERRY_WIRE_OP_DELETE;
     case 'T':
-        ferry_buf_append_lit(b, "{\"before\":null,\"after\":null");
-        return 't';
+        ferry_buf_append_lit(b, BEFORE "null" AFTER "null");
+        return FERRY_WIRE_OP_TRUNCATE;
     default:
         return 0;
     }
 }
 
-/* Appends "<xid>:<commit lsn>" without quotes. */
+/* Appends "<xid>:<commit lsn>" without quotes, formatted at BEGIN. */
 static void
 append_tx_id(ferry_buf_t *b, const cdc_env_tx_t *tx)
 {
-    ferry_buf_append_str(b, tx->xid_text);
-    ferry_buf_putc(b, ':');
-    ferry_buf_append_str(b, tx->lsn_text);
+    ferry_buf_append(b, tx->id_text, tx->id_len);
 }
 
-static void
-append_source(ferry_buf_t *b, const cdc_env_t *env, const cdc_env_tx_t *tx,
-              const cdc_env_row_t *row)
+/* What the source blocks of a streamed change and of a snapshot read do
+ * not share; the rest comes from env.  Numbers are decimal text, so that a
+ * transaction formats its own once for all its events. */
+typedef struct source {
+    const char *ts;              /* source.ts_ms */
+    size_t ts_len;               /* bytes at ts */
+    cdc_env_snapshot_t snapshot; /* source.snapshot */
+    const char *commit;          /* sequence[0]: the commit LSN */
+    size_t commit_len;           /* bytes at commit */
+    const char *change;          /* sequence[1]: the change's LSN */
+    size_t change_len;           /* bytes at change */
+    const char *lsn;             /* source.lsn */
+    size_t lsn_len;              /* bytes at lsn */
+    const char *schema;          /* source.schema, see escaped */
+    size_t schema_len;           /* bytes at schema */
+    const char *table;           /* source.table, see escaped */
+    size_t table_len;            /* bytes at table */
+    bool escaped;                /* schema and table are JSON-escaped
+                                    already (wal2json's tokens); else raw */
+    const char *xid;             /* source.txId, or "null" */
+    size_t xid_len;              /* bytes at xid */
+} source_t;
+
+static inline void
+append_name(ferry_buf_t *b, const char *s, size_t n, bool escaped)
 {
-    const cdc_w2j_msg_t *m = row->msg;
+    if (escaped)
+        ferry_buf_append(b, s, n);
+    else
+        ferry_buf_append_json_esc(b, s, n);
+}
 
-    char lsn[20];
-    size_t lsn_len = ferry_buf_u64_digits(m->lsn, lsn);
-
+/* Appends ,"source":{...}. */
+static void
+append_source(ferry_buf_t *b, const cdc_env_t *env, const source_t *s)
+{
     ferry_buf_append(b, env->source_head.data, env->source_head.len);
-    ferry_buf_append_str(b, tx->ts_text);
-    ferry_buf_append_str(b, snapshot_text(row->snapshot));
+    ferry_buf_append(b, s->ts, s->ts_len);
+    append_snapshot_flag(b, s->snapshot);
     ferry_buf_append(b, env->source_db.data, env->source_db.len);
-    ferry_buf_append_lit(b, ",\"sequence\":\"[\\\"");
-    ferry_buf_append_str(b, tx->lsn_text);
-    ferry_buf_append_lit(b, "\\\",\\\"");
-    ferry_buf_append(b, lsn, lsn_len);
-    ferry_buf_append_lit(b, "\\\"]\",\"schema\":\"");
-    ferry_buf_append(b, m->schema.ptr, m->schema.len);
-    ferry_buf_append_lit(b, "\",\"table\":\"");
-    ferry_buf_append(b, m->table.ptr, m->table.len);
-    ferry_buf_append_lit(b, "\",\"txId\":");
-    ferry_buf_append_str(b, tx->xid_text);
-    ferry_buf_append_lit(b, ",\"lsn\":");
-    ferry_buf_append(b, lsn, lsn_len);
-    ferry_buf_append_lit(b, ",\"xmin\":null}");
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_SEQUENCE "\":");
+    ferry_wire_seq_append_digits(b, s->commit, s->commit_len, s->change,
+                                 s->change_len);
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_SCHEMA "\":\"");
+    append_name(b, s->schema, s->schema_len, s->escaped);
+    ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_SRC_TABLE "\":\"");
+    append_name(b, s->table, s->table_len, s->escaped);
+    ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_SRC_TXID "\":");
+    ferry_buf_append(b, s->xid, s->xid_len);
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_LSN "\":");
+    ferry_buf_append(b, s->lsn, s->lsn_len);
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_XMIN "\":null}");
+}
+
+/* Appends ,"op":"<op>","ts_ms":<ts_ms>. */
+static void
+append_op(ferry_buf_t *b, char op, int64_t ts_ms)
+{
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_OP "\":\"");
+    ferry_buf_putc(b, op);
+    ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_TS_MS "\":");
+    ferry_buf_append_i64(b, ts_ms);
 }
 
 int
 cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
                   const cdc_env_row_t *row, ferry_buf_t *val, ferry_err_t *err)
 {
+    const cdc_w2j_msg_t *m = row->msg;
     char op = append_images(val, row);
+    char change[20];
 
     if (op == 0)
         return ferry_err_set(err, FERRY_EDATA,
@@ -387,22 +439,49 @@ cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
                              "action \"%c\" of table \"%s\".\"%s\"",
                              row->msg->action ? row->msg->action : '?',
                              row->table->schema, row->table->table);
-    append_source(val, env, tx, row);
-    ferry_buf_append_lit(val, ",\"op\":\"");
-    ferry_buf_putc(val, op);
-    ferry_buf_append_lit(val, "\",\"ts_ms\":");
-    ferry_buf_append_i64(val, row->ts_ms);
-    ferry_buf_append_lit(val, ",\"transaction\":{\"id\":\"");
+    source_t src = {.ts = tx->ts_text,
+                    .ts_len = tx->ts_len,
+                    .snapshot = row->snapshot,
+                    .commit = tx->lsn_text,
+                    .commit_len = tx->lsn_len,
+                    .change = change,
+                    .lsn = change,
+                    .schema = m->schema.ptr,
+                    .schema_len = m->schema.len,
+                    .table = m->table.ptr,
+                    .table_len = m->table.len,
+                    .escaped = true,
+                    .xid = tx->xid_text,
+                    .xid_len = tx->xid_len};
+
+    src.change_len = src.lsn_len = ferry_buf_u64_digits(m->lsn, change);
+    append_source(val, env, &src);
+    append_op(val, op, row->ts_ms);
+    ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TRANSACTION
+                              "\":{\"" FERRY_WIRE_F_TXN_ID "\":\"");
     append_tx_id(val, tx);
-    ferry_buf_append_lit(val, "\",\"total_order\":");
+    ferry_buf_append_lit(val, "\",\"" FERRY_WIRE_F_TXN_TOTAL_ORDER "\":");
     ferry_buf_append_u64(val, row->order.total_order);
-    ferry_buf_append_lit(val, ",\"data_collection_order\":");
+    ferry_buf_append_lit(val,
+                         ",\"" FERRY_WIRE_F_TXN_DATA_COLLECTION_ORDER "\":");
     ferry_buf_append_u64(val, row->order.data_collection_order);
     ferry_buf_append_lit(val, "}}");
     return ferry_buf_status(val, err,
                             "building the value of a change of table "
                             "\"%s\".\"%s\"",
                             row->table->schema, row->table->table);
+}
+
+/* Writes the decimal digits of v, with a '-' when negative, into out (no
+ * NUL) and returns how many bytes there are. */
+static size_t
+i64_digits(int64_t v, char out[21])
+{
+    if (v >= 0)
+        return ferry_buf_u64_digits((uint64_t)v, out);
+    out[0] = '-';
+    /* Negating through uint64_t is defined even for INT64_MIN. */
+    return 1 + ferry_buf_u64_digits((uint64_t)0 - (uint64_t)v, out + 1);
 }
 
 void
@@ -448,9 +527,10 @@ cdc_env_tx_begin(cdc_env_tx_t *tx, const cdc_w2j_msg_t *begin, ferry_err_t *err)
     tx->xid = begin->xid;
     tx->commit_lsn = begin->lsn;
     /* Formatted once here: every event of the transaction repeats them. */
-    snprintf(tx->xid_text, sizeof(tx->xid_text), "%" PRIu64, tx->xid);
-    snprintf(tx->lsn_text, sizeof(tx->lsn_text), "%" PRIu64, tx->commit_lsn);
-    snprintf(tx->ts_text, sizeof(tx->ts_text), "%" PRId64, tx->commit_ts_ms);
+    tx->xid_len = ferry_buf_u64_digits(tx->xid, tx->xid_text);
+    tx->lsn_len = ferry_buf_u64_digits(tx->commit_lsn, tx->lsn_text);
+    tx->ts_len = i64_digits(tx->commit_ts_ms, tx->ts_text);
+    tx->id_len = ferry_wire_txid_format(tx->xid, tx->commit_lsn, tx->id_text);
     tx->total = 0;
     tx->ntables = 0;
     tx->last = 0;
@@ -493,7 +573,7 @@ cdc_env_tx_count(cdc_env_tx_t *tx, const cdc_table_t *table,
 void
 cdc_env_tx_key(const cdc_env_tx_t *tx, ferry_buf_t *key)
 {
-    ferry_buf_append_lit(key, "{\"id\":\"");
+    ferry_buf_append_lit(key, "{\"" FERRY_WIRE_F_TXKEY_ID "\":\"");
     append_tx_id(key, tx);
     ferry_buf_append_lit(key, "\"}");
 }
@@ -501,39 +581,41 @@ cdc_env_tx_key(const cdc_env_tx_t *tx, ferry_buf_t *key)
 static void
 append_tx_head(const cdc_env_tx_t *tx, ferry_buf_t *val, const char *status)
 {
-    ferry_buf_append_lit(val, "{\"status\":\"");
+    ferry_buf_append_lit(val, "{\"" FERRY_WIRE_F_TXEV_STATUS "\":\"");
     ferry_buf_append_str(val, status);
-    ferry_buf_append_lit(val, "\",\"id\":\"");
+    ferry_buf_append_lit(val, "\",\"" FERRY_WIRE_F_TXEV_ID "\":\"");
     append_tx_id(val, tx);
-    ferry_buf_append_lit(val, "\",\"ts_ms\":");
-    ferry_buf_append_str(val, tx->ts_text);
+    ferry_buf_append_lit(val, "\",\"" FERRY_WIRE_F_TXEV_TS_MS "\":");
+    ferry_buf_append(val, tx->ts_text, tx->ts_len);
 }
 
 void
 cdc_env_tx_begin_value(const cdc_env_tx_t *tx, ferry_buf_t *val)
 {
-    append_tx_head(tx, val, "BEGIN");
-    ferry_buf_append_lit(val,
-                         ",\"event_count\":null,\"data_collections\":null}");
+    append_tx_head(tx, val, FERRY_WIRE_V_TX_BEGIN);
+    ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TXEV_EVENT_COUNT
+                              "\":null,\"" FERRY_WIRE_F_TXEV_DATA_COLLECTIONS
+                              "\":null}");
 }
 
 void
 cdc_env_tx_end_value(const cdc_env_tx_t *tx, ferry_buf_t *val)
 {
-    append_tx_head(tx, val, "END");
-    ferry_buf_append_lit(val, ",\"event_count\":");
+    append_tx_head(tx, val, FERRY_WIRE_V_TX_END);
+    ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TXEV_EVENT_COUNT "\":");
     ferry_buf_append_u64(val, tx->total);
-    ferry_buf_append_lit(val, ",\"data_collections\":[");
+    ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TXEV_DATA_COLLECTIONS "\":[");
     for (size_t i = 0; i < tx->ntables; i++) {
         const cdc_table_t *t = tx->tables[i].table;
 
         if (i > 0)
             ferry_buf_putc(val, ',');
-        ferry_buf_append_lit(val, "{\"data_collection\":\"");
+        ferry_buf_append_lit(val, "{\"" FERRY_WIRE_F_TXEV_DC_NAME "\":\"");
         ferry_buf_append_json_esc(val, t->schema, strlen(t->schema));
         ferry_buf_putc(val, '.');
         ferry_buf_append_json_esc(val, t->table, strlen(t->table));
-        ferry_buf_append_lit(val, "\",\"event_count\":");
+        ferry_buf_append_lit(val,
+                             "\",\"" FERRY_WIRE_F_TXEV_DC_EVENT_COUNT "\":");
         ferry_buf_append_u64(val, tx->tables[i].count);
         ferry_buf_putc(val, '}');
     }
@@ -611,31 +693,36 @@ cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
                    ferry_buf_t *val, ferry_err_t *err)
 {
     const cdc_table_t *t = r->table;
-    char lsn[20];
-    size_t lsn_len = ferry_buf_u64_digits(r->lsn, lsn);
+    char lsn[20], ts[21];
+    /* A snapshot row sorts as [<hand-off LSN>, 0], below every change
+     * streamed after the hand-off (docs/format.md); source.lsn is the
+     * hand-off LSN and txId is null. */
+    source_t src = {.ts = ts,
+                    .ts_len = i64_digits(r->source_ts_ms, ts),
+                    .snapshot = r->snapshot,
+                    .commit = lsn,
+                    .change = "0",
+                    .change_len = 1,
+                    .lsn = lsn,
+                    .schema = t->schema,
+                    .schema_len = strlen(t->schema),
+                    .table = t->table,
+                    .table_len = strlen(t->table),
+                    .escaped = false,
+                    .xid = "null",
+                    .xid_len = 4};
 
-    ferry_buf_append_lit(val, "{\"before\":null,\"after\":{");
+    src.commit_len = src.lsn_len = ferry_buf_u64_digits(r->lsn, lsn);
+    ferry_buf_append_lit(val, BEFORE "null" AFTER "{");
     for (size_t i = 0; i < t->ncolumns; i++) {
         if (i > 0)
             ferry_buf_putc(val, ',');
         append_read_member(val, r, i);
     }
     ferry_buf_putc(val, '}');
-    ferry_buf_append(val, env->source_head.data, env->source_head.len);
-    ferry_buf_append_i64(val, r->source_ts_ms);
-    ferry_buf_append_str(val, snapshot_text(r->snapshot));
-    ferry_buf_append(val, env->source_db.data, env->source_db.len);
-    ferry_buf_append_lit(val, ",\"sequence\":\"[\\\"");
-    ferry_buf_append(val, lsn, lsn_len);
-    ferry_buf_append_lit(val, "\\\",\\\"0\\\"]\",\"schema\":\"");
-    ferry_buf_append_json_esc(val, t->schema, strlen(t->schema));
-    ferry_buf_append_lit(val, "\",\"table\":\"");
-    ferry_buf_append_json_esc(val, t->table, strlen(t->table));
-    ferry_buf_append_lit(val, "\",\"txId\":null,\"lsn\":");
-    ferry_buf_append(val, lsn, lsn_len);
-    ferry_buf_append_lit(val, ",\"xmin\":null},\"op\":\"r\",\"ts_ms\":");
-    ferry_buf_append_i64(val, r->ts_ms);
-    ferry_buf_append_lit(val, ",\"transaction\":null}");
+    append_source(val, env, &src);
+    append_op(val, FERRY_WIRE_OP_READ, r->ts_ms);
+    ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TRANSACTION "\":null}");
     return ferry_buf_status(val, err,
                             "building the value of a snapshot row of table "
                             "\"%s\".\"%s\"",

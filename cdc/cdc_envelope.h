@@ -2,7 +2,9 @@
  * Debezium-shaped JSON with lossless PostgreSQL text forms.
  * cdc/cdc_envelope.h
  *
- * docs/format.md describes the format and how it differs from Debezium's.
+ * common/ferry_wire.h defines the format (its field names, the sequence and
+ * the transaction id); docs/format.md describes it and how it differs from
+ * Debezium's.
  * Values are copied from wal2json's tokens without unescaping them again,
  * and everything is appended to caller-owned ferry_buf_t buffers that the
  * caller resets per message, so building an event allocates nothing once the
@@ -22,6 +24,7 @@
 #include "ferry_buf.h"
 #include "cdc_w2j.h"
 #include "ferry_err.h"
+#include "ferry_wire.h"
 
 /* How a snapshot read writes a column's text form, from the catalog type
  * (the same forms as streaming: see docs/format.md). */
@@ -94,9 +97,15 @@ typedef struct cdc_env_tx {
     size_t ntables;             /* entries in use */
     size_t cap;                 /* entries allocated */
     size_t last;                /* index of the last table counted */
-    char xid_text[24];          /* xid in decimal, set by begin */
-    char lsn_text[24];          /* commit_lsn in decimal, set by begin */
-    char ts_text[24];           /* commit_ts_ms in decimal, set by begin */
+    /* Set by begin, not NUL-terminated: every event repeats them. */
+    char xid_text[24];                 /* xid in decimal */
+    size_t xid_len;                    /* bytes in xid_text */
+    char lsn_text[24];                 /* commit_lsn in decimal */
+    size_t lsn_len;                    /* bytes in lsn_text */
+    char ts_text[24];                  /* commit_ts_ms in decimal */
+    size_t ts_len;                     /* bytes in ts_text */
+    char id_text[FERRY_WIRE_TXID_LEN]; /* the transaction id (ferry_wire) */
+    size_t id_len;                     /* bytes in id_text */
 } cdc_env_tx_t;
 
 /* A change to turn into one event. */
@@ -138,7 +147,8 @@ int cdc_env_tx_begin(cdc_env_tx_t *tx, const cdc_w2j_msg_t *begin,
 int cdc_env_tx_count(cdc_env_tx_t *tx, const cdc_table_t *table,
                      cdc_env_order_t *order, ferry_err_t *err) FERRY_WUR;
 
-/* Appends the key of a <prefix>.transaction event: {"id":"<xid>:<lsn>"}. */
+/* Appends the key of a <prefix>.transaction event: {"id":"<xid>:<lsn>"}
+ * (FERRY_WIRE_F_TXKEY_ID, ferry_wire_txid_format()). */
 void cdc_env_tx_key(const cdc_env_tx_t *tx, ferry_buf_t *key);
 
 /* Appends the BEGIN event of the transaction topic. */

@@ -1,51 +1,55 @@
 /* Snapshot completion records on <prefix>.snapshot, written and read back.
- * cdc/cdc_snapstate.c */
+ * cdc/cdc_snapstate.c
+ *
+ * The records' format is common/ferry_wire.h's (ferry_wire_snaprec_*). */
 #include "cdc_snapstate.h"
 
 #include "ferry_buf.h"
 #include "cdc_repl.h"
 #include "ferry_log.h"
+#include "ferry_wire.h"
 
 #include <inttypes.h>
-#include <jansson.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static const char *const state_names[] = {"none", "started", "complete"};
+/* For log lines only; the records carry ferry_wire's status names. */
+static const char *const state_names[] = {"none", FERRY_WIRE_V_SNAP_STARTED,
+                                          FERRY_WIRE_V_SNAP_COMPLETE};
 
 static void
-topic_name(const map_config_t *cfg, char *out, size_t cap)
+topic_name(const map_config_t *cfg, ferry_buf_t *name)
 {
-    snprintf(out, cap, "%s.snapshot", cfg->kafka_topic_prefix);
+    ferry_buf_init(name);
+    ferry_wire_topic_append(name, cfg->kafka_topic_prefix,
+                            FERRY_WIRE_TOPIC_SNAPSHOT);
 }
 
 int
 cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
                     cdc_snapstate_t state, uint64_t lsn, ferry_err_t *err)
 {
-    char name[1024];
-    ferry_buf_t key, val;
-    rd_kafka_topic_t *topic;
+    ferry_buf_t name, key, val;
+    rd_kafka_topic_t *topic = NULL;
+    ferry_wire_snaprec_t rec = {.slot = cfg->source_slot,
+                                .status = state == CDC_SNAPSTATE_COMPLETE
+                                              ? FERRY_WIRE_SNAP_COMPLETE
+                                              : FERRY_WIRE_SNAP_STARTED,
+                                .lsn = lsn,
+                                .ts_ms = (int64_t)time(NULL) * 1000};
     int rc;
 
-    topic_name(cfg, name, sizeof(name));
-    if ((topic = cdc_producer_topic(prod, name, err)) == NULL)
+    topic_name(cfg, &name);
+    if (ferry_buf_status(&name, err, "naming the snapshot topic") != FERRY_OK ||
+        (topic = cdc_producer_topic(prod, ferry_buf_cstr(&name), err)) ==
+            NULL) {
+        ferry_buf_close(&name);
         return FERRY_EFATAL;
+    }
     ferry_buf_init(&key);
     ferry_buf_init(&val);
-    ferry_buf_append_lit(&key, "{\"slot\":");
-    ferry_buf_append_json_str(&key, cfg->source_slot, strlen(cfg->source_slot));
-    ferry_buf_putc(&key, '}');
-    ferry_buf_append_lit(&val, "{\"slot\":");
-    ferry_buf_append_json_str(&val, cfg->source_slot, strlen(cfg->source_slot));
-    ferry_buf_append_lit(&val, ",\"status\":\"");
-    ferry_buf_append_str(&val, state_names[state]);
-    ferry_buf_append_lit(&val, "\",\"lsn\":\"");
-    ferry_buf_append_lsn(&val, lsn);
-    ferry_buf_append_lit(&val, "\",\"ts_ms\":");
-    ferry_buf_append_i64(&val, (int64_t)time(NULL) * 1000);
-    ferry_buf_putc(&val, '}');
+    ferry_wire_snaprec_key(&key, cfg->source_slot);
+    ferry_wire_snaprec_value(&val, &rec);
     if ((rc = ferry_buf_status(&key, err, "building the snapshot state")) ==
             FERRY_OK &&
         (rc = ferry_buf_status(&val, err, "building the snapshot state")) ==
@@ -56,14 +60,17 @@ cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
     ferry_buf_close(&key);
     ferry_buf_close(&val);
     if (rc != FERRY_OK)
-        return ferry_err_prefix(err,
-                                "could not record the snapshot state of "
-                                "slot \"%s\" on topic \"%s\"",
-                                cfg->source_slot, name);
-    ferry_info("slot \"%s\": snapshot %s at " FERRY_LSN_FMT
-               " recorded on \"%s\"",
-               cfg->source_slot, state_names[state], FERRY_LSN_ARGS(lsn), name);
-    return FERRY_OK;
+        rc = ferry_err_prefix(err,
+                              "could not record the snapshot state of "
+                              "slot \"%s\" on topic \"%s\"",
+                              cfg->source_slot, ferry_buf_cstr(&name));
+    else
+        ferry_info("slot \"%s\": snapshot %s at " FERRY_LSN_FMT
+                   " recorded on \"%s\"",
+                   cfg->source_slot, state_names[state], FERRY_LSN_ARGS(lsn),
+                   ferry_buf_cstr(&name));
+    ferry_buf_close(&name);
+    return rc;
 }
 
 /* A consumer for cfg's brokers, with the mapping's properties (TLS, SASL);
@@ -102,26 +109,21 @@ bad:
     return NULL;
 }
 
-/* Applies one record: only the slot's own records count. */
+/* Applies one record: only the slot's own records count, and a record
+ * that does not decode is skipped, as one of another program would be. */
 static void
 apply_record(const map_config_t *cfg, const rd_kafka_message_t *m,
              cdc_snapstate_t *state)
 {
-    json_t *v;
-    const char *slot, *status;
+    ferry_wire_snaprec_t rec;
 
-    if (m->payload == NULL)
+    if (m->payload == NULL ||
+        ferry_wire_snaprec_decode(m->payload, m->len, &rec, NULL) != FERRY_OK)
         return;
-    v = json_loadb(m->payload, m->len, 0, NULL);
-    slot = json_string_value(json_object_get(v, "slot"));
-    status = json_string_value(json_object_get(v, "status"));
-    if (slot != NULL && status != NULL && strcmp(slot, cfg->source_slot) == 0) {
-        if (strcmp(status, "started") == 0)
-            *state = CDC_SNAPSTATE_STARTED;
-        else if (strcmp(status, "complete") == 0)
-            *state = CDC_SNAPSTATE_COMPLETE;
-    }
-    json_decref(v);
+    if (strcmp(rec.slot, cfg->source_slot) == 0)
+        *state = rec.status == FERRY_WIRE_SNAP_COMPLETE ? CDC_SNAPSTATE_COMPLETE
+                                                        : CDC_SNAPSTATE_STARTED;
+    ferry_wire_snaprec_clear(&rec);
 }
 
 /* Reads partition 0 from lo up to hi. */
@@ -173,17 +175,23 @@ int
 cdc_snapstate_read(const map_config_t *cfg, cdc_snapstate_t *state,
                    ferry_err_t *err)
 {
-    char name[1024];
+    ferry_buf_t name;
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e;
-    rd_kafka_t *rk;
+    rd_kafka_t *rk = NULL;
     int rc = FERRY_OK;
 
     *state = CDC_SNAPSTATE_NONE;
-    topic_name(cfg, name, sizeof(name));
-    if ((rk = new_consumer(cfg, err)) == NULL)
-        return FERRY_ECONFIG;
-    e = rd_kafka_query_watermark_offsets(rk, name, 0, &lo, &hi, 10000);
+    topic_name(cfg, &name);
+    if ((rc = ferry_buf_status(&name, err, "naming the snapshot topic")) !=
+        FERRY_OK)
+        goto done;
+    if ((rk = new_consumer(cfg, err)) == NULL) {
+        rc = FERRY_ECONFIG;
+        goto done;
+    }
+    e = rd_kafka_query_watermark_offsets(rk, ferry_buf_cstr(&name), 0, &lo, &hi,
+                                         10000);
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
         e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
         e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
@@ -191,16 +199,19 @@ cdc_snapstate_read(const map_config_t *cfg, cdc_snapstate_t *state,
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rc = ferry_err_set(err, FERRY_ETRANSIENT,
                            "could not read the offsets of topic \"%s\": %s",
-                           name, rd_kafka_err2str(e));
+                           ferry_buf_cstr(&name), rd_kafka_err2str(e));
         goto done;
     }
     if (hi > lo)
-        rc = read_range(rk, cfg, name, lo, hi, state, err);
+        rc = read_range(rk, cfg, ferry_buf_cstr(&name), lo, hi, state, err);
 
 done:
-    rd_kafka_destroy(rk);
+    if (rk != NULL)
+        rd_kafka_destroy(rk);
     if (rc == FERRY_OK)
         ferry_info("slot \"%s\": last snapshot record on \"%s\": %s",
-                   cfg->source_slot, name, state_names[*state]);
+                   cfg->source_slot, ferry_buf_cstr(&name),
+                   state_names[*state]);
+    ferry_buf_close(&name);
     return rc;
 }

@@ -7,6 +7,7 @@
  * once every snapshot row is acknowledged {"status":"complete"}; both to
  * partition 0 of <prefix>.snapshot, acknowledged before going on.  At start
  * the last record for the slot tells whether a snapshot was interrupted.
+ * The records' format is common/ferry_wire.h's (ferry_wire_snaprec_*).
  */
 #ifndef CDC_SNAPSTATE_H
 #define CDC_SNAPSTATE_H

@@ -13,6 +13,7 @@
 #include "ferry_log.h"
 #include "ferry_time.h"
 #include "ferry_version.h"
+#include "ferry_wire.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -331,24 +332,26 @@ check_retained_wal(stream_t *s)
     PQclear(res);
 }
 
+/* Publishes {"ts_ms":..,"lsn":"X/X"} with the LSN that can be confirmed
+ * now (common/ferry_wire.h). */
 static int
 send_heartbeat(stream_t *s, ferry_err_t *err)
 {
-    char v[128];
-    int n;
+    int rc;
 
     ferry_buf_reset(&s->key);
-    ferry_buf_append_lit(&s->key, "{\"serverName\":");
-    ferry_buf_append_json_str(&s->key, s->cfg->kafka_topic_prefix,
-                              strlen(s->cfg->kafka_topic_prefix));
-    ferry_buf_putc(&s->key, '}');
-    n = snprintf(
-        v, sizeof(v), "{\"ts_ms\":%" PRId64 ",\"lsn\":\"" FERRY_LSN_FMT "\"}",
-        ferry_wall_ms(), FERRY_LSN_ARGS(cdc_lsnwin_confirmable(s->win)));
-    if (ferry_buf_status(&s->key, err, "building a heartbeat of slot \"%s\"",
-                         s->cfg->source_slot) != FERRY_OK)
-        return err ? err->status : FERRY_ENOMEM;
-    return publish(s, s->hb_topic, &s->key, v, (size_t)n, err);
+    ferry_buf_reset(&s->val);
+    ferry_wire_heartbeat_key(&s->key, s->cfg->kafka_topic_prefix);
+    ferry_wire_heartbeat_value(&s->val, ferry_wall_ms(),
+                               cdc_lsnwin_confirmable(s->win));
+    if ((rc = ferry_buf_status(&s->key, err,
+                               "building a heartbeat of slot \"%s\"",
+                               s->cfg->source_slot)) != FERRY_OK ||
+        (rc = ferry_buf_status(&s->val, err,
+                               "building a heartbeat of slot \"%s\"",
+                               s->cfg->source_slot)) != FERRY_OK)
+        return rc;
+    return publish(s, s->hb_topic, &s->key, s->val.data, s->val.len, err);
 }
 
 /* Timed work: feedback, heartbeats, WAL retention, progress lines. */
@@ -544,12 +547,28 @@ setup_resnapshot(stream_t *s, ferry_err_t *err)
     return FERRY_OK;
 }
 
+/* The handle of <prefix>.<kind> (borrowed from prod), or NULL with err
+ * set. */
+static rd_kafka_topic_t *
+control_topic(stream_t *s, ferry_wire_topic_t kind, ferry_err_t *err)
+{
+    ferry_buf_t name;
+    rd_kafka_topic_t *t = NULL;
+
+    ferry_buf_init(&name);
+    ferry_wire_topic_append(&name, s->cfg->kafka_topic_prefix, kind);
+    if (ferry_buf_status(&name, err, "naming the %s topic",
+                         ferry_wire_topic_suffix(kind)) == FERRY_OK)
+        t = cdc_producer_topic(s->prod, ferry_buf_cstr(&name), err);
+    ferry_buf_close(&name);
+    return t;
+}
+
 static int
 setup(stream_t *s, ferry_err_t *err)
 {
     uint64_t start = 0;
     size_t n;
-    char name[1024];
     int rc;
 
     if ((s->sql = cdc_repl_connect_sql(s->cfg->source_dsn, err)) == NULL)
@@ -570,12 +589,11 @@ setup(stream_t *s, ferry_err_t *err)
         if (s->topics[i] == NULL)
             return FERRY_ECONFIG;
     }
-    snprintf(name, sizeof(name), "%s.transaction", s->cfg->kafka_topic_prefix);
-    s->tx_topic = cdc_producer_topic(s->prod, name, err);
-    snprintf(name, sizeof(name), "%s.heartbeat", s->cfg->kafka_topic_prefix);
-    s->hb_topic = cdc_producer_topic(s->prod, name, err);
-    if (s->tx_topic == NULL || s->hb_topic == NULL)
-        return FERRY_ECONFIG;
+    if ((s->tx_topic = control_topic(s, FERRY_WIRE_TOPIC_TRANSACTION, err)) ==
+            NULL ||
+        (s->hb_topic = control_topic(s, FERRY_WIRE_TOPIC_HEARTBEAT, err)) ==
+            NULL)
+        return err ? err->status : FERRY_ECONFIG;
     if ((rc = cdc_env_init(&s->env, FERRY_VERSION, s->cfg->kafka_topic_prefix,
                            PQdb(s->sql), err)) != FERRY_OK ||
         (rc = prepare_slot(s, &start, err)) != FERRY_OK)

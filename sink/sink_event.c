@@ -1,8 +1,12 @@
 /* Parsing ferry-cdc's change events and transaction events.
- * sink/sink_event.c */
+ * sink/sink_event.c
+ *
+ * Every field name, the sequence and the transaction id are
+ * common/ferry_wire.h's, the module ferry-cdc writes them with. */
 #include "sink_event.h"
 
-#include <errno.h>
+#include "ferry_wire.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,74 +22,12 @@ sink_pair_cmp(sink_pair_t a, sink_pair_t b)
     return 0;
 }
 
-static bool
-parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
 bool
 sink_txid_commit(const char *id, uint64_t *out)
 {
-    const char *colon = id != NULL ? strchr(id, ':') : NULL;
+    uint64_t xid;
 
-    return colon != NULL && parse_u64(colon + 1, out);
-}
-
-/* One JSON string of decimal digits at *p (after blanks): its value into
- * *out, *p moved past it. */
-static bool
-seq_item(const char **p, uint64_t *out)
-{
-    const char *s = *p;
-    char *end;
-    unsigned long long v;
-
-    while (*s == ' ')
-        s++;
-    if (*s != '"' || s[1] < '0' || s[1] > '9')
-        return false;
-    errno = 0;
-    v = strtoull(s + 1, &end, 10);
-    if (errno != 0 || *end != '"')
-        return false;
-    *out = (uint64_t)v;
-    *p = end + 1;
-    return true;
-}
-
-/* source.sequence is a JSON string holding ["<commit>","<change>"]; read
- * by hand (a JSON parse per event for it cost more than the event's). */
-static bool
-parse_sequence(const char *seq, sink_pair_t *pair)
-{
-    const char *p = seq;
-
-    while (*p == ' ')
-        p++;
-    if (*p++ != '[' || !seq_item(&p, &pair->commit))
-        return false;
-    while (*p == ' ')
-        p++;
-    if (*p++ != ',' || !seq_item(&p, &pair->change))
-        return false;
-    while (*p == ' ')
-        p++;
-    if (*p++ != ']')
-        return false;
-    while (*p == ' ')
-        p++;
-    return *p == '\0';
+    return id != NULL && ferry_wire_txid_decode(id, strlen(id), &xid, out);
 }
 
 static char *
@@ -123,35 +65,44 @@ malformed(sink_event_t *ev, const char *what, const char *detail)
 static int
 read_envelope(sink_event_t *ev)
 {
-    json_t *v = ev->value, *src, *tx, *op, *seq;
+    json_t *v = ev->value, *src, *tx, *op, *seq, *ts;
+    uint64_t xid, commit;
 
     if (!json_is_object(v))
         return malformed(ev, "message value is not a JSON object", NULL);
-    op = json_object_get(v, "op");
+    op = json_object_get(v, FERRY_WIRE_F_OP);
     if (!json_is_string(op) || json_string_length(op) != 1 ||
-        strchr("cudtr", json_string_value(op)[0]) == NULL)
-        return malformed(ev, "\"op\" is missing or not c, u, d, t, r", NULL);
+        !ferry_wire_op_known(json_string_value(op)[0]))
+        return malformed(ev, "\"" FERRY_WIRE_F_OP "\" is missing or unknown",
+                         NULL);
     ev->op = json_string_value(op)[0];
-    src = json_object_get(v, "source");
+    src = json_object_get(v, FERRY_WIRE_F_SOURCE);
     if (!json_is_object(src))
-        return malformed(ev, "\"source\" is missing or not an object", NULL);
-    seq = json_object_get(src, "sequence");
+        return malformed(
+            ev, "\"" FERRY_WIRE_F_SOURCE "\" is missing or not an object",
+            NULL);
+    seq = json_object_get(src, FERRY_WIRE_F_SRC_SEQUENCE);
     if (!json_is_string(seq) ||
-        !parse_sequence(json_string_value(seq), &ev->pair))
-        return malformed(ev, "\"source.sequence\" is not [commit, lsn]", NULL);
-    ev->schema = json_string_value(json_object_get(src, "schema"));
-    ev->table = json_string_value(json_object_get(src, "table"));
+        !ferry_wire_seq_decode(json_string_value(seq), json_string_length(seq),
+                               &ev->pair.commit, &ev->pair.change))
+        return malformed(ev,
+                         "\"" FERRY_WIRE_F_SOURCE "." FERRY_WIRE_F_SRC_SEQUENCE
+                         "\" is not [commit, lsn]",
+                         NULL);
+    ev->schema =
+        json_string_value(json_object_get(src, FERRY_WIRE_F_SRC_SCHEMA));
+    ev->table = json_string_value(json_object_get(src, FERRY_WIRE_F_SRC_TABLE));
     if (ev->schema == NULL || ev->table == NULL)
         return malformed(ev,
-                         "\"source.schema\" or \"source.table\" "
-                         "is missing",
+                         "\"" FERRY_WIRE_F_SOURCE "." FERRY_WIRE_F_SRC_SCHEMA
+                         "\" or \"" FERRY_WIRE_F_SOURCE
+                         "." FERRY_WIRE_F_SRC_TABLE "\" is missing",
                          NULL);
-    ev->ts_ms = json_is_integer(json_object_get(src, "ts_ms"))
-                    ? json_integer_value(json_object_get(src, "ts_ms"))
-                    : 0;
-    ev->before = json_object_get(v, "before");
-    ev->after = json_object_get(v, "after");
-    ev->absent = json_object_get(v, "absent");
+    ts = json_object_get(src, FERRY_WIRE_F_SRC_TS_MS);
+    ev->ts_ms = json_is_integer(ts) ? json_integer_value(ts) : 0;
+    ev->before = json_object_get(v, FERRY_WIRE_F_BEFORE);
+    ev->after = json_object_get(v, FERRY_WIRE_F_AFTER);
+    ev->absent = json_object_get(v, FERRY_WIRE_F_ABSENT);
     if (json_is_null(ev->before))
         ev->before = NULL;
     if (json_is_null(ev->after))
@@ -160,22 +111,36 @@ read_envelope(sink_event_t *ev)
         (ev->after != NULL && !json_is_object(ev->after)) ||
         (ev->absent != NULL && !json_is_array(ev->absent)))
         return malformed(ev,
-                         "\"before\", \"after\" or \"absent\" "
-                         "has the wrong type",
+                         "\"" FERRY_WIRE_F_BEFORE "\", \"" FERRY_WIRE_F_AFTER
+                         "\" or \"" FERRY_WIRE_F_ABSENT "\" has the wrong type",
                          NULL);
-    if ((ev->op == 'c' || ev->op == 'u' || ev->op == 'r') && ev->after == NULL)
-        return malformed(ev, "an insert or update without \"after\"", NULL);
-    if (ev->op == 'd' && ev->before == NULL)
-        return malformed(ev, "a delete without \"before\"", NULL);
-    tx = json_object_get(v, "transaction");
+    if ((ev->op == FERRY_WIRE_OP_CREATE || ev->op == FERRY_WIRE_OP_UPDATE ||
+         ev->op == FERRY_WIRE_OP_READ) &&
+        ev->after == NULL)
+        return malformed(
+            ev, "an insert or update without \"" FERRY_WIRE_F_AFTER "\"", NULL);
+    if (ev->op == FERRY_WIRE_OP_DELETE && ev->before == NULL)
+        return malformed(ev, "a delete without \"" FERRY_WIRE_F_BEFORE "\"",
+                         NULL);
+    tx = json_object_get(v, FERRY_WIRE_F_TRANSACTION);
     if (json_is_object(tx)) {
-        ev->txid = json_string_value(json_object_get(tx, "id"));
-        ev->total_order =
-            (long)json_integer_value(json_object_get(tx, "total_order"));
+        json_t *id = json_object_get(tx, FERRY_WIRE_F_TXN_ID);
+
+        ev->txid = json_string_value(id);
+        ev->total_order = (long)json_integer_value(
+            json_object_get(tx, FERRY_WIRE_F_TXN_TOTAL_ORDER));
         if (ev->txid == NULL || ev->total_order <= 0)
             return malformed(ev,
-                             "\"transaction\" lacks id or "
-                             "total_order",
+                             "\"" FERRY_WIRE_F_TRANSACTION
+                             "\" lacks " FERRY_WIRE_F_TXN_ID
+                             " or " FERRY_WIRE_F_TXN_TOTAL_ORDER,
+                             NULL);
+        /* The transaction buffer keys on the id and its commit LSN. */
+        if (!ferry_wire_txid_decode(ev->txid, json_string_length(id), &xid,
+                                    &commit))
+            return malformed(ev,
+                             "\"" FERRY_WIRE_F_TRANSACTION
+                             "." FERRY_WIRE_F_TXN_ID "\" is not \"xid:lsn\"",
                              NULL);
     }
     return 0;
@@ -269,7 +234,8 @@ read_collections(json_t *dc, sink_txmsg_t *out, ferry_err_t *err)
 
     if (!json_is_array(dc))
         return ferry_err_set(err, FERRY_EDATA,
-                             "END event without \"data_collections\"");
+                             "END event without "
+                             "\"" FERRY_WIRE_F_TXEV_DATA_COLLECTIONS "\"");
     out->n = json_array_size(dc);
     out->collections = calloc(out->n + 1, sizeof(char *));
     out->counts = calloc(out->n + 1, sizeof(long));
@@ -278,8 +244,8 @@ read_collections(json_t *dc, sink_txmsg_t *out, ferry_err_t *err)
     for (i = 0; i < out->n; i++) {
         json_t *c = json_array_get(dc, i);
         const char *name =
-            json_string_value(json_object_get(c, "data_collection"));
-        json_t *cnt = json_object_get(c, "event_count");
+            json_string_value(json_object_get(c, FERRY_WIRE_F_TXEV_DC_NAME));
+        json_t *cnt = json_object_get(c, FERRY_WIRE_F_TXEV_DC_EVENT_COUNT);
 
         if (name == NULL || !json_is_integer(cnt))
             return ferry_err_set(err, FERRY_EDATA,
@@ -297,8 +263,9 @@ sink_txmsg_parse(const void *val, size_t vlen, sink_txmsg_t *out,
                  ferry_err_t *err)
 {
     json_error_t jerr;
-    json_t *v;
+    json_t *v, *jid;
     const char *status, *id;
+    uint64_t xid;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
@@ -309,31 +276,36 @@ sink_txmsg_parse(const void *val, size_t vlen, sink_txmsg_t *out,
                            "transaction event is not a JSON object");
         goto done;
     }
-    status = json_string_value(json_object_get(v, "status"));
-    id = json_string_value(json_object_get(v, "id"));
+    status = json_string_value(json_object_get(v, FERRY_WIRE_F_TXEV_STATUS));
+    jid = json_object_get(v, FERRY_WIRE_F_TXEV_ID);
+    id = json_string_value(jid);
     if (status == NULL || id == NULL ||
-        (strcmp(status, "BEGIN") != 0 && strcmp(status, "END") != 0)) {
+        (strcmp(status, FERRY_WIRE_V_TX_BEGIN) != 0 &&
+         strcmp(status, FERRY_WIRE_V_TX_END) != 0)) {
         rc = ferry_err_set(err, FERRY_EDATA,
-                           "transaction event without status or id");
+                           "transaction event without " FERRY_WIRE_F_TXEV_STATUS
+                           " or " FERRY_WIRE_F_TXEV_ID);
         goto done;
     }
-    out->end = strcmp(status, "END") == 0;
+    out->end = strcmp(status, FERRY_WIRE_V_TX_END) == 0;
     out->id = strdup(id);
     if (out->id == NULL) {
         rc = FERRY_ENOMEM;
         goto done;
     }
-    if (!sink_txid_commit(id, &out->commit_lsn)) {
+    if (!ferry_wire_txid_decode(id, json_string_length(jid), &xid,
+                                &out->commit_lsn)) {
         rc = ferry_err_set(err, FERRY_EDATA,
                            "transaction id \"%s\" is not \"xid:lsn\"", id);
         goto done;
     }
     if (out->end) {
-        json_t *ec = json_object_get(v, "event_count");
+        json_t *ec = json_object_get(v, FERRY_WIRE_F_TXEV_EVENT_COUNT);
 
         out->event_count =
             json_is_integer(ec) ? (long)json_integer_value(ec) : -1;
-        rc = read_collections(json_object_get(v, "data_collections"), out, err);
+        rc = read_collections(
+            json_object_get(v, FERRY_WIRE_F_TXEV_DATA_COLLECTIONS), out, err);
     }
 done:
     json_decref(v);

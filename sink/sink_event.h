@@ -1,12 +1,15 @@
 /* ferry-cdc's Kafka messages, parsed: change events and transaction events.
  * sink/sink_event.h
  *
- * docs/format.md defines the messages.  Parsing keeps every value exact:
- * integers are bare JSON numbers that fit in a long long (bigint), every
- * other type is a string of PostgreSQL's text, so jansson's default decoding
- * loses nothing.  A message that is not JSON or does not have the expected
- * shape is FERRY_EDATA with a reason; the caller sends it to the dead-letter
- * path.  Pure functions: any thread may call them on its own objects.
+ * common/ferry_wire.h defines the messages (their field names, the sequence
+ * and the transaction id) and docs/format.md describes them; this module
+ * reads them with ferry_wire's names and decoders.  Parsing keeps every
+ * value exact: integers are bare JSON numbers that fit in a long long
+ * (bigint), every other type is a string of PostgreSQL's text, so jansson's
+ * default decoding loses nothing.  A message that is not JSON or does not
+ * have the expected shape is FERRY_EDATA with a reason; the caller sends it
+ * to the dead-letter path.  Pure functions: any thread may call them on its
+ * own objects.
  */
 #ifndef SINK_EVENT_H
 #define SINK_EVENT_H
@@ -93,8 +96,9 @@ int sink_txmsg_parse(const void *val, size_t vlen, sink_txmsg_t *out,
 /* Frees what the message owns. */
 void sink_txmsg_clear(sink_txmsg_t *m);
 
-/* Parses the commit LSN out of a transaction id "<xid>:<lsn>"; false when
- * the id has another shape. */
+/* Parses the commit LSN out of a transaction id "<xid>:<lsn>" (id
+ * borrowed, NUL-terminated; ferry_wire_txid_decode()); false when the id
+ * has another shape. */
 bool sink_txid_commit(const char *id, uint64_t *out);
 
 #endif

@@ -343,6 +343,56 @@ test_snapshot_reads_use_op_r_and_the_snapshot_flag(void **state)
     assert_contains(ferry_buf_cstr(&buf), "\"op\":\"r\"");
 }
 
+/* A snapshot read's source block is the streamed one's with the hand-off
+ * LSN for the commit LSN, 0 for the change, txId and transaction null, and
+ * raw table names escaped. */
+static void
+test_snapshot_read_key_and_value_are_exact(void **state)
+{
+    static const char *const rcols[] = {"id", "ok", "name", "none",
+                                        "Odd \"c\""};
+    static const char *const rkey[] = {"id"};
+    static const cdc_table_t rt = {"s\"x", "T\\1", "p.t", rcols, 5, rkey, 1};
+    static const unsigned char types[] = {CDC_ENV_COL_INT, CDC_ENV_COL_BOOL,
+                                          CDC_ENV_COL_TEXT, CDC_ENV_COL_TEXT,
+                                          CDC_ENV_COL_TEXT};
+    static const size_t ki[] = {0};
+    const char *vals[] = {"42", "t", "a \"q\"\n", NULL, ""};
+    int lens[] = {2, 1, 6, 0, 0};
+    cdc_env_read_t r = {.table = &rt,
+                        .col_types = types,
+                        .key_index = ki,
+                        .values = vals,
+                        .lengths = lens,
+                        .snapshot = CDC_ENV_SNAPSHOT_TRUE,
+                        .lsn = 22180848,
+                        .source_ts_ms = INT64_C(1795289728705),
+                        .ts_ms = NOW_MS};
+
+    (void)state;
+    ferry_buf_reset(&buf);
+    assert_int_equal(cdc_env_read_key(&r, &buf, NULL), 0);
+    assert_string_equal(ferry_buf_cstr(&buf), "{\"id\":42}");
+    ferry_buf_reset(&buf);
+    assert_int_equal(cdc_env_read_value(&env, &r, &buf, NULL), 0);
+    assert_string_equal(
+        ferry_buf_cstr(&buf),
+        "{\"before\":null,\"after\":{\"id\":42,\"ok\":true,\"name\":"
+        "\"a \\\"q\\\"\\n\",\"none\":null,\"Odd \\\"c\\\"\":\"\"},"
+        "\"source\":{\"version\":\"0.1.0\",\"connector\":\"ferry\","
+        "\"name\":\"p\",\"ts_ms\":1795289728705,\"snapshot\":\"true\","
+        "\"db\":\"legacy\",\"sequence\":\"[\\\"22180848\\\",\\\"0\\\"]\","
+        "\"schema\":\"s\\\"x\",\"table\":\"T\\\\1\",\"txId\":null,"
+        "\"lsn\":22180848,\"xmin\":null},\"op\":\"r\",\"ts_ms\":"
+        "1700000000000,\"transaction\":null}");
+    r.snapshot = CDC_ENV_SNAPSHOT_LAST;
+    r.col_types = NULL;
+    ferry_buf_reset(&buf);
+    assert_int_equal(cdc_env_read_value(&env, &r, &buf, NULL), 0);
+    assert_contains(ferry_buf_cstr(&buf), "{\"id\":\"42\",\"ok\":\"t\",");
+    assert_contains(ferry_buf_cstr(&buf), "\"snapshot\":\"last\"");
+}
+
 static void
 test_begin_commit_and_message_are_not_row_events(void **state)
 {
@@ -500,6 +550,7 @@ main(void)
         T(test_key_falls_back_to_wal2json_pk_and_reports_missing_columns),
         T(test_truncate_has_no_key_and_null_images),
         T(test_snapshot_reads_use_op_r_and_the_snapshot_flag),
+        T(test_snapshot_read_key_and_value_are_exact),
         T(test_begin_commit_and_message_are_not_row_events),
         T(test_transaction_events_count_per_table),
         T(test_million_row_transaction_keeps_counter_memory_flat),
