@@ -3,6 +3,7 @@
  * cdc/cdc_w2j.c */
 #include "cdc_w2j.h"
 
+#include "ferry_json.h"
 #include "ferry_lsn.h"
 
 #include <stdio.h>
@@ -157,44 +158,19 @@ scan_string(scan_t *s, cdc_w2j_tok_t *inner)
     return 0;
 }
 
-static inline bool
-at_digit(const scan_t *s)
-{
-    return s->p < s->end && *s->p >= '0' && *s->p <= '9';
-}
-
-/* Scans a JSON number at s->p, checking the grammar
- * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? without converting it. */
+/* Scans a JSON number at s->p with the one RFC 8259 scanner
+ * (ferry_json.h), without converting it. */
 static int
 scan_number(scan_t *s, cdc_w2j_tok_t *tok)
 {
+    const char *stop;
+    bool ok = ferry_json_scan_number(s->p, s->end, &stop);
+
     tok->ptr = s->p;
-    if (*s->p == '-')
-        s->p++;
-    if (!at_digit(s))
+    s->p = stop;
+    if (!ok)
         return fail(s, "invalid number");
-    if (*s->p == '0')
-        s->p++;
-    else
-        while (at_digit(s))
-            s->p++;
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-        if (!at_digit(s))
-            return fail(s, "invalid number");
-        while (at_digit(s))
-            s->p++;
-    }
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-            s->p++;
-        if (!at_digit(s))
-            return fail(s, "invalid number");
-        while (at_digit(s))
-            s->p++;
-    }
-    tok->len = (size_t)(s->p - tok->ptr);
+    tok->len = (size_t)(stop - tok->ptr);
     return 0;
 }
 

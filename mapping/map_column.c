@@ -7,6 +7,7 @@
  * spec does not silently change what ferry writes.
  */
 #include "map_int.h"
+#include "map_rules.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -149,12 +150,11 @@ parse_values(map_parser_t *p, map_column_t *c, yaml_node_t *n, const char *path)
     c->values = kv;
 }
 
+/* The words come from the one table of transforms (map_rules.h). */
 static void
 parse_transforms(map_parser_t *p, map_column_t *c, yaml_node_t *n,
                  const char *path)
 {
-    static const char *const names[] = {"trim", "lower", "upper",
-                                        "nullif_empty"};
     const char *const *list;
     enum map_transform *t;
     size_t len;
@@ -168,18 +168,14 @@ parse_transforms(map_parser_t *p, map_column_t *c, yaml_node_t *n,
         return;
     }
     for (size_t i = 0; i < len; i++) {
-        size_t j;
+        if (!map_rules_transform_find(list[i], &t[i])) {
+            char words[256];
 
-        for (j = 0; j < 4 && strcmp(list[i], names[j]) != 0; j++)
-            ;
-        if (j == 4) {
-            map__diag(p, n, path,
-                      "invalid transform \"%s\" (expected trim, lower, upper "
-                      "or nullif_empty)",
-                      list[i]);
+            map_rules_transform_words(words, sizeof(words));
+            map__diag(p, n, path, "invalid transform \"%s\" (expected %s)",
+                      list[i], words);
             return;
         }
-        t[i] = (enum map_transform)j;
     }
     c->transforms = t;
     c->n_transforms = len;

@@ -8,6 +8,7 @@
  */
 #include "map_int.h"
 #include "map_plan.h"
+#include "map_rules.h"
 #include "map_uuid.h"
 
 #include <errno.h>
@@ -410,17 +411,8 @@ map_on_missing_name(enum map_on_missing v)
 const char *
 map_transform_name(enum map_transform v)
 {
-    switch (v) {
-    case MAP_TRANSFORM_TRIM:
-        return "trim";
-    case MAP_TRANSFORM_LOWER:
-        return "lower";
-    case MAP_TRANSFORM_UPPER:
-        return "upper";
-    case MAP_TRANSFORM_NULLIF_EMPTY:
-        return "nullif_empty";
-    }
-    return "?";
+    return (unsigned)v < MAP_TRANSFORM__COUNT ? map_rules_transforms[v].name
+                                              : "?";
 }
 
 map_config_t *

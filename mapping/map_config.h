@@ -49,12 +49,15 @@ enum map_on_invalid {
     MAP_ON_INVALID_NULL = 1   /* write NULL into the column */
 };
 
-/* A text transform, applied in the order written. */
+/* A text transform, applied in the order written.  Each value is the index
+ * of its row in map_rules_transforms[] (map_rules.h), which holds its name,
+ * its doc and its rule in C and in SQL. */
 enum map_transform {
-    MAP_TRANSFORM_TRIM = 0,        /* strip leading and trailing white space */
-    MAP_TRANSFORM_LOWER = 1,       /* lower-case */
-    MAP_TRANSFORM_UPPER = 2,       /* upper-case */
-    MAP_TRANSFORM_NULLIF_EMPTY = 3 /* the empty string becomes NULL */
+    MAP_TRANSFORM_TRIM = 0,         /* strip leading and trailing white space */
+    MAP_TRANSFORM_LOWER = 1,        /* lower-case ASCII letters */
+    MAP_TRANSFORM_UPPER = 2,        /* upper-case ASCII letters */
+    MAP_TRANSFORM_NULLIF_EMPTY = 3, /* the empty string becomes NULL */
+    MAP_TRANSFORM__COUNT = 4        /* not a transform: how many there are */
 };
 
 /* How a target column gets its value. */
@@ -79,10 +82,11 @@ typedef struct map_ref_case {
     map_pos_t pos;       /* where the case is written */
 } map_ref_case_t;
 
-/* How one target column is filled.  The value pipeline (sink) is: the source
- * value, then each transform in order, then the values map, then default when
- * the result is NULL, then JSON parsing when json is set.  Refs turn the
- * legacy key in from[] into the parent's UUID. */
+/* How one target column is filled.  The value pipeline (map_rules_value()
+ * in C, map_rules_value_sql() in SQL) is: the source value, then each
+ * transform in order, then the values map, then default when the result is
+ * NULL, then the JSON check when json is set.  Refs turn the legacy key in
+ * from[] into the parent's UUID. */
 typedef struct map_column {
     const char *name;               /* the target column */
     map_pos_t pos;                  /* where the column's spec is written */

@@ -6,8 +6,8 @@
  * for mappings taken over from an earlier one-off migration ('v5' rows were
  * written by earlier ferry-sinks; derived UUIDs are no longer recorded).
  * An imported UUID takes precedence over the derived one: ferry looks the
- * id-map up before it derives.  legacy_key is the text
- * of map_uuid_legacy_key().  Every identifier is quoted with
+ * id-map up before it derives.  legacy_key is the text of
+ * map_rules_legacy_key() (map_rules.h).  Every identifier is quoted with
  * PQescapeIdentifier() and every value sent as a parameter or through COPY.
  * A connection belongs to one thread at a time.
  */

@@ -76,7 +76,7 @@ const map__key_def_t map__keys[] = {
     {"column", "values", MAP__T_MAPPING, false, "none",
      "legacy value -> target value (~ for NULL); others pass"},
     {"column", "transform", MAP__T_STRING_LIST, false, "none",
-     "trim, lower, upper, nullif_empty; a list applies in order"},
+     "one of the transforms below, or a list of them applied in order"},
     {"column", "json", MAP__T_BOOL, false, "false", "parse the text as JSON"},
     {"column", "on_invalid", MAP__T_ENUM, false, "error",
      "json: null or error for text that is not JSON"},

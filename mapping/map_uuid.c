@@ -28,35 +28,6 @@ map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len, map_uuid_t *out)
     uuid_generate_sha1(out->b, ns->b, name, len);
 }
 
-char *
-map_uuid_legacy_key(const char *const *values, size_t n)
-{
-    size_t len = 1;
-    char *s;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        len += 1;
-        for (const char *c = values[i]; *c; c++)
-            len += (*c == '\\' || *c == ',') ? 2 : 1;
-    }
-    s = malloc(len);
-    if (s == NULL)
-        return NULL;
-    p = s;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            *p++ = ',';
-        for (const char *c = values[i]; *c; c++) {
-            if (*c == '\\' || *c == ',')
-                *p++ = '\\';
-            *p++ = *c;
-        }
-    }
-    *p = '\0';
-    return s;
-}
-
 int
 map_uuid_entity(const map_uuid_t *ns, const char *entity,
                 const char *legacy_key, map_uuid_t *out)

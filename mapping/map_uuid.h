@@ -4,9 +4,10 @@
  * A row's UUID is UUIDv5 (RFC 4122, SHA-1) of the mapping's uuid_namespace
  * and the name "<entity>:<legacy key>", where the legacy key is the text form
  * of each key column (as PostgreSQL prints it) joined by "," with "\" and ","
- * escaped by a "\".  docs/mapping.md states the same; this derivation never
- * changes, so a replay rebuilds the same UUIDs and a child computes its
- * parent's UUID without a lookup.  Every function here is thread-safe.
+ * escaped by a "\" (map_rules_legacy_key(), map_rules.h).  docs/mapping.md
+ * states the same; this derivation never changes, so a replay rebuilds the
+ * same UUIDs and a child computes its parent's UUID without a lookup.  Every
+ * function here is thread-safe.
  */
 #ifndef MAP_UUID_H
 #define MAP_UUID_H
@@ -34,14 +35,9 @@ char *map_uuid_format(const map_uuid_t *u, char *out);
 void map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len,
                  map_uuid_t *out);
 
-/* Builds the legacy key text from the n key values (borrowed, in key column
- * order, PostgreSQL text form, none NULL): joined by ",", with "\" and ","
- * escaped by "\".  This is also the legacy_key of the id-map.  Returns a new
- * string (free with free()), or NULL when out of memory. */
-char *map_uuid_legacy_key(const char *const *values, size_t n);
-
 /* The UUID of the row of entity (borrowed) with legacy key text legacy_key
- * (borrowed, from map_uuid_legacy_key()): UUIDv5(ns, entity ":" legacy_key).
+ * (borrowed, from map_rules_legacy_key(), map_rules.h, which also holds
+ * the SQL twin of that text): UUIDv5(ns, entity ":" legacy_key).
  * Returns 0, or FERRY_ENOMEM. */
 int map_uuid_entity(const map_uuid_t *ns, const char *entity,
                     const char *legacy_key, map_uuid_t *out) FERRY_WUR;

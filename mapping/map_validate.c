@@ -11,6 +11,7 @@
 #include "map_validate_int.h"
 
 #include "ferry_pg.h"
+#include "map_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -749,7 +750,7 @@ setup(vctx_t *cx, bool json, ferry_err_t *err)
         PQclear(res);
     }
     if (json) {
-        if ((res = run(cx->src, map__vjson_fn_sql, 0, NULL,
+        if ((res = run(cx->src, map_rules_json_fn_sql, 0, NULL,
                        "create a temporary function on the source", err)) ==
             NULL)
             return err->status;

@@ -73,9 +73,4 @@ int map__vside_param(map__vside_t *s, const char *value);
 /* SQL of the per-row hash over the row query (k, b, h). */
 void map__vsql_hashed(ferry_buf_t *b, const map__vside_t *s);
 
-/* The temporary function the source side calls for json: true columns:
- * pg_temp.ferry_json_or_null(text) returns its argument when it is JSON,
- * else NULL. */
-extern const char *const map__vjson_fn_sql;
-
 #endif

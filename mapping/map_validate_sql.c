@@ -1,24 +1,21 @@
 /* The row queries of ferry-map validate: mapped content as text, both sides.
  * mapping/map_validate_sql.c
  *
- * The source side replays ferry-sink's value pipeline in SQL (transforms,
- * values, default, JSON check, then the cast to the target column's type) so
- * that both sides print a column the same way.  Refs are compared by the
- * parent's legacy key: the source has it in the ref's from columns, the
+ * The source side replays ferry-sink's value pipeline in SQL, the twin that
+ * map_rules.h keeps next to the C (transforms, values, default, JSON check),
+ * then casts to the target column's type, so that both sides print a column
+ * the same way; the legacy key text comes from there too.  Refs are compared by
+ * the parent's legacy key: the source has it in the ref's from columns, the
  * target gets it by joining the ref column to the parent's id and reading
  * the parent's legacy_id_column.  No UUID is computed.
  */
 #include "map_validate_int.h"
 
+#include "map_rules.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *const map__vjson_fn_sql =
-    "CREATE OR REPLACE FUNCTION pg_temp.ferry_json_or_null(v text) "
-    "RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$ "
-    "BEGIN PERFORM v::json; RETURN v; "
-    "EXCEPTION WHEN others THEN RETURN NULL; END $f$";
 
 void
 map__vsql_ident(ferry_buf_t *b, PGconn *conn, const char *name)
@@ -60,21 +57,48 @@ map__vside_free(map__vside_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* alias.col as the legacy key text: each value's \ and , escaped by \,
- * joined by ","; NULL when any value is NULL. */
+/* What the rules' SQL callbacks (map_rules.h) need: the connection that
+ * quotes identifiers, the alias of the table the columns are in, and the
+ * side that collects the mapping's texts as parameters. */
+typedef struct vsql_names {
+    PGconn *conn;       /* borrowed: quotes identifiers */
+    const char *alias;  /* borrowed: "s", "t" or "p" */
+    map__vside_t *side; /* borrowed: takes parameters; NULL for keys */
+} vsql_names_t;
+
+/* alias."name" */
+static void
+names_column(ferry_buf_t *b, const char *name, void *arg)
+{
+    const vsql_names_t *nm = arg;
+
+    ferry_buf_append_str(b, nm->alias);
+    ferry_buf_putc(b, '.');
+    map__vsql_ident(b, nm->conn, name);
+}
+
+/* $n, the text being the next parameter of the side. */
+static void
+names_value(ferry_buf_t *b, const char *text, void *arg)
+{
+    const vsql_names_t *nm = arg;
+
+    if (nm->side == NULL) {
+        b->failed = true;
+        return;
+    }
+    ferry_buf_printf(b, "$%d", map__vside_param(nm->side, text));
+}
+
+/* alias.col as the legacy key text (map_rules_legacy_key_sql()). */
 static void
 key_expr(ferry_buf_t *b, PGconn *conn, const char *alias,
          const char *const *cols, size_t n)
 {
-    ferry_buf_append_lit(b, "(");
-    for (size_t i = 0; i < n; i++) {
-        ferry_buf_printf(b, "%sreplace(replace(%s.", i ? " || ',' || " : "",
-                         alias);
-        map__vsql_ident(b, conn, cols[i]);
-        ferry_buf_append_lit(b,
-                             "::text, E'\\\\', E'\\\\\\\\'), ',', E'\\\\,')");
-    }
-    ferry_buf_append_lit(b, ")");
+    vsql_names_t nm = {conn, alias, NULL};
+    map_rules_sqlctx_t sx = {names_column, names_value, &nm};
+
+    map_rules_legacy_key_sql(b, cols, n, &sx);
 }
 
 static void
@@ -121,79 +145,17 @@ source_ref_key(ferry_buf_t *b, PGconn *conn, const map_config_t *cfg,
         ferry_buf_append_lit(b, " END");
 }
 
+/* A copy column: the sink's value pipeline in SQL (map_rules_value_sql()),
+ * then the cast to the target type and back to text. */
 static void
 source_copy(ferry_buf_t *b, map__vside_t *s, PGconn *conn,
             const map_column_t *c, const map__vtype_t *type)
 {
+    vsql_names_t nm = {conn, "s", s};
+    map_rules_sqlctx_t sx = {names_column, names_value, &nm};
     ferry_buf_t v = {0};
 
-    if (c->n_from > 0) {
-        ferry_buf_append_lit(&v, "s.");
-        map__vsql_ident(&v, conn, c->from[0]);
-        ferry_buf_append_lit(&v, "::text");
-    } else {
-        ferry_buf_append_lit(&v, "NULL::text");
-    }
-    for (size_t i = 0; i < c->n_transforms && !v.failed; i++) {
-        ferry_buf_t w = {0};
-
-        switch (c->transforms[i]) {
-        case MAP_TRANSFORM_TRIM:
-            ferry_buf_printf(&w, "btrim(%s, E' \\t\\n\\r\\f\\x0b')",
-                             ferry_buf_cstr(&v));
-            break;
-        case MAP_TRANSFORM_LOWER:
-            ferry_buf_printf(&w,
-                             "translate(%s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
-                             "'abcdefghijklmnopqrstuvwxyz')",
-                             ferry_buf_cstr(&v));
-            break;
-        case MAP_TRANSFORM_UPPER:
-            ferry_buf_printf(&w,
-                             "translate(%s, 'abcdefghijklmnopqrstuvwxyz', "
-                             "'ABCDEFGHIJKLMNOPQRSTUVWXYZ')",
-                             ferry_buf_cstr(&v));
-            break;
-        case MAP_TRANSFORM_NULLIF_EMPTY:
-            ferry_buf_printf(&w, "NULLIF(%s, '')", ferry_buf_cstr(&v));
-            break;
-        }
-        ferry_buf_close(&v);
-        v = w;
-    }
-    if (c->n_values > 0 && !v.failed) {
-        ferry_buf_t w = {0};
-
-        ferry_buf_printf(&w, "CASE %s", ferry_buf_cstr(&v));
-        for (size_t i = 0; i < c->n_values; i++) {
-            int k = map__vside_param(s, c->values[i].key);
-
-            if (c->values[i].value == NULL)
-                ferry_buf_printf(&w, " WHEN $%d::text THEN NULL", k);
-            else
-                ferry_buf_printf(&w, " WHEN $%d::text THEN $%d::text", k,
-                                 map__vside_param(s, c->values[i].value));
-        }
-        ferry_buf_printf(&w, " ELSE %s END", ferry_buf_cstr(&v));
-        ferry_buf_close(&v);
-        v = w;
-    }
-    if (c->default_value != NULL && !v.failed) {
-        ferry_buf_t w = {0};
-
-        ferry_buf_printf(&w, "COALESCE(%s, $%d::text)", ferry_buf_cstr(&v),
-                         map__vside_param(s, c->default_value));
-        ferry_buf_close(&v);
-        v = w;
-    }
-    if (c->json && !v.failed) {
-        ferry_buf_t w = {0};
-
-        ferry_buf_printf(&w, "pg_temp.ferry_json_or_null(%s)",
-                         ferry_buf_cstr(&v));
-        ferry_buf_close(&v);
-        v = w;
-    }
+    map_rules_value_sql(&v, c, &sx);
     if (v.failed)
         b->failed = true;
     else if (type->cast != NULL)

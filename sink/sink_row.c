@@ -2,234 +2,11 @@
  * sink/sink_row.c */
 #include "sink_row.h"
 
-#include <ctype.h>
+#include "map_rules.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* JSON syntax check, iterative over nesting depth. */
-static const char *
-json_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-static const char *
-json_string_end(const char *p, const char *end)
-{
-    p++;
-    while (p < end && *p != '"') {
-        if ((unsigned char)*p < 0x20)
-            return NULL;
-        if (*p == '\\') {
-            p++;
-            if (p >= end)
-                return NULL;
-            if (*p == 'u') {
-                int i;
-
-                for (i = 0; i < 4; i++)
-                    if (++p >= end || !isxdigit((unsigned char)*p))
-                        return NULL;
-            } else if (strchr("\"\\/bfnrt", *p) == NULL) {
-                return NULL;
-            }
-        }
-        p++;
-    }
-    return p < end ? p + 1 : NULL;
-}
-
-static const char *
-json_number_end(const char *p, const char *end)
-{
-    if (p < end && *p == '-')
-        p++;
-    if (p >= end || !isdigit((unsigned char)*p))
-        return NULL;
-    if (*p == '0')
-        p++;
-    else
-        while (p < end && isdigit((unsigned char)*p))
-            p++;
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || !isdigit((unsigned char)*p))
-            return NULL;
-        while (p < end && isdigit((unsigned char)*p))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || !isdigit((unsigned char)*p))
-            return NULL;
-        while (p < end && isdigit((unsigned char)*p))
-            p++;
-    }
-    return p;
-}
-
-static const char *
-json_scalar_end(const char *p, const char *end)
-{
-    static const char *const words[] = {"true", "false", "null"};
-    size_t i;
-
-    if (*p == '"')
-        return json_string_end(p, end);
-    for (i = 0; i < 3; i++) {
-        size_t n = strlen(words[i]);
-
-        if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
-            return p + n;
-    }
-    return json_number_end(p, end);
-}
-
-bool
-sink_json_valid(const char *s, size_t len)
-{
-    char stack[1024];
-    size_t depth = 0;
-    const char *p = s, *end = s + len;
-    bool want_value = true;
-
-    for (;;) {
-        p = json_ws(p, end);
-        if (p >= end)
-            return false;
-        if (want_value) {
-            if (*p == '{' || *p == '[') {
-                if (depth == sizeof(stack))
-                    return false;
-                stack[depth++] = *p++;
-                p = json_ws(p, end);
-                if (p < end && *p == (stack[depth - 1] == '{' ? '}' : ']')) {
-                    depth--;
-                    p++;
-                    want_value = false;
-                    goto after_value;
-                }
-                if (stack[depth - 1] == '{')
-                    goto want_key;
-                continue;
-            }
-            p = json_scalar_end(p, end);
-            if (p == NULL)
-                return false;
-        }
-    after_value:
-        p = json_ws(p, end);
-        if (depth == 0)
-            return p == end;
-        if (p >= end)
-            return false;
-        if (*p == ',') {
-            p++;
-            want_value = true;
-            if (stack[depth - 1] == '{')
-                goto want_key;
-            continue;
-        }
-        if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
-            return false;
-        depth--;
-        p++;
-        want_value = false;
-        goto after_value;
-    want_key:
-        p = json_ws(p, end);
-        if (p >= end || *p != '"')
-            return false;
-        p = json_string_end(p, end);
-        if (p == NULL)
-            return false;
-        p = json_ws(p, end);
-        if (p >= end || *p != ':')
-            return false;
-        p++;
-        want_value = true;
-    }
-}
-
-static char *
-trim_copy(const char *v)
-{
-    const char *b = v, *e = v + strlen(v);
-
-    while (*b != '\0' && isspace((unsigned char)*b))
-        b++;
-    while (e > b && isspace((unsigned char)e[-1]))
-        e--;
-    return strndup(b, (size_t)(e - b));
-}
-
-int
-sink_row_pipeline(const map_column_t *c, const char *v, char **out,
-                  ferry_err_t *err)
-{
-    char *cur = NULL;
-    size_t i;
-
-    *out = NULL;
-    if (c->n_from == 0)
-        v = NULL;
-    if (v != NULL && (cur = strdup(v)) == NULL)
-        return FERRY_ENOMEM;
-    for (i = 0; i < c->n_transforms && cur != NULL; i++) {
-        char *p;
-
-        switch (c->transforms[i]) {
-        case MAP_TRANSFORM_TRIM:
-            p = trim_copy(cur);
-            free(cur);
-            if ((cur = p) == NULL)
-                return FERRY_ENOMEM;
-            break;
-        case MAP_TRANSFORM_LOWER:
-        case MAP_TRANSFORM_UPPER:
-            for (p = cur; *p != '\0'; p++)
-                if ((unsigned char)*p < 0x80)
-                    *p = (char)(c->transforms[i] == MAP_TRANSFORM_LOWER
-                                    ? tolower((unsigned char)*p)
-                                    : toupper((unsigned char)*p));
-            break;
-        case MAP_TRANSFORM_NULLIF_EMPTY:
-            if (*cur == '\0') {
-                free(cur);
-                cur = NULL;
-            }
-            break;
-        }
-    }
-    for (i = 0; i < c->n_values && cur != NULL; i++) {
-        if (strcmp(c->values[i].key, cur) == 0) {
-            free(cur);
-            cur = NULL;
-            if (c->values[i].value != NULL &&
-                (cur = strdup(c->values[i].value)) == NULL)
-                return FERRY_ENOMEM;
-            break;
-        }
-    }
-    if (cur == NULL && c->default_value != NULL &&
-        (cur = strdup(c->default_value)) == NULL)
-        return FERRY_ENOMEM;
-    if (cur != NULL && c->json && !sink_json_valid(cur, strlen(cur))) {
-        free(cur);
-        cur = NULL;
-        if (c->on_invalid == MAP_ON_INVALID_ERROR)
-            return ferry_err_set(err, FERRY_EDATA,
-                                 "column \"%s\": value is not valid JSON",
-                                 c->name);
-    }
-    *out = cur;
-    return 0;
-}
 
 int
 sink_row_uuid(const sink_uuidctx_t *ctx, const char *entity, const char *lkey,
@@ -335,7 +112,7 @@ build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
     for (i = 0; i < n; i++)
         if (row->keyvals[i] == NULL)
             return ferry_err_set(err, FERRY_EDATA, "a key column is NULL");
-    row->lkey = map_uuid_legacy_key((const char *const *)row->keyvals, n);
+    row->lkey = map_rules_legacy_key((const char *const *)row->keyvals, n);
     if (row->lkey == NULL)
         return FERRY_ENOMEM;
     return sink_row_uuid(ctx, e->name, row->lkey, row->uuid);
@@ -399,7 +176,7 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
             goto done;
     }
     {
-        char *lkey = map_uuid_legacy_key((const char *const *)vals, n);
+        char *lkey = map_rules_legacy_key((const char *const *)vals, n);
 
         if (lkey == NULL) {
             rc = FERRY_ENOMEM;
@@ -441,7 +218,7 @@ build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
         if (c->n_from > 0 &&
             (rc = source_text(ev->after, c->from[0], &src, err)) != 0)
             return rc;
-        rc = sink_row_pipeline(c, src, &row->vals[i], err);
+        rc = map_rules_value(c, src, &row->vals[i], err);
         free(src);
         if (rc != 0)
             return rc;

@@ -2,9 +2,11 @@
  * the row's UUID and every ref resolved to its parent's UUID.
  * sink/sink_row.h
  *
- * The pipeline of docs/mapping.md: the source value, each transform in
+ * The pipeline of docs/mapping.md (the source value, each transform in
  * order, the values map, the default when the result is NULL, then JSON
- * validation when json is set.  UUIDs come from the id-map's imported rows
+ * validation when json is set) is the mapping's map_rules_value()
+ * (map_rules.h), next to its SQL twin for validate.  UUIDs come from the
+ * id-map's imported rows
  * first, else UUIDv5 (map_uuid_entity()).  Pure: no database access.  Not
  * thread-safe per row; the model and the imported map are only read.
  */
@@ -67,17 +69,6 @@ void sink_row_clear(sink_row_t *row);
  * soft, a delete after an upsert keeps the row and stamps it), an upsert
  * overlays the columns it sent on dst's.  src is cleared. */
 void sink_row_merge(sink_row_t *dst, sink_row_t *src, bool soft);
-
-/* Runs the value pipeline of copy column c (borrowed) on value v (borrowed,
- * NULL for SQL NULL).  On success *out is a new string (free with free())
- * or NULL for SQL NULL, and returns 0; FERRY_EDATA for JSON that does not
- * parse with on_invalid: error; FERRY_ENOMEM. */
-int sink_row_pipeline(const map_column_t *c, const char *v, char **out,
-                      ferry_err_t *err) FERRY_WUR;
-
-/* True when the len bytes at s are one valid JSON text (RFC 8259); numbers
- * of any size are accepted, unlike jansson. */
-bool sink_json_valid(const char *s, size_t len);
 
 /* The UUID of entity's row with legacy key lkey (both borrowed): the
  * imported one if any, else UUIDv5.  Writes text into out

@@ -1,6 +1,8 @@
-/* ferry-map keys: the reference of every key ferry.yaml may hold.
+/* ferry-map keys: the reference of every key ferry.yaml may hold, and of
+ * every transform.
  * mapping/tool/cmd_keys.c */
 #include "ferry_map.h"
+#include "map_rules.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +16,9 @@ tool_cmd_keys(int argc, char **argv)
                "key, type,\n"
                "default, meaning) as a Markdown table, from the table the "
                "parser\n"
-               "itself validates against.\n\n"
+               "itself validates against, then every transform (name, "
+               "meaning) from\n"
+               "the table of the value rules.\n\n"
                "Usage:\n"
                "  ferry-map keys\n");
         return TOOL_EXIT_OK;
@@ -25,5 +29,7 @@ tool_cmd_keys(int argc, char **argv)
         return tool_usage_error("keys ");
     }
     map_config_print_keys(stdout);
+    printf("\n");
+    map_rules_print_transforms(stdout);
     return TOOL_EXIT_OK;
 }

@@ -1,5 +1,7 @@
-/* The mapping reference in docs/ carries the key table the parser uses:
- * every row `ferry-map keys` prints must be in docs/mapping.md as is.
+/* The mapping reference in docs/ carries the key table the parser uses and
+ * the table of transforms the value rules use: every row `ferry-map keys`
+ * prints must be in docs/mapping.md as is, and the transforms' table there
+ * must hold those rows and no others.
  * tests/unit/mapping/test_map_docs.c */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <cmocka.h>
 
 #include "map_config.h"
+#include "map_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +37,31 @@ slurp(const char *path)
     return text;
 }
 
+/* What print writes, as a new string (free with free()). */
+static char *
+printed(void (*print)(FILE *out))
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    assert_non_null(out);
+    print(out);
+    fclose(out);
+    assert_non_null(text);
+    return text;
+}
+
 static void
 test_docs_carry_every_key(void **state)
 {
     char *docs = slurp("../../../docs/mapping.md");
-    char *table = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&table, &len);
+    char *table = printed(map_config_print_keys);
     char *line;
     char *nl;
 
     (void)state;
     assert_non_null(docs);
-    map_config_print_keys(out);
-    fclose(out);
     for (line = table; *line != '\0'; line = nl + 1) {
         nl = strchr(line, '\n');
         assert_non_null(nl);
@@ -61,11 +75,39 @@ test_docs_carry_every_key(void **state)
     free(docs);
 }
 
+/* The whole table as one block: every row in order, none missing, none
+ * more (the line after the block is no row). */
+static void
+test_docs_list_exactly_the_transforms(void **state)
+{
+    char *docs = slurp("../../../docs/mapping.md");
+    char *table = printed(map_rules_print_transforms);
+    size_t len = strlen(table);
+    const char *at;
+
+    (void)state;
+    assert_non_null(docs);
+    at = strstr(docs, table);
+    if (at == NULL)
+        fail_msg("docs/mapping.md lacks the table of transforms, as "
+                 "\"ferry-map keys\" prints it:\n%s",
+                 table);
+    if (strstr(at + 1, "| transform | what it does |") != NULL)
+        fail_msg("docs/mapping.md has the table of transforms twice");
+    if (at[len] == '|')
+        fail_msg("docs/mapping.md lists a transform the code does not "
+                 "have: %.*s",
+                 (int)strcspn(at + len, "\n"), at + len);
+    free(table);
+    free(docs);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_docs_carry_every_key),
+        cmocka_unit_test(test_docs_list_exactly_the_transforms),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,7 +239,10 @@ static const err_case_t cases[] = {
     {"transform_unknown",
      ENT "  p: {source: p, target: p, columns: {a: {from: a, transform: "
          "[trim, title]}}}\n",
-     "entities.p.columns.a.transform", "invalid transform \"title\"", 5},
+     "entities.p.columns.a.transform",
+     "invalid transform \"title\" (expected trim, lower, upper or "
+     "nullif_empty)",
+     5},
     {"transform_empty",
      ENT "  p: {source: p, target: p, columns: {a: {from: a, transform: "
          "[]}}}\n",

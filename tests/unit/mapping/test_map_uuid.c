@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "map_rules.h"
 #include "map_uuid.h"
 
 #include <stdlib.h>
@@ -52,19 +53,19 @@ test_entity_uuid_is_v5_of_entity_colon_key(void **state)
 
     (void)state;
     assert_int_equal(map_uuid_parse(NS_FERRY, &ns), 0);
-    key = map_uuid_legacy_key(one, 1);
+    key = map_rules_legacy_key(one, 1);
     assert_string_equal(key, "42");
     assert_int_equal(map_uuid_entity(&ns, "offices", key, &u), 0);
     assert_string_equal(map_uuid_format(&u, buf),
                         "b7e34874-da14-5653-8d74-c9250da3b3fb");
     free(key);
-    key = map_uuid_legacy_key(two, 2);
+    key = map_rules_legacy_key(two, 2);
     assert_string_equal(key, "7,3");
     assert_int_equal(map_uuid_entity(&ns, "order_lines", key, &u), 0);
     assert_string_equal(map_uuid_format(&u, buf),
                         "2394bb4f-d243-5fe1-a077-7682819b2421");
     free(key);
-    key = map_uuid_legacy_key(odd, 2);
+    key = map_rules_legacy_key(odd, 2);
     assert_string_equal(key, "a\\,b,c\\\\d");
     assert_int_equal(map_uuid_entity(&ns, "tags", key, &u), 0);
     assert_string_equal(map_uuid_format(&u, buf),

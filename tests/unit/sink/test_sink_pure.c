@@ -53,55 +53,6 @@ load(void)
     return cfg;
 }
 
-static void
-pipeline(void **state)
-{
-    map_config_t *cfg = load();
-    const map_entity_t *e = map_config_entity(cfg, "offices");
-    ferry_err_t err = {0, ""};
-    char *out;
-
-    (void)state;
-    assert_int_equal(sink_row_pipeline(&e->columns[0], "  HeLLo ", &out, &err),
-                     0);
-    assert_string_equal(out, "hello");
-    free(out);
-    assert_int_equal(sink_row_pipeline(&e->columns[0], "   ", &out, &err), 0);
-    assert_string_equal(out, "none"); /* nullif_empty, then default */
-    free(out);
-    assert_int_equal(sink_row_pipeline(&e->columns[1], "A", &out, &err), 0);
-    assert_string_equal(out, "active");
-    free(out);
-    assert_int_equal(sink_row_pipeline(&e->columns[1], "X", &out, &err), 0);
-    assert_null(out);
-    assert_int_equal(sink_row_pipeline(&e->columns[1], "Q", &out, &err), 0);
-    assert_string_equal(out, "Q");
-    free(out);
-    assert_int_equal(
-        sink_row_pipeline(&e->columns[2], "{\"a\": 1e400}", &out, &err), 0);
-    assert_string_equal(out, "{\"a\": 1e400}");
-    free(out);
-    assert_int_equal(sink_row_pipeline(&e->columns[2], "{bad", &out, &err),
-                     FERRY_EDATA);
-    map_config_free(cfg);
-}
-
-static void
-json_valid(void **state)
-{
-    (void)state;
-    {
-        const char *ok = "[1, -2.5e+3, \"x\\u0041\", {}, []]";
-
-        assert_true(sink_json_valid(ok, strlen(ok)));
-    }
-    assert_true(sink_json_valid(" null ", 6));
-    assert_false(sink_json_valid("[1,]", 4));
-    assert_false(sink_json_valid("{\"a\" 1}", 7));
-    assert_false(sink_json_valid("01", 2));
-    assert_false(sink_json_valid("", 0));
-}
-
 static sink_event_t *
 ev(const char *table, const char *txid, long order, unsigned commit,
    unsigned change, const char *after, int slot, int64_t off)
@@ -395,7 +346,6 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pipeline),   cmocka_unit_test(json_valid),
         cmocka_unit_test(reassembly), cmocka_unit_test(malformed),
         cmocka_unit_test(collapse),   cmocka_unit_test(sql_quoting),
         cmocka_unit_test(spill_take),
