@@ -295,7 +295,10 @@ keep_rows(cdc_incsnap_t *inc, size_t ti, PGresult *res, ferry_err_t *err)
         free(inc->last_key[k]);
         inc->last_key[k] = strdup(PQgetvalue(res, n - 1, (int)kidx[k]));
         if (inc->last_key[k] == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory keeping the last key of a "
+                                 "chunk of table \"%s.%s\"",
+                                 t->schema, t->table);
     }
     if (n > 0)
         inc->nlast = t->nkey;
@@ -323,11 +326,18 @@ start_table(cdc_incsnap_t *inc, PGconn *sql, size_t ti, ferry_err_t *err)
     }
     if (inc->values == NULL || inc->lengths == NULL || inc->last_key == NULL ||
         inc->rows == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory starting the re-snapshot of table "
+                             "\"%s.%s\"",
+                             t->schema, t->table);
     ferry_info("re-snapshot of table \"%s.%s\" started", t->schema, t->table);
-    return cdc_snapshot_keyset_sql(sql, t,
-                                   cdc_tables_key_index(inc->tables, ti),
-                                   &inc->sql_first, &inc->sql_next);
+    if (cdc_snapshot_keyset_sql(sql, t, cdc_tables_key_index(inc->tables, ti),
+                                &inc->sql_first, &inc->sql_next) != FERRY_OK)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory building the re-snapshot queries "
+                             "of table \"%s.%s\"",
+                             t->schema, t->table);
+    return FERRY_OK;
 }
 
 static void

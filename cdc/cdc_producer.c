@@ -125,7 +125,8 @@ cdc_producer_new(const map_config_t *cfg, cdc_lsnwin_t *win, ferry_err_t *err)
     char errstr[512];
 
     if (p == NULL || conf == NULL) {
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory creating the Kafka producer");
         goto fail;
     }
     p->win = win;

@@ -166,15 +166,18 @@ cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
     if (ident == NULL || add == NULL ||
         (addlit = PQescapeLiteral(conn, add, strlen(add))) == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM,
-                           "could not build START_REPLICATION for slot "
-                           "\"%s\"",
+                           "out of memory building START_REPLICATION for "
+                           "slot \"%s\"",
                            slot);
         goto done;
     }
     len = strlen(addlit) + strlen(ident) + 512;
     sql = malloc(len);
     if (sql == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory building START_REPLICATION for "
+                           "slot \"%s\"",
+                           slot);
         goto done;
     }
     snprintf(sql, len,

@@ -458,7 +458,10 @@ read_table(reader_t *rd, size_t ti, ferry_err_t *err)
         rd->values = calloc(rd->cap, sizeof(*rd->values));
         rd->lengths = calloc(rd->cap, sizeof(*rd->lengths));
         if (rd->values == NULL || rd->lengths == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory reading the %zu columns of "
+                                 "table \"%s.%s\"",
+                                 t->ncolumns, t->schema, t->table);
     }
     if (!build_queries(rd, t, keyset))
         return ferry_err_set(err, FERRY_ECONFIG,
@@ -524,7 +527,9 @@ reader_begin(reader_t *rd, const cdc_snapshot_gucs_t *g, char *name,
         char sql[160];
 
         if (lit == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory importing snapshot \"%s\"",
+                                 name);
         snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit);
         PQfreemem(lit);
         if ((rc = ferry_pg_exec(rd->conn, sql, 0, NULL, NULL, NULL,
@@ -714,7 +719,10 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
     pthread_mutex_init(&sh.mu, NULL);
     sh.prog = cdc_progress_new(ctx->tables, ctx->cfg->source_slot);
     if (sh.prog == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory starting the snapshot of slot "
+                           "\"%s\"",
+                           ctx->cfg->source_slot);
         goto done;
     }
     ferry_info("slot \"%s\": snapshot of %zu tables at " FERRY_LSN_FMT

@@ -538,7 +538,10 @@ setup_resnapshot(stream_t *s, ferry_err_t *err)
                              s->opts->resnapshot_chunk);
     s->add_tables = calloc(n + 2, sizeof(*s->add_tables));
     if (s->inc == NULL || s->add_tables == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory preparing the re-snapshots of "
+                             "slot \"%s\"",
+                             s->cfg->source_slot);
     for (size_t i = 0; i < n; i++)
         s->add_tables[i] = names[i];
     s->nadd = n;
@@ -580,7 +583,10 @@ setup(stream_t *s, ferry_err_t *err)
     s->win = cdc_lsnwin_new(s->opts->max_inflight, 0);
     s->topics = calloc(n + 1, sizeof(*s->topics));
     if (s->win == NULL || s->topics == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory starting the stream of slot "
+                             "\"%s\" (%zu tables)",
+                             s->cfg->source_slot, n);
     if ((s->prod = cdc_producer_new(s->cfg, s->win, err)) == NULL)
         return err ? err->status : FERRY_EFATAL;
     for (size_t i = 0; i < n; i++) {

@@ -5,8 +5,9 @@
  *
  * This header defines the format; docs/format.md describes it.  ferry-cdc
  * writes its messages with these names and ferry-sink reads them with the
- * same names, so renaming a field is one edit here (and the golden files
- * under tests/unit/cdc/golden change with it).
+ * same names (and writes its dead letters with them), so renaming a field is
+ * one edit here (and the golden files under tests/unit/cdc/golden change
+ * with it).
  *
  * Field names are string-literal macros, so that the writer's hot path can
  * paste them into the JSON fragments it appends:
@@ -247,6 +248,24 @@ int ferry_wire_snaprec_decode(const void *v, size_t n,
 
 /* Frees what a decoded record owns and zeroes it. */
 void ferry_wire_snaprec_clear(ferry_wire_snaprec_t *rec);
+
+/* ---- Dead-letter topic -----------------------------------------------------
+ * ferry-sink's: one message per message it could not parse, row the target
+ * rejected, or row whose parent is missing under on_missing: error
+ * (docs/sink.md, Bad data).  Key: the failed message's key (none when it
+ * had none); value
+ *   {"reason":..,"entity":..,"topic":..,"partition":..,"offset":..,
+ *    "key":..,"value":..}
+ * A parked row taken out again no longer knows its topic: topic is null and
+ * partition -1, offset still the one it was read at. */
+
+#define FERRY_WIRE_F_DLQ_REASON "reason"       /* why, as text */
+#define FERRY_WIRE_F_DLQ_ENTITY "entity"       /* the entity, or null */
+#define FERRY_WIRE_F_DLQ_TOPIC "topic"         /* read from, or null */
+#define FERRY_WIRE_F_DLQ_PARTITION "partition" /* its partition, or -1 */
+#define FERRY_WIRE_F_DLQ_OFFSET "offset"       /* its offset */
+#define FERRY_WIRE_F_DLQ_KEY "key"             /* its key as text, or null */
+#define FERRY_WIRE_F_DLQ_VALUE "value"         /* its value as text, or null */
 
 /* ---- Schema-change topic (defined; published from a coming release) -------
  * One record on <prefix>.schema per change of a captured table's columns.

@@ -432,7 +432,8 @@ map_check_run(const map_config_t *cfg, PGconn *src, PGconn *tgt,
     c.src = calloc(n + 1, sizeof(*c.src));
     c.tgt = calloc(n + 1, sizeof(*c.tgt));
     if (c.src == NULL || c.tgt == NULL) {
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory reading the tables of %zu entities", n);
         goto done;
     }
     rc = read_tables(&c, src, tgt, err);
@@ -445,7 +446,8 @@ map_check_run(const map_config_t *cfg, PGconn *src, PGconn *tgt,
             check_target(&c, i);
     }
     if (diags->oom) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory recording what the check found");
         goto done;
     }
     rc = 0;

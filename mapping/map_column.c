@@ -32,12 +32,24 @@ entity_names(map_parser_t *p, char *buf, size_t len)
     }
 }
 
+/* Index of entity name in p->names (collected before any entity is
+ * parsed), or MAP__NONE. */
+static size_t
+entity_index(const map_parser_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_names; i++) {
+        if (p->names[i] && strcmp(p->names[i], name) == 0)
+            return i;
+    }
+    return MAP__NONE;
+}
+
 static size_t
 resolve_entity(map_parser_t *p, yaml_node_t *n, const char *path,
                const char *name)
 {
     char names[512];
-    size_t idx = map__entity_index(p, name);
+    size_t idx = entity_index(p, name);
 
     if (idx == MAP__NONE) {
         entity_names(p, names, sizeof(names));

@@ -1,7 +1,8 @@
 /* Loading ferry.yaml: the document, the top-level sections, the model's life.
  * mapping/map_config.c
  *
- * Entities and their columns are parsed in map_entity.c and map_column.c;
+ * Entities and their columns are parsed in map_entity.c and map_column.c
+ * (map_entity.c also defines map_entity_column(), which its checks use);
  * the apply order comes from map_plan.c.  Everything found wrong is added to
  * the caller's diagnostics; the model is handed out only when there were
  * none.
@@ -382,16 +383,6 @@ map_entity_topic(const map_config_t *cfg, const map_entity_t *entity)
 {
     (void)cfg;
     return entity->topic;
-}
-
-const map_column_t *
-map_entity_column(const map_entity_t *entity, const char *name)
-{
-    for (size_t i = 0; i < entity->n_columns; i++) {
-        if (strcmp(entity->columns[i].name, name) == 0)
-            return &entity->columns[i];
-    }
-    return NULL;
 }
 
 const char *

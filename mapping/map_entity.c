@@ -28,14 +28,17 @@ map__is_entity_name(const char *s)
     return true;
 }
 
-size_t
-map__entity_index(map_parser_t *p, const char *name)
+/* Declared in map_config.h with the model's other lookups; defined here,
+ * beside its one caller in the parser (check_reserved()), so that the
+ * entities parser does not call back up into map_config.c. */
+const map_column_t *
+map_entity_column(const map_entity_t *entity, const char *name)
 {
-    for (size_t i = 0; i < p->n_names; i++) {
-        if (p->names[i] && strcmp(p->names[i], name) == 0)
-            return i;
+    for (size_t i = 0; i < entity->n_columns; i++) {
+        if (strcmp(entity->columns[i].name, name) == 0)
+            return &entity->columns[i];
     }
-    return MAP__NONE;
+    return NULL;
 }
 
 /* "[schema.]table" into its parts; schema defaults to public. */

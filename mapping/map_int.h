@@ -108,13 +108,14 @@ const char *const *map__string_list(map_parser_t *p, yaml_node_t *n,
                                     const char *path, size_t *count,
                                     bool empty_ok);
 
-/* Entity and column parsing (map_entity.c, map_column.c). */
+/* Entity and column parsing.  The parser calls only downward:
+ * map_config.c (the root) calls map_entity.c (the entities section), which
+ * calls map_column.c (each entity's columns). */
 bool map__is_entity_name(const char *s);
 void map__parse_entities(map_parser_t *p, yaml_node_t *n);
 void map__parse_columns(map_parser_t *p, map_entity_t *e, yaml_node_t *n,
                         const char *path);
-/* Index of entity name in p->names, or MAP__NONE. */
-size_t map__entity_index(map_parser_t *p, const char *name);
+/* The index of an entity that no name matched (a ref's ref_index). */
 #define MAP__NONE ((size_t)-1)
 
 #endif

@@ -141,7 +141,8 @@ side_query(PGconn *conn, const map__vside_t *s, const char *q, const char *nb,
     int n = s->n_params;
 
     if (p == NULL) {
-        ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory preparing the query to %s", what);
         return NULL;
     }
     if (n > 0)
@@ -192,7 +193,10 @@ load_types(vctx_t *cx, const map_entity_t *e, map__vtype_t *types,
             if (!PQgetisnull(res, r, 1) &&
                 (types[i].cast = strdup(PQgetvalue(res, r, 1))) == NULL) {
                 PQclear(res);
-                return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+                return ferry_err_set(err, FERRY_ENOMEM,
+                                     "out of memory reading the type of "
+                                     "target column \"%s\"",
+                                     e->columns[i].name);
             }
         }
         if (!types[i].found)
@@ -201,7 +205,8 @@ load_types(vctx_t *cx, const map_entity_t *e, map__vtype_t *types,
     }
     PQclear(res);
     if (msg[0] != '\0' && (*problem = strdup(msg)) == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory reporting that %s", msg);
     return 0;
 }
 
@@ -518,7 +523,10 @@ attach_errors(vctx_t *cx, const map_entity_t *e, vdiffs_t *d,
             continue;
         if ((v->error = strdup(PQgetvalue(res, r, 1))) == NULL) {
             PQclear(res);
-            return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory reading the sink's error for "
+                                 "legacy key \"%s\"",
+                                 v->key);
         }
         (*errored)++;
     }
@@ -640,8 +648,10 @@ validate_entity(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
     int rc = FERRY_ENOMEM;
 
     out->name = e->name;
-    if (types == NULL)
+    if (types == NULL) {
+        ferry_err_set(err, rc, "out of memory reading the target column types");
         goto done;
+    }
     if ((rc = load_types(cx, e, types, &out->problem, err)) != 0 ||
         out->problem != NULL)
         goto done;
@@ -649,11 +659,18 @@ validate_entity(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
         goto done;
     rc = map__vside_target(cx->cfg, e, cx->tgt,
                            cx->state ? cx->cfg->state_schema : NULL, &ts, err);
-    if (rc == 0)
-        rc = map__vside_source(cx->cfg, e, cx->src, types, pkeys, &ss, err);
+    if (rc == FERRY_ENOMEM)
+        ferry_err_set(err, rc, "out of memory building the target's queries");
+    if (rc == 0 && (rc = map__vside_source(cx->cfg, e, cx->src, types, pkeys,
+                                           &ss, err)) == FERRY_ENOMEM)
+        ferry_err_set(err, rc, "out of memory building the source's queries");
     if (rc == FERRY_ECONFIG) {
         out->problem = strdup(err->msg);
-        rc = out->problem ? 0 : FERRY_ENOMEM;
+        rc = out->problem != NULL
+                 ? 0
+                 : ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory reporting why the entity "
+                                 "cannot be compared");
         goto done;
     }
     if (rc != 0)
@@ -690,12 +707,12 @@ validate_entity(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
     for (size_t i = 0; rc == 0 && i < d.n; i++)
         out->n[d.v[i].kind]++;
     if (rc == 0 && list_rows(cx, out, &d, &parked) != 0)
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory listing the differing rows in the "
+                           "report");
 done:
-    if (rc == FERRY_ENOMEM && err->status != FERRY_ENOMEM)
-        ferry_err_set(err, rc, "out of memory");
     if (rc != 0)
-        ferry_err_prefix(err, "entity \"%s\": ", e->name);
+        ferry_err_prefix(err, "entity \"%s\"", e->name);
     out->agree =
         rc == 0 && out->problem == NULL && out->n[MAP_VKIND_MISSING] == 0 &&
         out->n[MAP_VKIND_EXTRA] == 0 && out->n[MAP_VKIND_CHANGED] == 0 &&
@@ -813,7 +830,10 @@ map_validate_run(const map_config_t *cfg, PGconn *src, PGconn *tgt,
     if (r == NULL || (r->entities = calloc(cfg->n_entities + 1,
                                            sizeof(*r->entities))) == NULL) {
         free(r);
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory creating the report of %zu "
+                             "entities",
+                             cfg->n_entities);
     }
     for (size_t i = 0; i < cfg->n_entities; i++)
         for (size_t c = 0; c < cfg->entities[i].n_columns; c++)

@@ -2,7 +2,10 @@
  * scale-out mode.
  * sink/sink_consumer.c */
 #include "sink_consumer.h"
+
+#include "ferry_buf.h"
 #include "ferry_log.h"
+#include "ferry_wire.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -107,8 +110,9 @@ int
 sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
                    const char *group, ferry_err_t *err)
 {
-    char tx[300];
+    ferry_buf_t tx;
     size_t i;
+    int rc;
 
     memset(c, 0, sizeof(*c));
     c->group = group;
@@ -117,16 +121,25 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
     if (c->topics == NULL || c->slot_of == NULL)
         return ferry_err_set(err, FERRY_ENOMEM,
                              "out of memory creating the Kafka consumer");
-    snprintf(tx, sizeof(tx), "%s.transaction", cfg->kafka_topic_prefix);
-    if (add_topic(c, tx) != 0)
-        return ferry_err_set(err, FERRY_ENOMEM,
-                             "out of memory creating the Kafka consumer");
+    /* topics[0] is the transaction topic (slots know it by index 0). */
+    ferry_buf_init(&tx);
+    ferry_wire_topic_append(&tx, cfg->kafka_topic_prefix,
+                            FERRY_WIRE_TOPIC_TRANSACTION);
+    rc = ferry_buf_status(&tx, err, "naming the transaction topic");
+    if (rc == 0 && add_topic(c, ferry_buf_cstr(&tx)) != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory creating the Kafka consumer");
+    ferry_buf_close(&tx);
+    if (rc != 0)
+        return rc;
     for (i = 0; i < cfg->n_entities; i++)
         if (add_topic(c, map_entity_topic(cfg, &cfg->entities[i])) != 0)
             return ferry_err_set(err, FERRY_ENOMEM,
                                  "out of memory creating the Kafka consumer");
     c->rk = make_consumer(cfg, c, err);
-    return c->rk != NULL ? 0 : err->status;
+    if (c->rk == NULL)
+        return err != NULL ? err->status : FERRY_ECONFIG;
+    return 0;
 }
 
 /* The partitions of topic t (0 when it does not exist yet). */
@@ -139,7 +152,10 @@ topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
 
     *n = 0;
     if (rkt == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory reading the partitions of topic "
+                             "\"%s\"",
+                             t);
     e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
     rd_kafka_topic_destroy(rkt);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -191,7 +207,6 @@ sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
     return 0;
 }
 
-/* Appends a slot for partition p of topic ti; *out is its index. */
 /* Appends a slot for partition p of topic ti.  Returns the new slot's index,
  * or -1 with err set when memory runs out; the index is the only result, so
  * no caller can read an unset out-parameter. */
@@ -256,7 +271,10 @@ sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
     rd_kafka_resp_err_t e;
 
     if (counts == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory counting the partitions of %zu "
+                             "topics",
+                             c->n_topics);
     for (ti = 0; rc == 0 && ti < c->n_topics; ti++) {
         rc = topic_partitions(c, c->topics[ti], &counts[ti], err);
         total += (size_t)counts[ti];
@@ -265,7 +283,8 @@ sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
         goto done;
     list = rd_kafka_topic_partition_list_new((int)total + 1);
     if (list == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory assigning %zu partitions", total);
         goto done;
     }
     for (ti = 0; rc == 0 && ti < c->n_topics; ti++)
@@ -295,7 +314,9 @@ sink_consumer_assign_next(sink_consumer_t *c, ferry_err_t *err)
     size_t i;
 
     if (list == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory assigning %zu partitions",
+                             c->n_slots);
     for (i = 0; i < c->n_slots; i++)
         rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
                                           c->slots[i].partition)
@@ -328,7 +349,9 @@ sink_consumer_subscribe(sink_consumer_t *c, ferry_err_t *err)
     size_t ti;
 
     if (list == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory joining consumer group \"%s\"",
+                             c->group);
     /* topics[0] is the transaction topic: the scale-out mode applies
      * events one by one and does not reassemble transactions. */
     for (ti = 1; ti < c->n_topics; ti++)
@@ -399,7 +422,10 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
     idx = calloc((size_t)parts->cnt + 1, sizeof(*idx));
     if (idx == NULL)
-        rc = ferry_err_set(&c->failure, FERRY_ENOMEM, "out of memory");
+        rc = ferry_err_set(&c->failure, FERRY_ENOMEM,
+                           "out of memory taking %d partitions from consumer "
+                           "group \"%s\"",
+                           parts->cnt, c->group);
     for (i = 0; rc == 0 && i < parts->cnt; i++)
         rc = slot_for(c, parts->elems[i].topic, parts->elems[i].partition,
                       &idx[i], &c->failure);
@@ -457,7 +483,9 @@ sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err)
     int rc = 0;
 
     if (list == NULL)
-        return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory seeking back to the stored "
+                             "offsets");
     /* Subscribed: seek within the group's assignment, never replace it. */
     for (i = 0; i < c->n_slots; i++)
         if (c->slots[i].owned)

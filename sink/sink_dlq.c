@@ -4,6 +4,7 @@
 
 #include "ferry_buf.h"
 #include "ferry_log.h"
+#include "ferry_wire.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -50,7 +51,7 @@ sink_dlq_new(const map_config_t *cfg, const char *q_state,
     d->state_schema = cfg->state_schema;
     d->slot_topic = slot_topic;
     d->arg = arg;
-    ferry_buf_printf(&b, "%s.dlq", cfg->kafka_topic_prefix);
+    ferry_wire_topic_append(&b, cfg->kafka_topic_prefix, FERRY_WIRE_TOPIC_DLQ);
     if (b.failed || (d->topic = strdup(ferry_buf_cstr(&b))) == NULL)
         goto oom;
     ferry_buf_reset(&b);
@@ -104,15 +105,17 @@ sink_dlq_free(sink_dlq_t *d)
     free(d);
 }
 
-/* Produces the dead letter of ev. */
+/* Produces the dead letter of ev, in common/ferry_wire.h's format. */
 static int
 produce(sink_dlq_t *d, const sink_event_t *ev, const char *entity,
         const char *topic, int partition, const char *reason, ferry_err_t *err)
 {
-    json_t *o = json_pack("{s:s, s:s?, s:s?, s:i, s:I, s:s?, s:s?}", "reason",
-                          reason, "entity", entity, "topic", topic, "partition",
-                          partition, "offset", (json_int_t)ev->pos.offset,
-                          "key", ev->raw_key, "value", ev->raw);
+    json_t *o = json_pack(
+        "{s:s, s:s?, s:s?, s:i, s:I, s:s?, s:s?}", FERRY_WIRE_F_DLQ_REASON,
+        reason, FERRY_WIRE_F_DLQ_ENTITY, entity, FERRY_WIRE_F_DLQ_TOPIC, topic,
+        FERRY_WIRE_F_DLQ_PARTITION, partition, FERRY_WIRE_F_DLQ_OFFSET,
+        (json_int_t)ev->pos.offset, FERRY_WIRE_F_DLQ_KEY, ev->raw_key,
+        FERRY_WIRE_F_DLQ_VALUE, ev->raw);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     size_t klen = ev->raw_key != NULL ? strlen(ev->raw_key) : 0;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__FAIL;

@@ -1,5 +1,6 @@
 /* Unit tests of the wire format's shared pieces: the sequence, the
- * transaction id, topic names and the control records.
+ * transaction id, topic names, the control records and the dead letter's
+ * field names.
  * tests/unit/common/test_ferry_wire.c
  *
  * The expected bytes are spelt out here rather than built from the
@@ -307,6 +308,21 @@ test_heartbeat_key_and_value(void **state)
     free(s);
 }
 
+/* ferry-sink's dead letters are read by people and tools, not by ferry:
+ * their field names are those docs/format.md lists. */
+static void
+test_dead_letter_field_names(void **state)
+{
+    (void)state;
+    assert_string_equal(FERRY_WIRE_F_DLQ_REASON, "reason");
+    assert_string_equal(FERRY_WIRE_F_DLQ_ENTITY, "entity");
+    assert_string_equal(FERRY_WIRE_F_DLQ_TOPIC, "topic");
+    assert_string_equal(FERRY_WIRE_F_DLQ_PARTITION, "partition");
+    assert_string_equal(FERRY_WIRE_F_DLQ_OFFSET, "offset");
+    assert_string_equal(FERRY_WIRE_F_DLQ_KEY, "key");
+    assert_string_equal(FERRY_WIRE_F_DLQ_VALUE, "value");
+}
+
 static void
 test_snapshot_record_bytes_and_round_trip(void **state)
 {
@@ -555,6 +571,7 @@ main(void)
         cmocka_unit_test(test_topic_names_are_prefix_dot_kind),
         cmocka_unit_test(test_topic_parse_knows_only_the_control_topics),
         cmocka_unit_test(test_heartbeat_key_and_value),
+        cmocka_unit_test(test_dead_letter_field_names),
         cmocka_unit_test(test_snapshot_record_bytes_and_round_trip),
         cmocka_unit_test(test_snapshot_record_decode_rejects_malformed_records),
         cmocka_unit_test(test_schema_change_key_and_value_bytes),

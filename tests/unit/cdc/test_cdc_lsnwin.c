@@ -1,5 +1,5 @@
 /* Unit tests of the in-flight window that decides which LSN may be confirmed.
- * tests/unit/cdc_stream/test_lsnwin.c */
+ * tests/unit/cdc/test_cdc_lsnwin.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
