@@ -276,31 +276,84 @@ cdc_env_key_changed(const cdc_w2j_msg_t *msg, const cdc_table_t *t)
     return false;
 }
 
-/* Appends ,"absent":["c",...] for each table column that an UPDATE left out
- * (an unchanged TOASTed value), if there is any. */
-static void
-append_absent(ferry_buf_t *b, const cdc_w2j_cols_t *cols, const cdc_table_t *t)
+/* The table column j an UPDATE left out of cols: its entry in identity
+ * (the old row), or NULL when identity does not hold it either. */
+static const cdc_w2j_col_t *
+old_value(const cdc_w2j_msg_t *m, const cdc_table_t *t, size_t j)
 {
-    size_t at = 0;
-    bool any = false;
+    return cdc_w2j_cols_find(&m->identity, t->columns[j], strlen(t->columns[j]),
+                             j);
+}
 
-    for (size_t j = 0; j < t->ncolumns; j++) {
-        const char *name = t->columns[j];
+/* Moves *j to the next of the table's columns, from *j on, that cols
+ * lacks; *at follows cols.  wal2json and the descriptor both list columns
+ * in attnum order, so the next entry is almost always the one.  Returns
+ * false past the last column. */
+static bool
+next_missing(const cdc_table_t *t, const cdc_w2j_cols_t *cols, size_t *j,
+             size_t *at)
+{
+    for (; *j < t->ncolumns; (*j)++) {
+        const char *name = t->columns[*j];
         size_t n = strlen(name);
 
-        /* wal2json and the descriptor both list columns in attnum order,
-         * so the next entry is almost always the one. */
-        if (at < cols->n && cdc_w2j_tok_eq(cols->v[at].name, name, n)) {
-            at++;
+        if (*at < cols->n && cdc_w2j_tok_eq(cols->v[*at].name, name, n)) {
+            (*at)++;
             continue;
         }
-        if (cdc_w2j_cols_find(cols, name, n, at) != NULL)
+        if (cdc_w2j_cols_find(cols, name, n, *at) == NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Appends the new row of an UPDATE: wal2json's columns, then each column it
+ * left out (an unchanged TOASTed value) that the old row holds: with
+ * REPLICA IDENTITY FULL PostgreSQL logs the whole old row, TOAST values
+ * detoasted, so the event is complete.  Returns whether some column is in
+ * neither (then "absent" names it). */
+static bool
+append_new_row(ferry_buf_t *b, const cdc_w2j_msg_t *m, const cdc_table_t *t)
+{
+    bool unknown = false;
+    size_t j = 0, at = 0;
+
+    append_row(b, &m->columns);
+    if (m->identity.n == 0 || b->failed)
+        return next_missing(t, &m->columns, &j, &at);
+    b->len--; /* reopen the object: its '}' is the last byte */
+    for (; next_missing(t, &m->columns, &j, &at); j++) {
+        const cdc_w2j_col_t *old = old_value(m, t, j);
+
+        if (old == NULL) {
+            unknown = true;
+            continue;
+        }
+        if (b->len > 0 && b->data[b->len - 1] != '{')
+            ferry_buf_putc(b, ',');
+        append_member(b, old);
+    }
+    ferry_buf_putc(b, '}');
+    return unknown;
+}
+
+/* Appends ,"absent":["c",...] for each table column that an UPDATE left out
+ * (an unchanged TOASTed value) and the old row does not hold. */
+static void
+append_absent(ferry_buf_t *b, const cdc_w2j_msg_t *m, const cdc_table_t *t)
+{
+    bool any = false;
+
+    for (size_t j = 0, at = 0; next_missing(t, &m->columns, &j, &at); j++) {
+        const char *name = t->columns[j];
+
+        if (old_value(m, t, j) != NULL)
             continue;
         if (any)
             ferry_buf_putc(b, ',');
         else
             ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_ABSENT "\":[");
-        ferry_buf_append_json_str(b, name, n);
+        ferry_buf_append_json_str(b, name, strlen(name));
         any = true;
     }
     if (any)
@@ -337,8 +390,8 @@ append_images(ferry_buf_t *b, const cdc_env_row_t *row)
         else
             ferry_buf_append_lit(b, "null");
         ferry_buf_append_lit(b, AFTER);
-        append_row(b, &m->columns);
-        append_absent(b, &m->columns, row->table);
+        if (append_new_row(b, m, row->table))
+            append_absent(b, m, row->table);
         return row->part == CDC_ENV_KEY_CHANGE_CREATE ? FERRY_WIRE_OP_CREATE
                                                       : FERRY_WIRE_OP_UPDATE;
     case 'D':

@@ -43,6 +43,8 @@ struct cdc_incsnap {
     bool pending;        /* the chunk waits for its watermark */
     bool ready;          /* the watermark arrived: publish the chunk */
     bool last_chunk;     /* the chunk ends the table */
+    bool first_chunk;    /* the chunk is the table's first */
+    uint64_t gen;        /* the table's generation when it started */
     char hw[64];         /* the pending watermark's content */
     uint64_t hw_lsn;     /* its LSN */
     uint64_t seq;        /* watermarks written so far */
@@ -108,6 +110,22 @@ reset_table(cdc_incsnap_t *inc)
     inc->published = 0;
 }
 
+/* The current table's description changed (cdc_tables_generation()):
+ * its queries and arrays no longer fit, and a chunk read or built with the
+ * old columns must not be published.  Its re-snapshot starts again. */
+static void
+restart_table(cdc_incsnap_t *inc)
+{
+    const cdc_table_t *t = cdc_tables_get(inc->tables, inc->queue[0]);
+
+    ferry_info("re-snapshot of table \"%s.%s\" starts again: its columns "
+               "or key changed",
+               t->schema, t->table);
+    reset_table(inc);
+    inc->pending = inc->ready = false;
+    inc->nrows = 0;
+}
+
 void
 cdc_incsnap_free(cdc_incsnap_t *inc)
 {
@@ -162,24 +180,62 @@ tok_string(cdc_w2j_tok_t tok)
     return s;
 }
 
-static void
-request_by_name(cdc_incsnap_t *inc, const char *name)
+/* The index of the captured table named "schema.table" (raw), or -1. */
+static long
+table_by_name(const cdc_incsnap_t *inc, const char *name)
 {
     size_t n = cdc_tables_count(inc->tables);
-    ferry_err_t err = {0, ""};
 
     for (size_t i = 0; i < n; i++) {
         const cdc_table_t *t = cdc_tables_get(inc->tables, i);
         size_t sl = strlen(t->schema);
 
         if (strncmp(name, t->schema, sl) == 0 && name[sl] == '.' &&
-            strcmp(name + sl + 1, t->table) == 0) {
-            if (cdc_incsnap_request(inc, i, &err) != FERRY_OK)
-                ferry_warn("signal ignored: %s", err.msg);
-            return;
+            strcmp(name + sl + 1, t->table) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Queues the tables of one signal (list, borrowed) parents first: in the
+ * mapping's dependency order, whatever order the signal lists them in, so
+ * that a consumer applying the re-snapshots one by one never sees a child
+ * row before its parent's. */
+static void
+request_in_order(cdc_incsnap_t *inc, const json_t *list)
+{
+    size_t n = cdc_tables_count(inc->tables), want = 0;
+    bool *asked = calloc(n + 1, sizeof(bool));
+    ferry_err_t err = {0, ""};
+
+    if (asked == NULL) {
+        ferry_warn("signal ignored: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *name = json_string_value(json_array_get(list, i));
+        long ti = name != NULL ? table_by_name(inc, name) : -1;
+
+        if (name != NULL && ti < 0)
+            ferry_warn("signal ignored: table \"%s\" is not captured", name);
+        else if (ti >= 0 && !asked[ti]) {
+            asked[ti] = true;
+            want++;
         }
     }
-    ferry_warn("signal ignored: table \"%s\" is not captured", name);
+    while (want-- > 0) {
+        size_t best = n;
+
+        for (size_t i = 0; i < n; i++)
+            if (asked[i] &&
+                (best == n || cdc_tables_order(inc->tables, i) <
+                                  cdc_tables_order(inc->tables, best)))
+                best = i;
+        asked[best] = false;
+        if (cdc_incsnap_request(inc, best, &err) != FERRY_OK)
+            ferry_warn("signal ignored: %s", err.msg);
+    }
+    free(asked);
 }
 
 void
@@ -211,12 +267,7 @@ cdc_incsnap_signal(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg)
                    "[\"schema.table\", ...]}");
         goto done;
     }
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        const char *name = json_string_value(json_array_get(list, i));
-
-        if (name != NULL)
-            request_by_name(inc, name);
-    }
+    request_in_order(inc, list);
 
 done:
     json_decref(doc);
@@ -330,6 +381,7 @@ start_table(cdc_incsnap_t *inc, PGconn *sql, size_t ti, ferry_err_t *err)
                              "out of memory starting the re-snapshot of table "
                              "\"%s.%s\"",
                              t->schema, t->table);
+    inc->gen = cdc_tables_generation(inc->tables, ti);
     ferry_info("re-snapshot of table \"%s.%s\" started", t->schema, t->table);
     if (cdc_snapshot_keyset_sql(sql, t, cdc_tables_key_index(inc->tables, ti),
                                 &inc->sql_first, &inc->sql_next) != FERRY_OK)
@@ -364,6 +416,21 @@ cdc_incsnap_read_chunk(cdc_incsnap_t *inc, PGconn *sql, ferry_err_t *err)
 
     if (t->nkey > 64)
         return ferry_err_set(err, FERRY_ECONFIG, "too many key columns");
+    if (inc->sql_first != NULL &&
+        inc->gen != cdc_tables_generation(inc->tables, ti))
+        restart_table(inc);
+    if (!cdc_tables_index_key(inc->tables, ti) ||
+        cdc_tables_key_index(inc->tables, ti) == NULL) {
+        /* Its key changed under the re-snapshot: nothing to read it by. */
+        ferry_warn("re-snapshot of table \"%s.%s\" abandoned: it has no "
+                   "primary key or replica identity index to read it in "
+                   "chunks by any more",
+                   t->schema, t->table);
+        reset_table(inc);
+        memmove(inc->queue, inc->queue + 1, (inc->nqueue - 1) * sizeof(size_t));
+        inc->nqueue--;
+        return FERRY_OK;
+    }
     if ((rc = start_table(inc, sql, ti, err)) != FERRY_OK)
         return rc;
     snprintf(limit, sizeof(limit), "%zu", inc->chunk_rows);
@@ -380,12 +447,10 @@ cdc_incsnap_read_chunk(cdc_incsnap_t *inc, PGconn *sql, ferry_err_t *err)
         return rc;
     }
     inc->last_chunk = (size_t)PQntuples(res) < inc->chunk_rows;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        finish_table(inc);
-        return FERRY_OK;
-    }
-    /* The window opened with the read; the watermark closes it. */
+    inc->first_chunk = inc->nlast == 0;
+    /* The window opened with the read; the watermark closes it.  An empty
+     * chunk gets its watermark too: its LSN is the table's last (or first
+     * and last) in the snapshot records. */
     if (inc->test_window_ms > 0)
         usleep((useconds_t)inc->test_window_ms * 1000);
     if ((rc = write_watermark(inc, sql, err)) == FERRY_OK &&
@@ -422,10 +487,24 @@ cdc_incsnap_on_message(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg)
     content.len -= 2;
     if (!cdc_w2j_tok_eq(content, inc->hw, strlen(inc->hw)))
         return false;
+    if (inc->gen != cdc_tables_generation(inc->tables, inc->queue[0])) {
+        restart_table(inc);
+        return false;
+    }
     inc->pending = false;
     inc->ready = true;
     inc->pos = 0;
     return true;
+}
+
+void
+cdc_incsnap_chunk(const cdc_incsnap_t *inc, size_t *ti, uint64_t *lsn,
+                  bool *first, bool *last)
+{
+    *ti = inc->queue[0];
+    *lsn = inc->hw_lsn;
+    *first = inc->first_chunk;
+    *last = inc->last_chunk;
 }
 
 bool

@@ -13,6 +13,9 @@
  * [watermark LSN, 0].  docs/snapshot.md explains why this never lets an
  * older snapshot copy overwrite a newer change.
  *
+ * A table whose description changes while it is re-read
+ * (cdc_tables_generation()) starts again from its first chunk.
+ *
  * Not thread-safe: the streaming thread owns it.  Memory is bounded by one
  * chunk.
  */
@@ -43,7 +46,8 @@ void cdc_incsnap_free(cdc_incsnap_t *inc);
 bool cdc_incsnap_is_signal(const cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg);
 
 /* Handles an INSERT into the signal table: type "execute-snapshot" with
- * data {"data-collections": ["schema.table", ...]} queues those tables.
+ * data {"data-collections": ["schema.table", ...]} queues those tables,
+ * parents first (the mapping's dependency order, cdc_tables_order()).
  * Anything else is logged and ignored. */
 void cdc_incsnap_signal(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg);
 
@@ -66,8 +70,17 @@ void cdc_incsnap_on_change(cdc_incsnap_t *inc, const cdc_table_t *t,
                            const char *key, size_t klen, bool truncate);
 
 /* A logical message (M) from the stream: true when it is the pending
- * chunk's high watermark, which makes the chunk ready. */
+ * chunk's high watermark, which makes the chunk ready.  When the table's
+ * description changed since the chunk was read, the chunk is dropped and
+ * the table's re-snapshot starts again (false). */
 bool cdc_incsnap_on_message(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg);
+
+/* The ready chunk (cdc_incsnap_on_message() returned true): its table
+ * index, its watermark's LSN (the sequence of its rows), and whether it is
+ * its table's first chunk and its last.  A table's re-snapshot records
+ * (ferry_wire.h, table_started and table_complete) carry these LSNs. */
+void cdc_incsnap_chunk(const cdc_incsnap_t *inc, size_t *ti, uint64_t *lsn,
+                       bool *first, bool *last);
 
 /* The ready chunk's surviving rows: returns false when none is left;
  * otherwise sets the table index, key and value (borrowed until the next

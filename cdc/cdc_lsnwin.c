@@ -137,6 +137,18 @@ cdc_lsnwin_confirmable(cdc_lsnwin_t *w)
     return w->confirmed;
 }
 
+uint64_t
+cdc_lsnwin_next_seq(const cdc_lsnwin_t *w)
+{
+    return w->next;
+}
+
+bool
+cdc_lsnwin_acked_before(const cdc_lsnwin_t *w, uint64_t mark)
+{
+    return w->low >= mark;
+}
+
 size_t
 cdc_lsnwin_inflight(const cdc_lsnwin_t *w)
 {

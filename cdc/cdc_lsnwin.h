@@ -59,6 +59,14 @@ void cdc_lsnwin_ack(cdc_lsnwin_t *w, uint64_t seq);
 /* Returns the highest LSN that is safe to confirm now. */
 uint64_t cdc_lsnwin_confirmable(cdc_lsnwin_t *w);
 
+/* The sequence number the next cdc_lsnwin_add() will return: a mark that
+ * cdc_lsnwin_acked_before() can wait for. */
+uint64_t cdc_lsnwin_next_seq(const cdc_lsnwin_t *w);
+
+/* Whether every message added before mark (from cdc_lsnwin_next_seq()) has
+ * been acknowledged. */
+bool cdc_lsnwin_acked_before(const cdc_lsnwin_t *w, uint64_t mark);
+
 /* Returns the number of messages added and not yet acknowledged. */
 size_t cdc_lsnwin_inflight(const cdc_lsnwin_t *w);
 

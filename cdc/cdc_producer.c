@@ -2,6 +2,7 @@
  * cdc/cdc_producer.c */
 #include "cdc_producer.h"
 
+#include "ferry_kafka.h"
 #include "ferry_log.h"
 
 #include <inttypes.h>
@@ -102,21 +103,6 @@ refuse_lossy(const char *key, const char *value, ferry_err_t *err)
     return false;
 }
 
-static bool
-conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-         ferry_err_t *err)
-{
-    char errstr[512];
-
-    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
-        RD_KAFKA_CONF_OK)
-        return true;
-    /* The value may be a secret (sasl.password): never echo it. */
-    ferry_err_set(err, FERRY_ECONFIG, "invalid kafka property \"%s\": %s", key,
-                  errstr);
-    return false;
-}
-
 cdc_producer_t *
 cdc_producer_new(const map_config_t *cfg, cdc_lsnwin_t *win, ferry_err_t *err)
 {
@@ -131,16 +117,18 @@ cdc_producer_new(const map_config_t *cfg, cdc_lsnwin_t *win, ferry_err_t *err)
     }
     p->win = win;
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        if (!conf_set(conf, defaults[i][0], defaults[i][1], err))
+        if (ferry_kafka_conf_set(conf, defaults[i][0], defaults[i][1], err) !=
+            0)
             goto fail;
     }
-    if (!conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err))
+    if (ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
+                             err) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->n_kafka_properties; i++) {
         const map_kv_t *kv = &cfg->kafka_properties[i];
 
         if (kv->value == NULL || refuse_lossy(kv->key, kv->value, err) ||
-            !conf_set(conf, kv->key, kv->value, err))
+            ferry_kafka_conf_set(conf, kv->key, kv->value, err) != 0)
             goto fail;
     }
     rd_kafka_conf_set_opaque(conf, p);
@@ -306,6 +294,12 @@ cdc_producer_flush(cdc_producer_t *p, int timeout_ms, ferry_err_t *err)
                                  cdc_lsnwin_inflight(p->win), waited);
     }
     return FERRY_OK;
+}
+
+rd_kafka_t *
+cdc_producer_handle(cdc_producer_t *p)
+{
+    return p->rk;
 }
 
 uint64_t

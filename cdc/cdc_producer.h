@@ -88,6 +88,10 @@ int cdc_producer_flush_untracked(cdc_producer_t *p, int timeout_ms,
 int cdc_producer_flush(cdc_producer_t *p, int timeout_ms,
                        ferry_err_t *err) FERRY_WUR;
 
+/* The librdkafka client (borrowed from p), for Admin API requests
+ * (cdc_topics.h) on a queue of their own; the poll thread only. */
+rd_kafka_t *cdc_producer_handle(cdc_producer_t *p);
+
 /* Messages acknowledged since start. */
 uint64_t cdc_producer_acked(const cdc_producer_t *p);
 

@@ -92,6 +92,12 @@ cdc_progress_done(cdc_progress_t *p, size_t i)
 }
 
 uint64_t
+cdc_progress_rows(const cdc_progress_t *p, size_t i)
+{
+    return atomic_load(&((cdc_progress_t *)p)->v[i].rows);
+}
+
+uint64_t
 cdc_progress_total(const cdc_progress_t *p)
 {
     uint64_t sum = 0;

@@ -39,4 +39,7 @@ void cdc_progress_tick(cdc_progress_t *p, bool final);
 /* Rows published so far, over all tables. */
 uint64_t cdc_progress_total(const cdc_progress_t *p);
 
+/* Rows published so far of table i.  Any thread. */
+uint64_t cdc_progress_rows(const cdc_progress_t *p, size_t i);
+
 #endif

@@ -67,6 +67,11 @@ cdc_snapshot_opts_init(cdc_snapshot_opts_t *opts)
     opts->threads = 2;
     opts->chunk_rows = 10000;
     opts->max_inflight = 100000;
+    /* Only tests set it: it holds a snapshot open long enough to watch. */
+    opts->test_chunk_delay_ms =
+        getenv("FERRY_TEST_SNAPSHOT_CHUNK_DELAY_MS") != NULL
+            ? atoi(getenv("FERRY_TEST_SNAPSHOT_CHUNK_DELAY_MS"))
+            : 0;
 }
 
 static int
@@ -386,6 +391,8 @@ read_keyset(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
             rc = ferry_err_set(err, FERRY_ETRANSIENT, "snapshot stopped");
             break;
         }
+        if (rd->sh->opts->test_chunk_delay_ms > 0)
+            usleep((useconds_t)rd->sh->opts->test_chunk_delay_ms * 1000);
         if (prev != NULL)
             for (size_t k = 0; k < t->nkey; k++)
                 params[k + 1] = PQgetvalue(prev, PQntuples(prev) - 1,
@@ -623,6 +630,21 @@ load_estimates(shared_t *sh, PGconn *conn)
     }
 }
 
+/* The progress display, and the rows and a beat for the metrics. */
+static void
+progress(shared_t *sh)
+{
+    const cdc_snapshot_ctx_t *ctx = sh->ctx;
+
+    cdc_progress_tick(sh->prog, false);
+    if (ctx->metrics == NULL)
+        return;
+    for (size_t i = 0; i < cdc_tables_count(ctx->tables); i++)
+        cdc_metrics_snapshot_rows(ctx->metrics, i,
+                                  cdc_progress_rows(sh->prog, i));
+    cdc_metrics_tick(ctx->metrics, 0, 0);
+}
+
 /* Serves delivery reports and the progress display until the readers are
  * done, then publishes the final row as "last" and waits for Kafka. */
 static int
@@ -638,7 +660,7 @@ supervise(shared_t *sh, ferry_err_t *err)
         }
         if (*sh->ctx->stop)
             atomic_store(&sh->abort, true);
-        cdc_progress_tick(sh->prog, false);
+        progress(sh);
     }
     if (aborted(sh))
         return FERRY_OK; /* the readers' error, or the stop */
@@ -657,7 +679,7 @@ supervise(shared_t *sh, ferry_err_t *err)
     while ((rc = cdc_producer_flush_untracked(p, 1000, err)) ==
                FERRY_ETRANSIENT &&
            !*sh->ctx->stop)
-        cdc_progress_tick(sh->prog, false);
+        progress(sh);
     return rc;
 }
 
@@ -732,8 +754,13 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
         FERRY_OK)
         goto done;
     load_estimates(&sh, rds[0].conn);
+    cdc_metrics_phase(ctx->metrics, false, "taking the snapshot");
     rc = run_readers(&sh, rds, n, err);
     cdc_progress_tick(sh.prog, true);
+    for (size_t i = 0;
+         ctx->metrics != NULL && i < cdc_tables_count(ctx->tables); i++)
+        cdc_metrics_snapshot_rows(ctx->metrics, i,
+                                  cdc_progress_rows(sh.prog, i));
     if (rc == FERRY_OK)
         ferry_info("slot \"%s\": snapshot complete, %" PRIu64
                    " rows acknowledged",

@@ -19,6 +19,7 @@
 
 #include "cdc_envelope.h"
 #include "cdc_producer.h"
+#include "cdc_metrics.h"
 #include "cdc_tables.h"
 #include "ferry_err.h"
 #include "map_config.h"
@@ -37,10 +38,12 @@ typedef struct cdc_snapshot_gucs {
 } cdc_snapshot_gucs_t;
 
 typedef struct cdc_snapshot_opts {
-    int threads;           /* reader threads and connections, 1 to 16 */
-    size_t chunk_rows;     /* rows per keyset chunk or cursor fetch */
-    uint64_t max_inflight; /* snapshot messages awaiting Kafka before the
-                              readers wait */
+    int threads;             /* reader threads and connections, 1 to 16 */
+    size_t chunk_rows;       /* rows per keyset chunk or cursor fetch */
+    uint64_t max_inflight;   /* snapshot messages awaiting Kafka before the
+                                readers wait */
+    int test_chunk_delay_ms; /* FERRY_TEST_SNAPSHOT_CHUNK_DELAY_MS: a pause
+                              * before each chunk (tests only) */
 } cdc_snapshot_opts_t;
 
 /* What the snapshot publishes through; every pointer is borrowed and must
@@ -53,6 +56,8 @@ typedef struct cdc_snapshot_ctx {
     rd_kafka_topic_t *const *topics; /* per table index */
     const cdc_env_t *env;            /* read-only from every thread */
     volatile sig_atomic_t *stop;     /* SIGTERM/SIGINT: abandon */
+    cdc_metrics_t *metrics;          /* the caller's thread only; may be
+                                        NULL */
 } cdc_snapshot_ctx_t;
 
 /* Fills opts with the defaults (2 threads, chunks of 10000 rows). */

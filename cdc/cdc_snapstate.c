@@ -109,8 +109,9 @@ bad:
     return NULL;
 }
 
-/* Applies one record: only the slot's own records count, and a record
- * that does not decode is skipped, as one of another program would be. */
+/* Applies one record: only the slot's own records count (not the records
+ * of its tables' re-snapshots), and a record that does not decode is
+ * skipped, as one of another program would be. */
 static void
 apply_record(const map_config_t *cfg, const rd_kafka_message_t *m,
              cdc_snapstate_t *state)
@@ -120,7 +121,8 @@ apply_record(const map_config_t *cfg, const rd_kafka_message_t *m,
     if (m->payload == NULL ||
         ferry_wire_snaprec_decode(m->payload, m->len, &rec, NULL) != FERRY_OK)
         return;
-    if (strcmp(rec.slot, cfg->source_slot) == 0)
+    if (strcmp(rec.slot, cfg->source_slot) == 0 &&
+        !ferry_wire_snap_is_table(rec.status))
         *state = rec.status == FERRY_WIRE_SNAP_COMPLETE ? CDC_SNAPSTATE_COMPLETE
                                                         : CDC_SNAPSTATE_STARTED;
     ferry_wire_snaprec_clear(&rec);

@@ -8,6 +8,9 @@
  * partition 0 of <prefix>.snapshot, acknowledged before going on.  At start
  * the last record for the slot tells whether a snapshot was interrupted.
  * The records' format is common/ferry_wire.h's (ferry_wire_snaprec_*).
+ * The same topic holds the records of tables' re-snapshots while
+ * streaming (cdc_stream.c writes them); they have their own key and do
+ * not count for the slot's state.
  */
 #ifndef CDC_SNAPSTATE_H
 #define CDC_SNAPSTATE_H
@@ -33,7 +36,8 @@ int cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
                         ferry_err_t *err) FERRY_WUR;
 
 /* Reads <prefix>.snapshot back with a consumer of its own and sets *state
- * to the slot's last record (NONE when the topic is empty or missing).
+ * to the slot's last record (NONE when the topic is empty or missing;
+ * re-snapshot records of its tables are skipped).
  * Returns 0 or FERRY_ETRANSIENT (the broker could not be read). */
 int cdc_snapstate_read(const map_config_t *cfg, cdc_snapstate_t *state,
                        ferry_err_t *err) FERRY_WUR;

@@ -6,10 +6,14 @@
 #include "cdc_envelope.h"
 #include "cdc_incsnap.h"
 #include "cdc_lsnwin.h"
+#include "cdc_nan.h"
 #include "cdc_producer.h"
 #include "cdc_repl.h"
+#include "cdc_schema.h"
 #include "cdc_tables.h"
+#include "cdc_topics.h"
 #include "cdc_w2j.h"
+#include "map_slot.h"
 #include "ferry_log.h"
 #include "ferry_time.h"
 #include "ferry_version.h"
@@ -23,6 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A table's re-snapshot whose last chunk is published and not yet
+ * acknowledged: its table_complete record waits for the mark. */
+typedef struct resnap_done {
+    size_t ti;     /* the table */
+    uint64_t lsn;  /* its last chunk's watermark */
+    uint64_t mark; /* cdc_lsnwin_next_seq() after its last row */
+} resnap_done_t;
+
 typedef struct stream {
     const map_config_t *cfg;           /* borrowed */
     const cdc_stream_opts_t *opts;     /* borrowed */
@@ -33,6 +45,8 @@ typedef struct stream {
     rd_kafka_topic_t **topics;         /* owned array, handles borrowed */
     rd_kafka_topic_t *tx_topic;        /* borrowed from prod */
     rd_kafka_topic_t *hb_topic;        /* borrowed from prod */
+    rd_kafka_topic_t *schema_topic;    /* borrowed from prod */
+    rd_kafka_topic_t *snap_topic;      /* borrowed from prod */
     cdc_lsnwin_t *win;                 /* owned */
     cdc_producer_t *prod;              /* owned */
     cdc_env_t env;                     /* owned */
@@ -47,11 +61,18 @@ typedef struct stream {
     int64_t last_feedback;             /* monotonic ms of the last one */
     int64_t next_feedback, next_hb;    /* monotonic ms deadlines */
     int64_t next_walcheck, next_stats; /* monotonic ms deadlines */
+    int64_t next_slotcheck;            /* monotonic ms: the WAL guard */
+    int64_t wal_warned;                /* monotonic ms of its last warning */
+    char wal_status[16];               /* the slot's, as last read */
     int64_t next_poke;                 /* endpos: next keepalive request */
     uint64_t events, stats_events;     /* row events published */
     bool endpos_reached;               /* stop once all is confirmed */
     bool warned_unknown;               /* said once about a stray table */
     cdc_incsnap_t *inc;                /* owned: re-snapshots */
+    int64_t resnap_retry_at;           /* monotonic ms: no chunk read before */
+    resnap_done_t *done;               /* owned: completions awaiting acks */
+    size_t ndone, capdone;             /* entries in done, allocated */
+    cdc_schema_t *schema;              /* owned: schema-change checks */
     const char **add_tables;           /* owned array of borrowed names:
                                           the tables and the signal table */
     size_t nadd;                       /* entries in add_tables */
@@ -64,6 +85,7 @@ cdc_stream_opts_init(cdc_stream_opts_t *opts)
     opts->status_interval_ms = 10000;
     opts->heartbeat_interval_ms = 10000;
     opts->max_retained_wal = UINT64_C(1) << 30;
+    opts->min_safe_wal = UINT64_C(1) << 30;
     opts->max_inflight = 100000;
     opts->max_reconnect_ms = 30000;
     opts->snapshot_mode = CDC_SNAPSHOT_INITIAL;
@@ -109,10 +131,12 @@ wait_kafka(stream_t *s, int ms, ferry_err_t *err)
     return rc != FERRY_OK ? rc : tick(s, err);
 }
 
-/* Produces one message, waiting out a full window or queue. */
+/* Produces one message to partition (RD_KAFKA_PARTITION_UA: by key),
+ * waiting out a full window or queue. */
 static int
-publish(stream_t *s, rd_kafka_topic_t *topic, const ferry_buf_t *key,
-        const void *val, size_t vlen, ferry_err_t *err)
+publish_to(stream_t *s, rd_kafka_topic_t *topic, int32_t partition,
+           const ferry_buf_t *key, const void *val, size_t vlen,
+           ferry_err_t *err)
 {
     int rc;
 
@@ -121,13 +145,22 @@ publish(stream_t *s, rd_kafka_topic_t *topic, const ferry_buf_t *key,
             if ((rc = wait_kafka(s, 50, err)) != FERRY_OK)
                 return rc;
         }
-        rc = cdc_producer_send(s->prod, topic, key->len ? key->data : NULL,
-                               key->len, val, vlen, err);
+        rc = cdc_producer_send_to(s->prod, topic, partition,
+                                  key->len ? key->data : NULL, key->len, val,
+                                  vlen, err);
         if (rc != FERRY_ETRANSIENT)
             return rc;
         if ((rc = wait_kafka(s, 50, err)) != FERRY_OK)
             return rc;
     }
+}
+
+/* Produces one message by key, as publish_to() does. */
+static int
+publish(stream_t *s, rd_kafka_topic_t *topic, const ferry_buf_t *key,
+        const void *val, size_t vlen, ferry_err_t *err)
+{
+    return publish_to(s, topic, RD_KAFKA_PARTITION_UA, key, val, vlen, err);
 }
 
 static int
@@ -183,11 +216,34 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
     return publish(s, topic, &s->key, NULL, 0, err);
 }
 
+/* Publishes the schema-change record a check left in s->key and s->val;
+ * a re-snapshot of the table starts again by itself (its generation). */
+static int
+announce(stream_t *s, const cdc_schema_result_t *res, ferry_err_t *err)
+{
+    if (!res->announce)
+        return FERRY_OK;
+    return publish(s, s->schema_topic, &s->key, s->val.data, s->val.len, err);
+}
+
+/* Compares the change with its table's description and announces a
+ * schema change before the event that revealed it. */
+static int
+check_schema(stream_t *s, size_t ti, ferry_err_t *err)
+{
+    cdc_schema_result_t res;
+    int rc = cdc_schema_on_change(s->schema, s->sql, ti, &s->msg, &s->key,
+                                  &s->val, &res, err);
+
+    return rc != FERRY_OK ? rc : announce(s, &res, err);
+}
+
 static int
 handle_row(stream_t *s, ferry_err_t *err)
 {
     const cdc_table_t *t =
         cdc_tables_find(s->tables, s->msg.schema, s->msg.table);
+    size_t ti;
     int rc;
 
     if (t == NULL && cdc_incsnap_is_signal(s->inc, &s->msg)) {
@@ -206,33 +262,127 @@ handle_row(stream_t *s, ferry_err_t *err)
     }
     if (!s->tx_open)
         return ferry_err_set(err, FERRY_EFATAL, "change outside a transaction");
+    ti = cdc_tables_index(s->tables, t);
+    if ((rc = check_schema(s, ti, err)) != FERRY_OK ||
+        (rc = cdc_nan_recover(s->tables, ti, &s->msg, s->sql, err)) != FERRY_OK)
+        return rc;
     if (!s->tx_announced) {
         if ((rc = publish_tx_event(s, true, err)) != FERRY_OK)
             return rc;
         s->tx_announced = true;
     }
     if (s->msg.action == 'U' && cdc_env_key_changed(&s->msg, t)) {
-        if ((rc = emit(s, t, CDC_ENV_KEY_CHANGE_DELETE, true, err)) != FERRY_OK)
-            return rc;
-        return emit(s, t, CDC_ENV_KEY_CHANGE_CREATE, false, err);
+        if ((rc = emit(s, t, CDC_ENV_KEY_CHANGE_DELETE, true, err)) == FERRY_OK)
+            rc = emit(s, t, CDC_ENV_KEY_CHANGE_CREATE, false, err);
+    } else {
+        rc = emit(s, t, CDC_ENV_WHOLE, s->msg.action == 'D', err);
     }
-    return emit(s, t, CDC_ENV_WHOLE, s->msg.action == 'D', err);
+    if (rc == FERRY_OK)
+        cdc_metrics_event(s->opts->metrics, ti,
+                          s->msg.action == 'I'   ? CDC_METRICS_INSERT
+                          : s->msg.action == 'U' ? CDC_METRICS_UPDATE
+                          : s->msg.action == 'D' ? CDC_METRICS_DELETE
+                                                 : CDC_METRICS_TRUNCATE);
+    return rc;
 }
 
-/* Publishes what is left of a re-snapshot chunk at its watermark. */
+/* Publishes a re-snapshot record of table ti on partition 0 of the
+ * snapshot topic (common/ferry_wire.h), through the window. */
+static int
+publish_table_record(stream_t *s, size_t ti, ferry_wire_snap_status_t status,
+                     uint64_t lsn, ferry_err_t *err)
+{
+    const cdc_table_t *t = cdc_tables_get(s->tables, ti);
+    ferry_wire_snaprec_t rec = {.slot = s->cfg->source_slot,
+                                .status = status,
+                                .schema = t->schema,
+                                .table = t->table,
+                                .lsn = lsn,
+                                .ts_ms = ferry_wall_ms()};
+    int rc;
+
+    ferry_buf_reset(&s->key);
+    ferry_buf_reset(&s->val);
+    ferry_wire_snaprec_table_key(&s->key, s->cfg->source_slot, t->schema,
+                                 t->table);
+    ferry_wire_snaprec_value(&s->val, &rec);
+    if ((rc = ferry_buf_status(&s->key, err,
+                               "building the re-snapshot record of table "
+                               "\"%s.%s\"",
+                               t->schema, t->table)) != FERRY_OK ||
+        (rc = ferry_buf_status(&s->val, err,
+                               "building the re-snapshot record of table "
+                               "\"%s.%s\"",
+                               t->schema, t->table)) != FERRY_OK ||
+        (rc = publish_to(s, s->snap_topic, 0, &s->key, s->val.data, s->val.len,
+                         err)) != FERRY_OK)
+        return rc;
+    ferry_info(
+        "slot \"%s\": re-snapshot of table \"%s.%s\" %s at " FERRY_LSN_FMT,
+        s->cfg->source_slot, t->schema, t->table,
+        status == FERRY_WIRE_SNAP_TABLE_STARTED ? "started"
+                                                : "recorded complete",
+        FERRY_LSN_ARGS(lsn));
+    return FERRY_OK;
+}
+
+/* Publishes what is left of a re-snapshot chunk at its watermark: first
+ * the table's table_started record when it is its first chunk, then the
+ * rows; after the last chunk, its table_complete record waits until the
+ * rows are acknowledged (publish_done()). */
 static int
 publish_chunk(stream_t *s, ferry_err_t *err)
 {
     const char *key, *val;
     size_t ti, klen, vlen;
+    uint64_t lsn;
+    bool first, last;
     int rc;
 
+    cdc_incsnap_chunk(s->inc, &ti, &lsn, &first, &last);
+    if (first &&
+        (rc = publish_table_record(s, ti, FERRY_WIRE_SNAP_TABLE_STARTED, lsn,
+                                   err)) != FERRY_OK)
+        return rc;
     while (cdc_incsnap_next_row(s->inc, &ti, &key, &klen, &val, &vlen)) {
         ferry_buf_t k = {(char *)key, klen, klen + 1, false};
 
         if ((rc = publish(s, s->topics[ti], &k, val, vlen, err)) != FERRY_OK)
             return rc;
         s->events++;
+    }
+    if (!last)
+        return FERRY_OK;
+    if (s->ndone == s->capdone) {
+        size_t cap = s->capdone ? s->capdone * 2 : 4;
+        resnap_done_t *v = realloc(s->done, cap * sizeof(*v));
+
+        if (v == NULL)
+            return ferry_err_set(err, FERRY_ENOMEM,
+                                 "out of memory recording the end of a "
+                                 "re-snapshot");
+        s->done = v;
+        s->capdone = cap;
+    }
+    s->done[s->ndone++] = (resnap_done_t){ti, lsn, cdc_lsnwin_next_seq(s->win)};
+    return FERRY_OK;
+}
+
+/* Publishes the table_complete record of every re-snapshot whose rows are
+ * all acknowledged now. */
+static int
+publish_done(stream_t *s, ferry_err_t *err)
+{
+    int rc;
+
+    while (s->ndone > 0 && cdc_lsnwin_acked_before(s->win, s->done[0].mark)) {
+        resnap_done_t d = s->done[0];
+
+        memmove(s->done, s->done + 1, (s->ndone - 1) * sizeof(*s->done));
+        s->ndone--;
+        if ((rc = publish_table_record(s, d.ti, FERRY_WIRE_SNAP_TABLE_COMPLETE,
+                                       d.lsn, err)) != FERRY_OK)
+            return rc;
     }
     return FERRY_OK;
 }
@@ -244,13 +394,32 @@ resnapshot_step(stream_t *s)
 {
     ferry_err_t e = {0, ""};
 
-    if (!cdc_incsnap_want_chunk(s->inc))
+    if (!cdc_incsnap_want_chunk(s->inc) || ferry_mono_ms() < s->resnap_retry_at)
         return;
     if (cdc_incsnap_read_chunk(s->inc, s->sql, &e) != FERRY_OK) {
-        ferry_warn("slot \"%s\": %s; retrying", s->cfg->source_slot, e.msg);
+        /* A table changed under the chunk's query, say, until the stream
+         * reaches the change: try again in a second, not at every turn. */
+        ferry_warn("slot \"%s\": %s; retrying in a second", s->cfg->source_slot,
+                   e.msg);
+        s->resnap_retry_at = ferry_mono_ms() + 1000;
         if (PQstatus(s->sql) == CONNECTION_BAD)
             PQreset(s->sql);
     }
+}
+
+static int
+handle_logical_message(stream_t *s, ferry_err_t *err)
+{
+    cdc_schema_result_t res;
+    bool ddl;
+    int rc = cdc_schema_on_message(s->schema, s->sql, &s->msg, &ddl, &s->key,
+                                   &s->val, &res, err);
+
+    if (rc != FERRY_OK || ddl)
+        return rc != FERRY_OK ? rc : announce(s, &res, err);
+    if (!cdc_incsnap_on_message(s->inc, &s->msg))
+        return FERRY_OK;
+    return publish_chunk(s, err);
 }
 
 static int
@@ -280,6 +449,9 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
         s->tx_announced = false;
         cdc_lsnwin_commit(s->win,
                           s->msg.has_nextlsn ? s->msg.nextlsn : m->wal_start);
+        cdc_metrics_commit(s->opts->metrics,
+                           s->msg.has_nextlsn ? s->msg.nextlsn : m->wal_start,
+                           s->tx.commit_ts_ms);
         return FERRY_OK;
     case 'I':
     case 'U':
@@ -288,11 +460,9 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
         rc = handle_row(s, err);
         break;
     case 'M':
-        /* Logical messages are not published; one may close a
-         * re-snapshot chunk's window. */
-        if (!cdc_incsnap_on_message(s->inc, &s->msg))
-            return FERRY_OK;
-        rc = publish_chunk(s, err);
+        /* Logical messages are not published; one may announce DDL or
+         * close a re-snapshot chunk's window. */
+        rc = handle_logical_message(s, err);
         break;
     default:
         return FERRY_OK;
@@ -303,33 +473,79 @@ handle_data(stream_t *s, const cdc_repl_msg_t *m, ferry_err_t *err)
     return rc;
 }
 
+/* The WAL-retention guard, at every status interval: what
+ * pg_replication_slots says of the slot goes to the metrics, and a slot in
+ * danger is said plainly (at once when its wal_status changes, else at
+ * most once a minute). */
 static void
-check_retained_wal(stream_t *s)
+check_slot(stream_t *s, int64_t now)
 {
-    const char *params[1] = {s->cfg->source_slot};
-    PGresult *res;
+    const char *slot = s->cfg->source_slot;
+    ferry_err_t e = {0, ""};
+    bool changed, repeat = now - s->wal_warned >= 60000;
+    map_slot_t st;
 
-    if (s->sql == NULL || s->opts->max_retained_wal == 0)
+    if (s->sql == NULL)
         return;
-    res = PQexecParams(s->sql,
-                       "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), "
-                       "restart_lsn)::bigint FROM pg_replication_slots "
-                       "WHERE slot_name = $1",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        !PQgetisnull(res, 0, 0)) {
-        uint64_t bytes = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-
-        if (bytes > s->opts->max_retained_wal)
-            ferry_warn("slot \"%s\" retains %" PRIu64
-                       " MB of WAL (limit %" PRIu64
-                       " MB): the source keeps WAL until ferry-cdc confirms it",
-                       s->cfg->source_slot, bytes >> 20,
-                       s->opts->max_retained_wal >> 20);
-    } else if (PQstatus(s->sql) == CONNECTION_BAD) {
-        PQreset(s->sql);
+    if (map_slot_read(s->sql, slot, &st, &e) != 0) {
+        if (PQstatus(s->sql) == CONNECTION_BAD)
+            PQreset(s->sql);
+        if (repeat) {
+            ferry_warn("slot \"%s\": %s", slot, e.msg);
+            s->wal_warned = now;
+        }
+        return;
     }
-    PQclear(res);
+    if (!st.exists)
+        return;
+    cdc_metrics_slot(s->opts->metrics, &st);
+    changed =
+        strcmp(st.wal_status, s->wal_status) != 0 && s->wal_status[0] != '\0';
+    snprintf(s->wal_status, sizeof(s->wal_status), "%s", st.wal_status);
+    if (strcmp(st.wal_status, "unreserved") == 0 && (changed || repeat)) {
+        ferry_error("slot \"%s\" is about to be invalidated (wal_status "
+                    "unreserved): it retains %" PRId64 " MB of WAL, past "
+                    "max_slot_wal_keep_size, and the next checkpoint may "
+                    "remove WAL it needs; ferry-cdc would then have to take "
+                    "a new snapshot (--snapshot when_needed).  Raise "
+                    "max_slot_wal_keep_size now (ALTER SYSTEM SET "
+                    "max_slot_wal_keep_size = ...; SELECT pg_reload_conf()), "
+                    "and make sure ferry-cdc confirms (Kafka reachable, "
+                    "%zu messages in flight); docs/runbook.md, \"WAL "
+                    "retention\"",
+                    slot, st.retained_bytes >> 20, cdc_lsnwin_inflight(s->win));
+        s->wal_warned = now;
+    } else if (strcmp(st.wal_status, "lost") == 0 && (changed || repeat)) {
+        ferry_error("slot \"%s\" was invalidated (wal_status lost): its WAL "
+                    "is gone; restart ferry-cdc with --snapshot when_needed "
+                    "to take a new snapshot",
+                    slot);
+        s->wal_warned = now;
+    } else if (s->opts->min_safe_wal > 0 && st.safe_known &&
+               st.safe_bytes < (int64_t)s->opts->min_safe_wal &&
+               (changed || repeat)) {
+        ferry_warn("slot \"%s\": only %" PRId64 " MB of WAL can still be "
+                   "written before the slot is invalidated (safe_wal_size, "
+                   "limit --min-safe-wal %" PRIu64 " MB); it retains %" PRId64
+                   " MB",
+                   slot, st.safe_bytes >> 20, s->opts->min_safe_wal >> 20,
+                   st.retained_bytes >> 20);
+        s->wal_warned = now;
+    } else if (s->opts->max_retained_wal > 0 &&
+               st.retained_bytes > (int64_t)s->opts->max_retained_wal &&
+               (changed || repeat)) {
+        ferry_warn("slot \"%s\" retains %" PRId64 " MB of WAL (limit "
+                   "--max-retained-wal %" PRIu64 " MB, wal_status %s): the "
+                   "source keeps WAL until ferry-cdc confirms it "
+                   "(confirmed " FERRY_LSN_FMT ", %zu messages in flight)",
+                   slot, st.retained_bytes >> 20,
+                   s->opts->max_retained_wal >> 20, st.wal_status,
+                   FERRY_LSN_ARGS(cdc_lsnwin_confirmable(s->win)),
+                   cdc_lsnwin_inflight(s->win));
+        s->wal_warned = now;
+    } else if (changed) {
+        ferry_info("slot \"%s\": wal_status is %s", slot, st.wal_status);
+    }
 }
 
 /* Publishes {"ts_ms":..,"lsn":"X/X"} with the LSN that can be confirmed
@@ -381,10 +597,21 @@ periodic(stream_t *s, ferry_err_t *err)
         if ((rc = send_heartbeat(s, err)) != FERRY_OK)
             return rc;
     }
-    if (now >= s->next_walcheck) {
-        s->next_walcheck = now + 60000;
-        check_retained_wal(s);
+    cdc_metrics_tick(s->opts->metrics, cdc_lsnwin_confirmable(s->win),
+                     cdc_lsnwin_inflight(s->win));
+    if (now >= s->next_slotcheck) {
+        s->next_slotcheck = now + s->opts->status_interval_ms;
+        check_slot(s, now);
     }
+    if (now >= s->next_walcheck) {
+        ferry_err_t e = {0, ""};
+
+        s->next_walcheck = now + 60000;
+        if (cdc_schema_check_trigger(s->schema, s->sql, &e) != FERRY_OK)
+            ferry_warn("slot \"%s\": %s", s->cfg->source_slot, e.msg);
+    }
+    if (s->ndone > 0 && (rc = publish_done(s, err)) != FERRY_OK)
+        return rc;
     if (now >= s->next_stats) {
         double secs = (now - s->next_stats + 10000) / 1000.0;
 
@@ -442,6 +669,7 @@ stream_session(stream_t *s, ferry_err_t *err)
                         s->nadd, err);
     if (rc != FERRY_OK)
         return rc;
+    cdc_metrics_phase(s->opts->metrics, true, NULL);
     s->tx_open = false;
     s->next_feedback = 0;
     while (!*s->stop && !s->endpos_reached) {
@@ -474,6 +702,12 @@ finish_session(stream_t *s, int flush_ms, ferry_err_t *err)
 {
     int rc = cdc_producer_flush(s->prod, flush_ms, err);
     PGresult *res;
+
+    /* A re-snapshot whose last rows were just acknowledged still records
+     * its end. */
+    if (rc == FERRY_OK && s->ndone > 0 &&
+        (rc = publish_done(s, err)) == FERRY_OK)
+        rc = cdc_producer_flush(s->prod, flush_ms, err);
 
     if (s->repl == NULL || PQstatus(s->repl) != CONNECTION_OK)
         return rc;
@@ -519,8 +753,8 @@ close_session(stream_t *s)
 static int
 prepare_slot(stream_t *s, uint64_t *start, ferry_err_t *err)
 {
-    cdc_snapshot_ctx_t ctx = {s->cfg,    s->tables, s->prod,
-                              s->topics, &s->env,   s->stop};
+    cdc_snapshot_ctx_t ctx = {s->cfg,  s->tables, s->prod,         s->topics,
+                              &s->env, s->stop,   s->opts->metrics};
 
     return cdc_handoff_prepare(&ctx, s->sql, s->opts->snapshot_mode,
                                &s->opts->snapshot, start, err);
@@ -536,8 +770,9 @@ setup_resnapshot(stream_t *s, ferry_err_t *err)
 
     s->inc = cdc_incsnap_new(s->tables, &s->env, s->opts->signal_table,
                              s->opts->resnapshot_chunk);
+    s->schema = cdc_schema_new(s->tables, s->cfg->source_slot);
     s->add_tables = calloc(n + 2, sizeof(*s->add_tables));
-    if (s->inc == NULL || s->add_tables == NULL)
+    if (s->inc == NULL || s->add_tables == NULL || s->schema == NULL)
         return ferry_err_set(err, FERRY_ENOMEM,
                              "out of memory preparing the re-snapshots of "
                              "slot \"%s\"",
@@ -570,6 +805,7 @@ control_topic(stream_t *s, ferry_wire_topic_t kind, ferry_err_t *err)
 static int
 setup(stream_t *s, ferry_err_t *err)
 {
+    ferry_err_t e = {0, ""};
     uint64_t start = 0;
     size_t n;
     int rc;
@@ -577,6 +813,9 @@ setup(stream_t *s, ferry_err_t *err)
     if ((s->sql = cdc_repl_connect_sql(s->cfg->source_dsn, err)) == NULL)
         return err->status;
     if ((rc = cdc_tables_load(s->sql, s->cfg, &s->tables, err)) != FERRY_OK)
+        return rc;
+    if (s->opts->metrics != NULL &&
+        (rc = cdc_metrics_set_tables(s->opts->metrics, s->tables, err)) != 0)
         return rc;
     n = cdc_tables_count(s->tables);
     /* The start LSN is known once the snapshot hand-off is done. */
@@ -598,14 +837,26 @@ setup(stream_t *s, ferry_err_t *err)
     if ((s->tx_topic = control_topic(s, FERRY_WIRE_TOPIC_TRANSACTION, err)) ==
             NULL ||
         (s->hb_topic = control_topic(s, FERRY_WIRE_TOPIC_HEARTBEAT, err)) ==
+            NULL ||
+        (s->schema_topic = control_topic(s, FERRY_WIRE_TOPIC_SCHEMA, err)) ==
+            NULL ||
+        (s->snap_topic = control_topic(s, FERRY_WIRE_TOPIC_SNAPSHOT, err)) ==
             NULL)
         return err ? err->status : FERRY_ECONFIG;
+    /* Before anything is produced: a broker without auto-creation would
+     * otherwise refuse the first message. */
+    if ((rc = cdc_topics_create(s->cfg, s->prod, err)) != FERRY_OK)
+        return rc;
     if ((rc = cdc_env_init(&s->env, FERRY_VERSION, s->cfg->kafka_topic_prefix,
                            PQdb(s->sql), err)) != FERRY_OK ||
         (rc = prepare_slot(s, &start, err)) != FERRY_OK)
         return rc;
     cdc_lsnwin_set_start(s->win, start);
-    return setup_resnapshot(s, err);
+    if ((rc = setup_resnapshot(s, err)) != FERRY_OK)
+        return rc;
+    if (cdc_schema_check_trigger(s->schema, s->sql, &e) != FERRY_OK)
+        ferry_warn("slot \"%s\": %s", s->cfg->source_slot, e.msg);
+    return FERRY_OK;
 }
 
 static void
@@ -617,6 +868,8 @@ teardown(stream_t *s)
     cdc_lsnwin_destroy(s->win);
     free(s->topics);
     cdc_incsnap_free(s->inc);
+    cdc_schema_free(s->schema);
+    free(s->done);
     free(s->add_tables);
     cdc_tables_free(s->tables);
     if (s->sql != NULL)
@@ -643,6 +896,9 @@ backoff_sleep(stream_t *s, int ms)
     for (int waited = 0; waited < ms && !*s->stop; waited += 100) {
         if (s->prod != NULL)
             serve_reports(s->prod);
+        cdc_metrics_tick(s->opts->metrics,
+                         s->win != NULL ? cdc_lsnwin_confirmable(s->win) : 0,
+                         s->win != NULL ? cdc_lsnwin_inflight(s->win) : 0);
         usleep(100 * 1000);
     }
 }
@@ -674,6 +930,14 @@ cdc_stream_run(const map_config_t *cfg, const cdc_stream_opts_t *opts,
         if (rc != FERRY_ETRANSIENT)
             break;
         ferry_warn("%s; reconnecting in %d ms", err ? err->msg : "lost", delay);
+        cdc_metrics_reconnect(opts->metrics);
+        {
+            char why[sizeof(err->msg) + 32];
+
+            snprintf(why, sizeof(why), "reconnecting: %s",
+                     err ? err->msg : "lost");
+            cdc_metrics_phase(opts->metrics, false, why);
+        }
         /* The changes in flight will be sent again from the last confirmed
          * transaction: wait for what Kafka already has, then restart. */
         do {

@@ -11,11 +11,19 @@
  * again carry the same LSNs.  When Kafka is slow the window of messages in
  * flight fills and the loop stops reading the stream (backpressure), while
  * still answering the server, so memory stays bounded.
+ *
+ * Before a row change is built it is checked against its table's
+ * description (cdc_schema.h: a schema change is announced on
+ * <prefix>.schema first), and a NOT NULL numeric column that wal2json sent
+ * as null is read back from the row (cdc_nan.h).  A table's re-snapshot
+ * announces its start and end on <prefix>.snapshot (cdc_incsnap.h).  At
+ * start the topics are created (cdc_topics.h).
  */
 #ifndef CDC_STREAM_H
 #define CDC_STREAM_H
 
 #include "cdc_handoff.h"
+#include "cdc_metrics.h"
 #include "cdc_snapshot.h"
 #include "ferry_err.h"
 #include "map_config.h"
@@ -29,7 +37,11 @@ typedef struct cdc_stream_opts {
     int status_interval_ms;    /* feedback to the server at least this often */
     int heartbeat_interval_ms; /* heartbeat events; 0 turns them off */
     uint64_t max_retained_wal; /* warn when the slot retains more WAL (bytes);
-                                  0 turns the check off */
+                                  0 turns the warning off */
+    uint64_t min_safe_wal;     /* warn when safe_wal_size falls under it
+                                  (bytes); 0 turns the warning off */
+    cdc_metrics_t *metrics;    /* borrowed: what operators see; may be
+                                  NULL */
     size_t max_inflight;       /* messages in flight before backpressure */
     int max_reconnect_ms;      /* backoff ceiling between reconnects */
     cdc_snapshot_mode_t snapshot_mode; /* --snapshot */

@@ -1,5 +1,6 @@
-/* Describes the captured tables (columns, key, replica identity) from the
- * source catalog, as mapping/map_catalog.c reads it.
+/* Describes the captured tables (columns, types, key, replica identity)
+ * from the source catalog, as mapping/map_catalog.c reads it, and again
+ * when one changes while streaming.
  * cdc/cdc_tables.c */
 #include "cdc_tables.h"
 
@@ -10,16 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What the catalog says about one table, replaced as a whole on refresh. */
+typedef struct facts {
+    char **columns; /* owned: every column in attnum order */
+    char **types;   /* owned: format_type() of each column */
+    size_t *lens;   /* owned: each column name's length, then each type's */
+    unsigned char *flags;    /* owned: cdc_tables_col_flag per column */
+    char **key;              /* owned: key columns */
+    unsigned char *coltypes; /* owned: cdc_env_coltype_t per column */
+    size_t *key_index;       /* owned: key columns' indexes in columns */
+    size_t ncolumns;         /* entries in columns, types, flags */
+    size_t nkey;             /* entries in key */
+    bool index_key;          /* the key is a unique index's (orderable) */
+    bool key_ok;             /* every key column is a column */
+    char replident;          /* 'd', 'f' or 'i' */
+} facts_t;
+
 /* One table and the strings it owns. */
 typedef struct table_slot {
-    cdc_table_t pub;      /* what the envelope sees; points into the fields */
-    char *qualified;      /* owned: "schema.table" */
-    char **columns;       /* owned: every column in attnum order */
-    char **key;           /* owned: key columns */
-    unsigned char *types; /* owned: cdc_env_coltype_t per column */
-    size_t *key_index;    /* owned: key columns' indexes in columns */
-    bool index_key;       /* the key is a unique index's (orderable) */
-    bool key_ok;          /* every key column is a column */
+    cdc_table_t pub;            /* what the envelope sees; points into f */
+    const map_entity_t *entity; /* borrowed: the first entity reading it */
+    char *qualified;            /* owned: "schema.table" */
+    facts_t f;                  /* owned: the current facts */
+    unsigned char *seen;        /* owned: scratch of cdc_tables_fit() */
+    size_t order;               /* position in the dependency order */
+    uint64_t generation;        /* refreshes that changed something */
 } table_slot_t;
 
 struct cdc_tables {
@@ -57,6 +73,19 @@ free_names(char **names)
     free(names);
 }
 
+static void
+facts_free(facts_t *f)
+{
+    free_names(f->columns);
+    free_names(f->types);
+    free_names(f->key);
+    free(f->flags);
+    free(f->lens);
+    free(f->coltypes);
+    free(f->key_index);
+    memset(f, 0, sizeof(*f));
+}
+
 /* Appends a line to the accumulated problem report. */
 static void
 add_problem(char *report, size_t cap, const char *line)
@@ -83,37 +112,53 @@ col_type(Oid type)
     }
 }
 
-/* Fills the snapshot's view of the table: column types and where each key
- * column is.  A key column missing from the table leaves key_index NULL
- * (the table cannot be snapshot; the mapping check reports it). */
+/* Fills the per-column facts: types, flags, and where each key column
+ * is.  A key column missing from the table leaves key_ok false (the table
+ * cannot be snapshot; the mapping check reports it). */
 static int
-describe_snapshot(const map_pg_table_t *t, table_slot_t *slot)
+describe_columns(const map_pg_table_t *t, facts_t *f)
 {
-    slot->types = calloc(slot->pub.ncolumns + 1, 1);
-    slot->key_index = calloc(slot->pub.nkey + 1, sizeof(size_t));
-    if (slot->types == NULL || slot->key_index == NULL)
+    f->types = calloc(f->ncolumns + 1, sizeof(char *));
+    f->lens = calloc(2 * f->ncolumns + 1, sizeof(size_t));
+    f->flags = calloc(f->ncolumns + 1, 1);
+    f->coltypes = calloc(f->ncolumns + 1, 1);
+    f->key_index = calloc(f->nkey + 1, sizeof(size_t));
+    if (f->types == NULL || f->lens == NULL || f->flags == NULL ||
+        f->coltypes == NULL || f->key_index == NULL)
         return FERRY_ENOMEM;
-    for (size_t i = 0; i < slot->pub.ncolumns; i++)
-        slot->types[i] = col_type(t->columns[i].type_oid);
-    for (size_t k = 0; k < slot->pub.nkey; k++) {
+    for (size_t i = 0; i < f->ncolumns; i++) {
+        const map_pg_column_t *c = &t->columns[i];
+
+        if ((f->types[i] = strdup(c->type)) == NULL)
+            return FERRY_ENOMEM;
+        f->lens[i] = strlen(c->name);
+        f->lens[f->ncolumns + i] = strlen(c->type);
+        f->coltypes[i] = col_type(c->type_oid);
+        f->flags[i] =
+            (unsigned char)((c->toastable ? CDC_TABLES_COL_TOASTABLE : 0) |
+                            (map_catalog_is_nan_type(c) ? CDC_TABLES_COL_NAN
+                                                        : 0) |
+                            (c->not_null ? CDC_TABLES_COL_NOT_NULL : 0));
+    }
+    for (size_t k = 0; k < f->nkey; k++) {
         size_t i;
 
-        for (i = 0; i < slot->pub.ncolumns; i++)
-            if (strcmp(slot->columns[i], slot->key[k]) == 0)
+        for (i = 0; i < f->ncolumns; i++)
+            if (strcmp(f->columns[i], f->key[k]) == 0)
                 break;
-        if (i == slot->pub.ncolumns)
+        if (i == f->ncolumns)
             return FERRY_OK;
-        slot->key_index[k] = i;
+        f->key_index[k] = i;
     }
-    slot->key_ok = true;
+    f->key_ok = true;
     return FERRY_OK;
 }
 
-/* Fills slot for entity e from t, its source table's catalog (borrowed).
+/* Fills f for entity e from t, its source table's catalog (borrowed).
  * Returns 0, FERRY_ENOMEM, or 1 for a problem added to report. */
 static int
-describe_table(const map_pg_table_t *t, const map_entity_t *e,
-               table_slot_t *slot, char *report, size_t cap)
+describe_table(const map_pg_table_t *t, const map_entity_t *e, facts_t *f,
+               char *report, size_t cap)
 {
     /* What wal2json will send as the old row's identity decides whether
      * updates and deletes survive, whatever key the mapping names. */
@@ -132,13 +177,15 @@ describe_table(const map_pg_table_t *t, const map_entity_t *e,
         add_problem(report, cap, line);
         return 1;
     }
-    if ((slot->columns = calloc(ncols + 1, sizeof(char *))) == NULL)
+    if ((f->columns = calloc(ncols + 1, sizeof(char *))) == NULL)
         return FERRY_ENOMEM;
     for (size_t i = 0; i < ncols; i++) {
-        if ((slot->columns[i] = strdup(t->columns[i].name)) == NULL)
+        if ((f->columns[i] = strdup(t->columns[i].name)) == NULL)
             return FERRY_ENOMEM;
     }
-    slot->index_key = nkey > 0 && e->n_key == 0;
+    f->ncolumns = ncols;
+    f->replident = t->replident;
+    f->index_key = nkey > 0 && e->n_key == 0;
     /* The mapping's key, else the identity's, or with REPLICA IDENTITY FULL
      * and no key the whole row. */
     if (e->n_key > 0) {
@@ -147,23 +194,20 @@ describe_table(const map_pg_table_t *t, const map_entity_t *e,
     } else if (nkey > 0) {
         keys = ident->columns;
     } else {
-        keys = (const char *const *)slot->columns;
+        keys = (const char *const *)f->columns;
         nkey = ncols;
     }
-    if ((slot->key = copy_names(keys, nkey)) == NULL)
+    if ((f->key = copy_names(keys, nkey)) == NULL)
         return FERRY_ENOMEM;
-    slot->pub.columns = (const char *const *)slot->columns;
-    slot->pub.ncolumns = ncols;
-    slot->pub.key_columns = (const char *const *)slot->key;
-    slot->pub.nkey = nkey;
-    return describe_snapshot(t, slot);
+    f->nkey = nkey;
+    return describe_columns(t, f);
 }
 
-/* Reads entity e's source table through conn into slot.  Returns 0, a
+/* Reads entity e's source table through conn into f.  Returns 0, a
  * negative status for a failure that stops everything, or 1 for a problem
  * added to report. */
 static int
-describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
+describe(PGconn *conn, const map_entity_t *e, facts_t *f, char *report,
          size_t cap, ferry_err_t *err)
 {
     map_pg_table_t t;
@@ -177,25 +221,79 @@ describe(PGconn *conn, const map_entity_t *e, table_slot_t *slot, char *report,
                  e->name, e->source_schema, e->source_table);
         add_problem(report, cap, line);
         rc = 1;
-    } else if (rc == 0 && (rc = describe_table(&t, e, slot, report, cap)) ==
-                              FERRY_ENOMEM) {
+    } else if (rc == 0 &&
+               (rc = describe_table(&t, e, f, report, cap)) == FERRY_ENOMEM) {
         ferry_err_set(err, rc,
                       "out of memory describing source table \"%s.%s\"",
                       e->source_schema, e->source_table);
     }
     map_catalog_table_free(&t);
+    if (rc != 0)
+        facts_free(f);
     return rc;
 }
 
-static bool
-already_have(const cdc_tables_t *t, const map_entity_t *e)
+/* Points the envelope's view and the scratch at slot's current facts. */
+static int
+publish_facts(table_slot_t *slot)
+{
+    free(slot->seen);
+    slot->seen = calloc(slot->f.ncolumns + 1, 1);
+    slot->pub.columns = (const char *const *)slot->f.columns;
+    slot->pub.ncolumns = slot->f.ncolumns;
+    slot->pub.key_columns = (const char *const *)slot->f.key;
+    slot->pub.nkey = slot->f.nkey;
+    return slot->seen != NULL ? FERRY_OK : FERRY_ENOMEM;
+}
+
+static long
+find_slot(const cdc_tables_t *t, const char *schema, const char *table)
 {
     for (size_t i = 0; i < t->n; i++) {
-        if (strcmp(t->v[i].pub.schema, e->source_schema) == 0 &&
-            strcmp(t->v[i].pub.table, e->source_table) == 0)
-            return true;
+        if (strcmp(t->v[i].pub.schema, schema) == 0 &&
+            strcmp(t->v[i].pub.table, table) == 0)
+            return (long)i;
     }
-    return false;
+    return -1;
+}
+
+/* The first position in the apply order of an entity of slot i. */
+static void
+set_orders(cdc_tables_t *t, const map_config_t *cfg)
+{
+    for (size_t i = 0; i < t->n; i++)
+        t->v[i].order = cfg->n_entities;
+    for (size_t pos = 0; cfg->apply_order != NULL && pos < cfg->n_entities;
+         pos++) {
+        const map_entity_t *e = &cfg->entities[cfg->apply_order[pos]];
+        long i = find_slot(t, e->source_schema, e->source_table);
+
+        if (i >= 0 && t->v[i].order > pos)
+            t->v[i].order = pos;
+    }
+}
+
+/* Adds the slot of entity e's table; returns it, or NULL (err set). */
+static table_slot_t *
+add_slot(cdc_tables_t *t, const map_config_t *cfg, const map_entity_t *e,
+         ferry_err_t *err)
+{
+    table_slot_t *slot = &t->v[t->n++];
+    size_t qlen = strlen(e->source_schema) + strlen(e->source_table) + 2;
+
+    slot->entity = e;
+    slot->pub.schema = e->source_schema;
+    slot->pub.table = e->source_table;
+    slot->pub.topic = map_entity_topic(cfg, e);
+    if ((slot->qualified = malloc(qlen)) == NULL) {
+        ferry_err_set(err, FERRY_ENOMEM,
+                      "out of memory describing source table \"%s.%s\"",
+                      e->source_schema, e->source_table);
+        return NULL;
+    }
+    snprintf(slot->qualified, qlen, "%s.%s", e->source_schema, e->source_table);
+    t->names[t->n - 1] = slot->qualified;
+    return slot;
 }
 
 int
@@ -217,32 +315,25 @@ cdc_tables_load(PGconn *conn, const map_config_t *cfg, cdc_tables_t **out,
     for (size_t i = 0; i < cfg->n_entities; i++) {
         const map_entity_t *e = &cfg->entities[i];
         table_slot_t *slot;
-        size_t qlen;
 
-        if (already_have(t, e))
+        if (find_slot(t, e->source_schema, e->source_table) >= 0)
             continue;
-        slot = &t->v[t->n++];
-        slot->pub.schema = e->source_schema;
-        slot->pub.table = e->source_table;
-        slot->pub.topic = map_entity_topic(cfg, e);
-        qlen = strlen(e->source_schema) + strlen(e->source_table) + 2;
-        slot->qualified = malloc(qlen);
-        if (slot->qualified == NULL) {
+        if ((slot = add_slot(t, cfg, e, err)) == NULL) {
+            rc = FERRY_ENOMEM;
+            goto done;
+        }
+        rc = describe(conn, e, &slot->f, report, sizeof(report), err);
+        if (rc == 0 && publish_facts(slot) != FERRY_OK)
             rc = ferry_err_set(err, FERRY_ENOMEM,
                                "out of memory describing source table "
                                "\"%s.%s\"",
                                e->source_schema, e->source_table);
-            goto done;
-        }
-        snprintf(slot->qualified, qlen, "%s.%s", e->source_schema,
-                 e->source_table);
-        t->names[t->n - 1] = slot->qualified;
-        rc = describe(conn, e, slot, report, sizeof(report), err);
         if (rc < 0)
             goto done;
         problems += rc;
         rc = FERRY_OK;
     }
+    set_orders(t, cfg);
     if (problems > 0)
         rc = ferry_err_set(err, FERRY_ECONFIG, "%s", report);
 
@@ -262,10 +353,8 @@ cdc_tables_free(cdc_tables_t *t)
         return;
     for (size_t i = 0; t->v != NULL && i < t->n; i++) {
         free(t->v[i].qualified);
-        free_names(t->v[i].columns);
-        free_names(t->v[i].key);
-        free(t->v[i].types);
-        free(t->v[i].key_index);
+        free(t->v[i].seen);
+        facts_free(&t->v[i].f);
     }
     free(t->v);
     free(t->names);
@@ -291,22 +380,52 @@ cdc_tables_index(const cdc_tables_t *t, const cdc_table_t *tab)
     return (size_t)((const table_slot_t *)(const void *)tab - t->v);
 }
 
+long
+cdc_tables_lookup(const cdc_tables_t *t, const char *schema, const char *table)
+{
+    return find_slot(t, schema, table);
+}
+
 const unsigned char *
 cdc_tables_col_types(const cdc_tables_t *t, size_t i)
 {
-    return t->v[i].types;
+    return t->v[i].f.coltypes;
 }
 
 const size_t *
 cdc_tables_key_index(const cdc_tables_t *t, size_t i)
 {
-    return t->v[i].key_ok ? t->v[i].key_index : NULL;
+    return t->v[i].f.key_ok ? t->v[i].f.key_index : NULL;
+}
+
+const unsigned char *
+cdc_tables_col_flags(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].f.flags;
+}
+
+char
+cdc_tables_replident(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].f.replident;
 }
 
 bool
 cdc_tables_index_key(const cdc_tables_t *t, size_t i)
 {
-    return t->v[i].index_key;
+    return t->v[i].f.index_key;
+}
+
+size_t
+cdc_tables_order(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].order;
+}
+
+uint64_t
+cdc_tables_generation(const cdc_tables_t *t, size_t i)
+{
+    return t->v[i].generation;
 }
 
 const char *const *
@@ -336,4 +455,159 @@ cdc_tables_find(cdc_tables_t *t, cdc_w2j_tok_t schema, cdc_w2j_tok_t table)
         }
     }
     return NULL;
+}
+
+/* The cached column named by tok, looking at hint first; -1 if none. */
+static long
+find_column(const facts_t *f, cdc_w2j_tok_t tok, size_t hint)
+{
+    if (hint < f->ncolumns &&
+        cdc_w2j_tok_eq(tok, f->columns[hint], f->lens[hint]))
+        return (long)hint;
+    for (size_t j = 0; j < f->ncolumns; j++)
+        if (j != hint && cdc_w2j_tok_eq(tok, f->columns[j], f->lens[j]))
+            return (long)j;
+    return -1;
+}
+
+long
+cdc_tables_column(const cdc_tables_t *t, size_t i, cdc_w2j_tok_t name,
+                  size_t hint)
+{
+    return find_column(&t->v[i].f, name, hint);
+}
+
+cdc_tables_fit_t
+cdc_tables_fit(cdc_tables_t *t, size_t i, const cdc_w2j_msg_t *msg)
+{
+    table_slot_t *slot = &t->v[i];
+    const facts_t *f = &slot->f;
+    const cdc_w2j_cols_t *cols = &msg->columns;
+    cdc_tables_fit_t fit = CDC_TABLES_FIT;
+    size_t at = 0;
+
+    if (msg->action != 'I' && msg->action != 'U')
+        return CDC_TABLES_FIT;
+    memset(slot->seen, 0, f->ncolumns);
+    for (size_t k = 0; k < cols->n; k++) {
+        /* Both lists are in attnum order: the next cached column is almost
+         * always the one. */
+        long j = find_column(f, cols->v[k].name, at);
+
+        if (j < 0)
+            return CDC_TABLES_STALE;
+        if (cols->v[k].type.ptr != NULL &&
+            !cdc_w2j_tok_eq(cols->v[k].type, f->types[j], strlen(f->types[j])))
+            return CDC_TABLES_STALE;
+        slot->seen[j] = 1;
+        at = (size_t)j + 1;
+    }
+    for (size_t j = 0; j < f->ncolumns; j++) {
+        if (slot->seen[j])
+            continue;
+        if (msg->action == 'I' || !(f->flags[j] & CDC_TABLES_COL_TOASTABLE))
+            return CDC_TABLES_STALE;
+        fit = CDC_TABLES_MAYBE_TOAST;
+    }
+    return fit;
+}
+
+/* Whether a and b list the same columns with the same types. */
+static bool
+same_columns(const facts_t *a, const facts_t *b)
+{
+    if (a->ncolumns != b->ncolumns)
+        return false;
+    for (size_t j = 0; j < a->ncolumns; j++)
+        if (strcmp(a->columns[j], b->columns[j]) != 0 ||
+            strcmp(a->types[j], b->types[j]) != 0)
+            return false;
+    return true;
+}
+
+static bool
+same_keys(const facts_t *a, const facts_t *b)
+{
+    if (a->nkey != b->nkey || a->replident != b->replident ||
+        a->index_key != b->index_key)
+        return false;
+    for (size_t k = 0; k < a->nkey; k++)
+        if (strcmp(a->key[k], b->key[k]) != 0)
+            return false;
+    for (size_t j = 0; j < a->ncolumns && j < b->ncolumns; j++)
+        if (a->flags[j] != b->flags[j])
+            return false;
+    return true;
+}
+
+/* A new array of the n columns and types of f (strings borrowed). */
+static ferry_wire_column_t *
+wire_columns(const facts_t *f)
+{
+    ferry_wire_column_t *v = calloc(f->ncolumns + 1, sizeof(*v));
+
+    for (size_t j = 0; v != NULL && j < f->ncolumns; j++) {
+        v[j].name = f->columns[j];
+        v[j].type = f->types[j];
+    }
+    return v;
+}
+
+int
+cdc_tables_refresh(cdc_tables_t *t, size_t i, PGconn *conn,
+                   cdc_tables_change_t *chg, ferry_err_t *err)
+{
+    table_slot_t *slot = &t->v[i];
+    facts_t nf, *old;
+    char report[512];
+    int rc;
+
+    memset(chg, 0, sizeof(*chg));
+    memset(&nf, 0, sizeof(nf));
+    report[0] = '\0';
+    rc = describe(conn, slot->entity, &nf, report, sizeof(report), err);
+    if (rc == 1) {
+        ferry_warn("%s; ferry-cdc keeps what it knew of the table", report);
+        return FERRY_OK;
+    }
+    if (rc != FERRY_OK)
+        return rc;
+    chg->columns = !same_columns(&slot->f, &nf);
+    chg->keys = !same_keys(&slot->f, &nf);
+    if (!chg->columns && !chg->keys) {
+        facts_free(&nf);
+        return FERRY_OK;
+    }
+    if ((old = malloc(sizeof(*old))) == NULL) {
+        facts_free(&nf);
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory describing source table \"%s\"",
+                             slot->qualified);
+    }
+    *old = slot->f;
+    slot->f = nf;
+    slot->generation++;
+    chg->old_facts = old;
+    chg->old_columns = wire_columns(old);
+    chg->n_old = old->ncolumns;
+    chg->new_columns = wire_columns(&slot->f);
+    chg->n_new = slot->f.ncolumns;
+    if (publish_facts(slot) != FERRY_OK || chg->old_columns == NULL ||
+        chg->new_columns == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory describing source table \"%s\"",
+                             slot->qualified);
+    return FERRY_OK;
+}
+
+void
+cdc_tables_change_clear(cdc_tables_change_t *chg)
+{
+    if (chg->old_facts != NULL) {
+        facts_free(chg->old_facts);
+        free(chg->old_facts);
+    }
+    free(chg->old_columns);
+    free(chg->new_columns);
+    memset(chg, 0, sizeof(*chg));
 }

@@ -1,8 +1,10 @@
 /* ferry-cdc: publishes the legacy database's row changes to Kafka.
  * cdc/main.c */
+#include "cdc_metrics.h"
 #include "cdc_repl.h"
 #include "cdc_stream.h"
 #include "ferry_cli.h"
+#include "ferry_http.h"
 #include "ferry_log.h"
 #include "ferry_lsn.h"
 #include "ferry_version.h"
@@ -40,8 +42,12 @@ usage(FILE *out)
         "  -s, --status-interval=SECS feedback to the server (default 10)\n"
         "      --heartbeat-interval=SECS\n"
         "                             heartbeat events (default 10, 0: off)\n"
-        "      --max-retained-wal=MB  warn when the slot retains more WAL\n"
-        "                             (default 1024, 0: off)\n"
+        "      --max-retained-wal=SIZE  warn when the slot retains more WAL\n"
+        "                             (default 1GB; a plain number is MB;\n"
+        "                             0: off)\n"
+        "      --min-safe-wal=SIZE    warn when the slot's safe_wal_size\n"
+        "                             falls under it (default 1GB, 0: off;\n"
+        "                             only with max_slot_wal_keep_size)\n"
         "      --max-inflight=N       messages awaiting Kafka before reading\n"
         "                             pauses (default 100000)\n"
         "      --snapshot=MODE        initial (default): read every mapped\n"
@@ -61,12 +67,25 @@ usage(FILE *out)
         "                             re-reads public.t while streaming\n"
         "      --resnapshot-chunk=ROWS rows per re-snapshot chunk (default "
         "1024)\n"
+        "      --metrics-listen=ADDR:PORT\n"
+        "                             serve /metrics (Prometheus), /healthz "
+        "and\n"
+        "                             /readyz there (monitoring.cdc_listen "
+        "in\n"
+        "                             ferry.yaml; off by default)\n"
+        "      --wedged-after=SECS    /healthz answers 503 once the main loop\n"
+        "                             has not turned for this long (default "
+        "60)\n"
+        "      --log-format=FORMAT    text (default) or json, one object per\n"
+        "                             line (or FERRY_LOG_FORMAT=json)\n"
         "  -v, --verbose              log at debug level\n"
         "  -V, --version              print the version and exit\n"
         "  -h, --help                 show this help and exit\n\n"
         "The slot (source.slot) is created with wal2json if it is missing;\n"
         "the snapshot is read in the slot's exported snapshot and streaming\n"
-        "takes over at its consistent point.\n"
+        "takes over at its consistent point.  At every status interval the\n"
+        "slot's wal_status and safe_wal_size are read: a slot in danger of\n"
+        "invalidation is said plainly (docs/operations.md).\n"
         "SIGTERM or SIGINT: flush to Kafka, confirm, exit 0.\n\n"
         "Examples:\n"
         "  ferry-cdc --config ferry.yaml\n"
@@ -78,7 +97,8 @@ usage(FILE *out)
 }
 
 static int
-parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
+parse_args(int argc, char **argv, const char **config, const char **listen,
+           int *wedge_s, cdc_stream_opts_t *opts)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -92,10 +112,17 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
         {"snapshot-chunk", required_argument, NULL, 6},
         {"signal-table", required_argument, NULL, 7},
         {"resnapshot-chunk", required_argument, NULL, 8},
+        {"min-safe-wal", required_argument, NULL, 9},
+        {"metrics-listen", required_argument, NULL, 10},
+        {"wedged-after", required_argument, NULL, 11},
+        {"log-format", required_argument, NULL, 12},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    enum ferry_log_format fmt;
+    ferry_err_t err = {0, ""};
+    long long size;
     long v;
     int c;
 
@@ -126,10 +153,47 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
             opts->heartbeat_interval_ms = (int)v * 1000;
             break;
         case 2:
-            if (ferry_cli_parse_long("ferry-cdc", "--max-retained-wal", optarg,
-                                     0, 1L << 30, &v) != 0)
+        case 9:
+            /* A plain number of --max-retained-wal is MB, as it always was. */
+            if (c == 2 && strspn(optarg, "0123456789") == strlen(optarg)) {
+                if (ferry_cli_parse_long("ferry-cdc", "--max-retained-wal",
+                                         optarg, 0, 1L << 30, &v) != 0)
+                    return 2;
+                size = (long long)v << 20;
+            } else if (ferry_cli_parse_size("ferry-cdc",
+                                            c == 2 ? "--max-retained-wal"
+                                                   : "--min-safe-wal",
+                                            optarg, &size) != 0) {
                 return 2;
-            opts->max_retained_wal = (uint64_t)v << 20;
+            }
+            if (c == 2)
+                opts->max_retained_wal = (uint64_t)size;
+            else
+                opts->min_safe_wal = (uint64_t)size;
+            break;
+        case 10:
+            if (ferry_http_check_listen(optarg, "--metrics-listen", &err) !=
+                0) {
+                fprintf(stderr, "ferry-cdc: %s\n", err.msg);
+                return 2;
+            }
+            *listen = optarg;
+            break;
+        case 11:
+            if (ferry_cli_parse_long("ferry-cdc", "--wedged-after", optarg, 1,
+                                     86400, &v) != 0)
+                return 2;
+            *wedge_s = (int)v;
+            break;
+        case 12:
+            if (!ferry_log_parse_format(optarg, &fmt)) {
+                fprintf(stderr,
+                        "ferry-cdc: invalid --log-format \"%s\": expected "
+                        "text or json\n",
+                        optarg);
+                return 2;
+            }
+            ferry_log_set_format(fmt);
             break;
         case 3:
             if (ferry_cli_parse_long("ferry-cdc", "--max-inflight", optarg, 1,
@@ -201,26 +265,46 @@ parse_args(int argc, char **argv, const char **config, cdc_stream_opts_t *opts)
 int
 main(int argc, char **argv)
 {
-    const char *config = "ferry.yaml";
+    const char *config = "ferry.yaml", *listen = NULL;
     cdc_stream_opts_t opts;
     map_config_t *cfg = NULL;
+    cdc_metrics_t *metrics = NULL;
     ferry_err_t err = {0, ""};
-    int rc;
+    int rc, wedge_s = 0;
 
     ferry_log_init("ferry-cdc");
     cdc_stream_opts_init(&opts);
-    rc = parse_args(argc, argv, &config, &opts);
+    rc = parse_args(argc, argv, &config, &listen, &wedge_s, &opts);
     if (rc >= 0)
         return rc;
 
     if ((cfg = map_config_load_or_report(config, "ferry-cdc")) == NULL)
         return 2;
+    (void)ferry_log_set_field("slot", cfg->source_slot);
 
     ferry_cli_stop_on_signals(&stop_requested);
+
+    /* The metrics are always counted (the progress lines read them);
+     * served only when asked for. */
+    if (listen == NULL)
+        listen = cfg->cdc_listen;
+    if (wedge_s == 0)
+        wedge_s = cfg->wedged_after_s > 0 ? cfg->wedged_after_s : 60;
+    if ((metrics = cdc_metrics_new(cfg, &err)) == NULL ||
+        (listen != NULL &&
+         cdc_metrics_listen(metrics, listen, wedge_s * 1000, &err) != 0)) {
+        ferry_error("%s", err.msg);
+        cdc_metrics_free(metrics);
+        map_config_free(cfg);
+        return err.status == FERRY_ECONFIG ? 2 : 1;
+    }
+    opts.metrics = metrics;
+    cdc_metrics_phase(metrics, false, "starting: connecting to the source");
 
     rc = cdc_stream_run(cfg, &opts, &stop_requested, &err);
     if (rc != FERRY_OK)
         ferry_error("%s", err.msg);
+    cdc_metrics_free(metrics);
     map_config_free(cfg);
     if (rc == FERRY_OK)
         return 0;

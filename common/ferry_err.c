@@ -78,6 +78,8 @@ ferry_status_name(int status)
         return "data";
     case FERRY_ENOMEM:
         return "no memory";
+    case FERRY_ESCHEMA:
+        return "schema";
     default:
         return "unknown";
     }

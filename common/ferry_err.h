@@ -20,7 +20,10 @@ enum ferry_status {
     FERRY_ETRANSIENT = -2, /* network, broker, serialization; retry */
     FERRY_EFATAL = -3,     /* cannot go on; stop without confirming */
     FERRY_EDATA = -4,      /* bad input data; isolate and record */
-    FERRY_ENOMEM = -5      /* allocation failed */
+    FERRY_ENOMEM = -5,     /* allocation failed */
+    FERRY_ESCHEMA = -6     /* the source's schema no longer matches the
+                              mapping: stop, keep the position, fix the
+                              mapping */
 };
 
 typedef struct ferry_err {

@@ -272,13 +272,46 @@ get_ms(const json_t *o, const char *name, int64_t *ms)
     return true;
 }
 
+/* Copies s into the string area at *p and returns the copy. */
+static const char *
+copy_str(char **p, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = memcpy(*p, s, n);
+
+    *p += n;
+    return d;
+}
+
 /* ---- Snapshot records --------------------------------------------------- */
 
 static const char *
 snap_status_name(ferry_wire_snap_status_t s)
 {
-    return s == FERRY_WIRE_SNAP_COMPLETE ? FERRY_WIRE_V_SNAP_COMPLETE
-                                         : FERRY_WIRE_V_SNAP_STARTED;
+    switch (s) {
+    case FERRY_WIRE_SNAP_COMPLETE:
+        return FERRY_WIRE_V_SNAP_COMPLETE;
+    case FERRY_WIRE_SNAP_TABLE_STARTED:
+        return FERRY_WIRE_V_SNAP_TABLE_STARTED;
+    case FERRY_WIRE_SNAP_TABLE_COMPLETE:
+        return FERRY_WIRE_V_SNAP_TABLE_COMPLETE;
+    default:
+        return FERRY_WIRE_V_SNAP_STARTED;
+    }
+}
+
+/* The status named s, or 0. */
+static ferry_wire_snap_status_t
+snap_status_parse(const char *s)
+{
+    static const ferry_wire_snap_status_t all[] = {
+        FERRY_WIRE_SNAP_STARTED, FERRY_WIRE_SNAP_COMPLETE,
+        FERRY_WIRE_SNAP_TABLE_STARTED, FERRY_WIRE_SNAP_TABLE_COMPLETE};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(s, snap_status_name(all[i])) == 0)
+            return all[i];
+    return (ferry_wire_snap_status_t)0;
 }
 
 void
@@ -290,17 +323,57 @@ ferry_wire_snaprec_key(ferry_buf_t *b, const char *slot)
 }
 
 void
+ferry_wire_snaprec_table_key(ferry_buf_t *b, const char *slot,
+                             const char *schema, const char *table)
+{
+    ferry_buf_append_lit(b, "{\"" FERRY_WIRE_F_SNAPKEY_SLOT "\":");
+    ferry_buf_append_json_str(b, slot, strlen(slot));
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAPKEY_SCHEMA "\":");
+    ferry_buf_append_json_str(b, schema, strlen(schema));
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAPKEY_TABLE "\":");
+    ferry_buf_append_json_str(b, table, strlen(table));
+    ferry_buf_putc(b, '}');
+}
+
+void
 ferry_wire_snaprec_value(ferry_buf_t *b, const ferry_wire_snaprec_t *rec)
 {
     ferry_buf_append_lit(b, "{\"" FERRY_WIRE_F_SNAP_SLOT "\":");
     ferry_buf_append_json_str(b, rec->slot, strlen(rec->slot));
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAP_STATUS "\":\"");
     ferry_buf_append_str(b, snap_status_name(rec->status));
-    ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_SNAP_LSN "\":\"");
+    ferry_buf_putc(b, '"');
+    if (ferry_wire_snap_is_table(rec->status)) {
+        ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAP_SCHEMA "\":");
+        ferry_buf_append_json_str(b, rec->schema, strlen(rec->schema));
+        ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAP_TABLE "\":");
+        ferry_buf_append_json_str(b, rec->table, strlen(rec->table));
+    }
+    ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SNAP_LSN "\":\"");
     ferry_buf_append_lsn(b, rec->lsn);
     ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_SNAP_TS_MS "\":");
     ferry_buf_append_i64(b, rec->ts_ms);
     ferry_buf_putc(b, '}');
+}
+
+/* Copies the record's strings into one block that out->mem owns. */
+static int
+snaprec_own(ferry_wire_snaprec_t *out, const char *slot, const char *schema,
+            const char *table, ferry_err_t *err)
+{
+    size_t ls = strlen(slot) + 1;
+    size_t lsc = schema ? strlen(schema) + 1 : 0;
+    size_t lt = table ? strlen(table) + 1 : 0;
+    char *p;
+
+    if ((out->mem = malloc(ls + lsc + lt)) == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory decoding a snapshot record");
+    p = out->mem;
+    out->slot = copy_str(&p, slot);
+    out->schema = schema ? copy_str(&p, schema) : NULL;
+    out->table = table ? copy_str(&p, table) : NULL;
+    return 0;
 }
 
 int
@@ -308,7 +381,7 @@ ferry_wire_snaprec_decode(const void *v, size_t n, ferry_wire_snaprec_t *out,
                           ferry_err_t *err)
 {
     json_t *o;
-    const char *slot, *status;
+    const char *slot, *status, *schema = NULL, *table = NULL;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
@@ -322,15 +395,21 @@ ferry_wire_snaprec_decode(const void *v, size_t n, ferry_wire_snaprec_t *out,
                            FERRY_WIRE_F_SNAP_SLOT, FERRY_WIRE_F_SNAP_STATUS);
         goto done;
     }
-    if (strcmp(status, FERRY_WIRE_V_SNAP_STARTED) == 0)
-        out->status = FERRY_WIRE_SNAP_STARTED;
-    else if (strcmp(status, FERRY_WIRE_V_SNAP_COMPLETE) == 0)
-        out->status = FERRY_WIRE_SNAP_COMPLETE;
-    else {
+    if ((out->status = snap_status_parse(status)) == 0) {
         rc = ferry_err_set(err, FERRY_EDATA,
                            "snapshot record of slot \"%s\" with unknown "
                            "status \"%.64s\"",
                            slot, status);
+        goto done;
+    }
+    if (ferry_wire_snap_is_table(out->status) &&
+        ((schema = get_name(o, FERRY_WIRE_F_SNAP_SCHEMA)) == NULL ||
+         (table = get_name(o, FERRY_WIRE_F_SNAP_TABLE)) == NULL)) {
+        rc = ferry_err_set(err, FERRY_EDATA,
+                           "snapshot record \"%s\" of slot \"%s\" without "
+                           "\"%s\" or \"%s\"",
+                           status, slot, FERRY_WIRE_F_SNAP_SCHEMA,
+                           FERRY_WIRE_F_SNAP_TABLE);
         goto done;
     }
     if (!get_lsn(o, FERRY_WIRE_F_SNAP_LSN, &out->lsn) ||
@@ -342,16 +421,13 @@ ferry_wire_snaprec_decode(const void *v, size_t n, ferry_wire_snaprec_t *out,
                           slot, FERRY_WIRE_F_SNAP_LSN, FERRY_WIRE_F_SNAP_TS_MS);
         goto done;
     }
-    if ((out->mem = strdup(slot)) == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM,
-                           "out of memory decoding a snapshot record");
-        goto done;
-    }
-    out->slot = out->mem;
+    rc = snaprec_own(out, slot, schema, table, err);
 done:
     json_decref(o);
-    if (rc != 0)
+    if (rc != 0) {
+        free(out->mem);
         memset(out, 0, sizeof(*out));
+    }
     return rc;
 }
 
@@ -429,17 +505,6 @@ measure_columns(const json_t *a, size_t *bytes)
         *bytes += strlen(name) + strlen(type) + 2;
     }
     return true;
-}
-
-/* Copies s into the string area at *p and returns the copy. */
-static const char *
-copy_str(char **p, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = memcpy(*p, s, n);
-
-    *p += n;
-    return d;
 }
 
 static void

@@ -205,43 +205,82 @@ void ferry_wire_heartbeat_key(ferry_buf_t *b, const char *prefix);
 void ferry_wire_heartbeat_value(ferry_buf_t *b, int64_t ts_ms, uint64_t lsn);
 
 /* ---- Snapshot topic -------------------------------------------------------
- * Key {"slot":"<slot>"}; value {"slot":..,"status":..,"lsn":"X/X",
- * "ts_ms":<ms>}, all on partition 0 (docs/snapshot.md). */
+ * Two kinds of record, all on partition 0 (docs/snapshot.md):
+ *
+ * - the slot's own: key {"slot":"<slot>"}; value
+ *     {"slot":..,"status":"started"|"complete","lsn":"X/X","ts_ms":<ms>}
+ *   where the lsn of "complete" is the snapshot rows' source.sequence[0];
+ * - a re-snapshot of one table while streaming: key
+ *     {"slot":..,"schema":..,"table":..}; value
+ *     {"slot":..,"status":"table_started"|"table_complete","schema":..,
+ *      "table":..,"lsn":"X/X","ts_ms":<ms>}
+ *   where the lsn of "table_started" is its first chunk's watermark (the
+ *   lowest pair of its rows) and that of "table_complete" its last chunk's.
+ *
+ * The two keys differ, so compaction never lets a table's record replace
+ * the slot's, and a reader that knows only the slot's statuses refuses the
+ * table records instead of taking them for the slot's. */
 
 #define FERRY_WIRE_F_SNAPKEY_SLOT "slot"
+#define FERRY_WIRE_F_SNAPKEY_SCHEMA "schema" /* table records only */
+#define FERRY_WIRE_F_SNAPKEY_TABLE "table"   /* table records only */
 #define FERRY_WIRE_F_SNAP_SLOT "slot"
 #define FERRY_WIRE_F_SNAP_STATUS "status" /* FERRY_WIRE_V_SNAP_* */
-#define FERRY_WIRE_F_SNAP_LSN "lsn"       /* hand-off point, "X/X" */
+#define FERRY_WIRE_F_SNAP_SCHEMA "schema" /* table records only */
+#define FERRY_WIRE_F_SNAP_TABLE "table"   /* table records only */
+#define FERRY_WIRE_F_SNAP_LSN "lsn"       /* the rows' sequence[0], "X/X" */
 #define FERRY_WIRE_F_SNAP_TS_MS "ts_ms"   /* wall clock ms */
 
 #define FERRY_WIRE_V_SNAP_STARTED "started"
 #define FERRY_WIRE_V_SNAP_COMPLETE "complete"
+#define FERRY_WIRE_V_SNAP_TABLE_STARTED "table_started"
+#define FERRY_WIRE_V_SNAP_TABLE_COMPLETE "table_complete"
 
 typedef enum ferry_wire_snap_status {
-    FERRY_WIRE_SNAP_STARTED = 1, /* a snapshot began */
-    FERRY_WIRE_SNAP_COMPLETE     /* every snapshot row was acknowledged */
+    FERRY_WIRE_SNAP_STARTED = 1,   /* a snapshot of the slot began */
+    FERRY_WIRE_SNAP_COMPLETE,      /* every snapshot row was acknowledged */
+    FERRY_WIRE_SNAP_TABLE_STARTED, /* a table's re-snapshot began */
+    FERRY_WIRE_SNAP_TABLE_COMPLETE /* its last chunk was acknowledged */
 } ferry_wire_snap_status_t;
 
-/* One snapshot record.  To encode, the caller fills it (slot borrowed).
- * A decoded one owns its text: release it with ferry_wire_snaprec_clear(). */
+/* Whether status is one of a table's re-snapshot records. */
+static inline bool
+ferry_wire_snap_is_table(ferry_wire_snap_status_t status)
+{
+    return status == FERRY_WIRE_SNAP_TABLE_STARTED ||
+           status == FERRY_WIRE_SNAP_TABLE_COMPLETE;
+}
+
+/* One snapshot record.  To encode, the caller fills it (strings borrowed;
+ * schema and table only for the table statuses).  A decoded one owns its
+ * text: release it with ferry_wire_snaprec_clear(). */
 typedef struct ferry_wire_snaprec {
     const char *slot;                /* the replication slot, raw text */
     ferry_wire_snap_status_t status; /* what happened */
-    uint64_t lsn;                    /* the hand-off point, 0 if unknown */
+    const char *schema;              /* table records: the table's schema;
+                                        NULL for the slot's records */
+    const char *table;               /* table records: its name; else NULL */
+    uint64_t lsn;                    /* the rows' sequence[0], 0 if unknown */
     int64_t ts_ms;                   /* when, wall clock ms */
-    char *mem;                       /* decoded: owns slot; else NULL */
+    char *mem;                       /* decoded: owns the strings; else NULL */
 } ferry_wire_snaprec_t;
 
-/* Appends the key of slot's records (slot borrowed raw text). */
+/* Appends the key of slot's own records (slot borrowed raw text). */
 void ferry_wire_snaprec_key(ferry_buf_t *b, const char *slot);
+
+/* Appends the key of the re-snapshot records of table schema.table (all
+ * borrowed raw text). */
+void ferry_wire_snaprec_table_key(ferry_buf_t *b, const char *slot,
+                                  const char *schema, const char *table);
 
 /* Appends the value of rec (borrowed). */
 void ferry_wire_snaprec_value(ferry_buf_t *b, const ferry_wire_snaprec_t *rec);
 
 /* Parses a record value v[0..n) (borrowed) into *out (caller-allocated;
- * on success it owns its slot, free with ferry_wire_snaprec_clear()).
- * Returns 0, FERRY_EDATA (not such a record, err says why) or FERRY_ENOMEM;
- * on failure *out holds nothing to free. */
+ * on success it owns its strings, free with ferry_wire_snaprec_clear()).
+ * A table status needs a non-empty schema and table.  Returns 0,
+ * FERRY_EDATA (not such a record, err says why) or FERRY_ENOMEM; on failure
+ * *out holds nothing to free. */
 int ferry_wire_snaprec_decode(const void *v, size_t n,
                               ferry_wire_snaprec_t *out,
                               ferry_err_t *err) FERRY_WUR;
@@ -267,8 +306,9 @@ void ferry_wire_snaprec_clear(ferry_wire_snaprec_t *rec);
 #define FERRY_WIRE_F_DLQ_KEY "key"             /* its key as text, or null */
 #define FERRY_WIRE_F_DLQ_VALUE "value"         /* its value as text, or null */
 
-/* ---- Schema-change topic (defined; published from a coming release) -------
- * One record on <prefix>.schema per change of a captured table's columns.
+/* ---- Schema-change topic ---------------------------------------------------
+ * One record on <prefix>.schema per change of a captured table's columns,
+ * published by ferry-cdc before the first change event that shows it.
  * Key {"schema":..,"table":..}; value
  *   {"schema":..,"table":..,"lsn":"X/X","ts_ms":<ms>,
  *    "old_columns":[{"name":..,"type":..},..],"new_columns":[..]}

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang clang-format clang-tidy
   libpq-dev librdkafka-dev libjansson-dev libyaml-dev uuid-dev libcmocka-dev
+  libmicrohttpd-dev prometheus curl jq
   postgresql-15 postgresql-15-wal2json postgresql-client-15
   kcat python3-kafka python3-confluent-kafka procps
 )

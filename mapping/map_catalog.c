@@ -18,7 +18,7 @@ static const char *const columns_sql =
     "       COALESCE(bt.typname, t.typname), "
     "       COALESCE(bt.typcategory, t.typcategory), a.attnotnull, "
     "       a.atthasdef OR a.attidentity <> '', a.attgenerated <> '', "
-    "       a.atttypid "
+    "       a.atttypid, t.typlen = -1 AND a.attstorage IN ('x', 'e') "
     "FROM pg_catalog.pg_attribute a "
     "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
     "LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' "
@@ -127,6 +127,7 @@ map_catalog_table(PGconn *conn, const char *side, const char *schema,
         c->has_default = PQgetvalue(out->res_cols, r, 5)[0] == 't';
         c->generated = PQgetvalue(out->res_cols, r, 6)[0] == 't';
         c->type_oid = (Oid)strtoul(PQgetvalue(out->res_cols, r, 7), NULL, 10);
+        c->toastable = PQgetvalue(out->res_cols, r, 8)[0] == 't';
     }
     rc = load_indexes(out);
 
@@ -138,6 +139,35 @@ done:
                       "\"%s.%s\"",
                       side, schema, table);
     return rc;
+}
+
+static const char *const ddl_trigger_sql =
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger e "
+    "JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid "
+    "WHERE e.evtevent = 'ddl_command_end' AND e.evtenabled IN ('O', 'A') "
+    "  AND p.prosrc LIKE '%pg_logical_emit_message%' "
+    "  AND p.prosrc LIKE '%" MAP_CATALOG_DDL_PREFIX "%')";
+
+int
+map_catalog_ddl_trigger(PGconn *conn, const char *side, bool *installed,
+                        ferry_err_t *err)
+{
+    PGresult *res = query(conn, side, ddl_trigger_sql, 0, NULL, err);
+
+    *installed = false;
+    if (res == NULL)
+        return FERRY_ETRANSIENT;
+    *installed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return 0;
+}
+
+bool
+map_catalog_is_nan_type(const map_pg_column_t *c)
+{
+    return strcmp(c->base.name, "numeric") == 0 ||
+           strcmp(c->base.name, "float4") == 0 ||
+           strcmp(c->base.name, "float8") == 0;
 }
 
 void

@@ -30,6 +30,11 @@ typedef struct map_pg_column {
     bool not_null;   /* attnotnull */
     bool has_default; /* a DEFAULT, identity or generated value exists */
     bool generated;   /* GENERATED ALWAYS AS (...) STORED: cannot be written */
+    bool toastable;   /* a variable-length type stored EXTENDED or
+                         EXTERNAL: a value may live out of line, and an
+                         UPDATE that leaves it unchanged does not log it
+                         again (MAIN, numeric's, moves out of line only as
+                         a last resort, and is not counted) */
 } map_pg_column_t;
 
 typedef struct map_pg_index {
@@ -62,6 +67,24 @@ typedef struct map_pg_table {
 int map_catalog_table(PGconn *conn, const char *side, const char *schema,
                       const char *table, map_pg_table_t *out,
                       ferry_err_t *err) FERRY_WUR;
+
+/* The prefix of the logical decoding messages that ferry's event trigger
+ * writes on ddl_command_end, one per changed table, with the table as
+ * "schema.table" (identifiers quoted as format('%I.%I') quotes them):
+ * pg_logical_emit_message(true, 'ferry-ddl', ...).  docs/setup.md has the
+ * SQL that installs it. */
+#define MAP_CATALOG_DDL_PREFIX "ferry-ddl"
+
+/* Sets *installed to whether an enabled event trigger on ddl_command_end
+ * runs a function that writes MAP_CATALOG_DDL_PREFIX messages, read
+ * through conn (borrowed).  side names the database in messages.  Returns 0
+ * or FERRY_ETRANSIENT. */
+int map_catalog_ddl_trigger(PGconn *conn, const char *side, bool *installed,
+                            ferry_err_t *err) FERRY_WUR;
+
+/* Whether a column's base type is numeric, real or double precision: the
+ * types whose NaN and Infinity wal2json 2.5 sends as null. */
+bool map_catalog_is_nan_type(const map_pg_column_t *c);
 
 /* Frees what the table owns; the struct itself is the caller's. */
 void map_catalog_table_free(map_pg_table_t *t);

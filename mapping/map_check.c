@@ -7,6 +7,7 @@
  * that does not exist) is skipped: the missing table is the problem to fix.
  */
 #include "map_check.h"
+#include "ferry_pg.h"
 #include "map_catalog.h"
 
 #include <stdarg.h>
@@ -17,11 +18,30 @@
 typedef struct check {
     const map_config_t *cfg; /* the model */
     map_diags_t *diags;      /* where problems go */
+    map_diags_t *warnings;   /* where warnings go, or NULL */
+    PGconn *src_conn;        /* the source, for the value counts */
     map_pg_table_t *src;     /* per entity: its source table, if read */
     map_pg_table_t *tgt;     /* per entity: its target table, if read */
     bool have_src;           /* the source was reachable */
     bool have_tgt;           /* the target was reachable */
 } check_t;
+
+static map_diag_t *vadd(check_t *c, map_diags_t *list, map_pos_t pos,
+                        const char *path, const char *prefix, const char *fmt,
+                        va_list ap) FERRY_PRINTF(6, 0);
+
+/* Adds prefix and the formatted message to list (NULL: dropped). */
+static map_diag_t *
+vadd(check_t *c, map_diags_t *list, map_pos_t pos, const char *path,
+     const char *prefix, const char *fmt, va_list ap)
+{
+    char msg[1024];
+
+    if (list == NULL)
+        return NULL;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return map_diags_add(list, c->cfg->path, pos, path, "%s%s", prefix, msg);
+}
 
 static map_diag_t *problem(check_t *c, map_pos_t pos, const char *path,
                            const char *fmt, ...) FERRY_PRINTF(4, 5);
@@ -29,13 +49,29 @@ static map_diag_t *problem(check_t *c, map_pos_t pos, const char *path,
 static map_diag_t *
 problem(check_t *c, map_pos_t pos, const char *path, const char *fmt, ...)
 {
-    char msg[1024];
+    map_diag_t *d;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    d = vadd(c, c->diags, pos, path, "", fmt, ap);
     va_end(ap);
-    return map_diags_add(c->diags, c->cfg->path, pos, path, "%s", msg);
+    return d;
+}
+
+/* A warning: what works but costs; it does not fail the check. */
+static map_diag_t *warning(check_t *c, map_pos_t pos, const char *path,
+                           const char *fmt, ...) FERRY_PRINTF(4, 5);
+
+static map_diag_t *
+warning(check_t *c, map_pos_t pos, const char *path, const char *fmt, ...)
+{
+    map_diag_t *d;
+    va_list ap;
+
+    va_start(ap, fmt);
+    d = vadd(c, c->warnings, pos, path, "warning: ", fmt, ap);
+    va_end(ap);
+    return d;
 }
 
 static void
@@ -394,6 +430,179 @@ check_target(check_t *c, size_t i)
     check_unfilled(c, i);
 }
 
+/* The source columns entity i reads: every from, discriminator and key
+ * column, each once, into cols (cap entries); returns how many. */
+static size_t
+read_columns(check_t *c, size_t i, const char **cols, size_t cap)
+{
+    const map_entity_t *e = &c->cfg->entities[i];
+    const char *const *key;
+    size_t n = 0, n_key;
+
+#define ADD(name)                                                              \
+    do {                                                                       \
+        if (n < cap && !in_list(cols, n, (name)))                              \
+            cols[n++] = (name);                                                \
+    } while (0)
+    key = key_columns(c, i, &n_key);
+    for (size_t k = 0; key != NULL && k < n_key; k++)
+        ADD(key[k]);
+    for (size_t k = 0; k < e->n_columns; k++) {
+        const map_column_t *col = &e->columns[k];
+
+        for (size_t f = 0; f < col->n_from; f++)
+            ADD(col->from[f]);
+        if (col->discriminator != NULL)
+            ADD(col->discriminator);
+    }
+#undef ADD
+    return n;
+}
+
+/* Without REPLICA IDENTITY FULL, an UPDATE that leaves a TOASTed value
+ * unchanged sends it as "absent": the event alone cannot rebuild the row,
+ * so a compacted topic loses the value once the older event is gone. */
+static void
+warn_toast(check_t *c, size_t i)
+{
+    const map_entity_t *e = &c->cfg->entities[i];
+    const map_pg_table_t *t = &c->src[i];
+    const char *cols[256];
+    char names[512] = "", path[512];
+    size_t n = read_columns(c, i, cols, 256), found = 0, len = 0;
+
+    if (t->replident == 'f')
+        return;
+    for (size_t k = 0; k < n; k++) {
+        const map_pg_column_t *sc = map_catalog_column(t, cols[k]);
+        int w;
+
+        if (sc == NULL || !sc->toastable)
+            continue;
+        w = snprintf(names + len, sizeof(names) - len, "%s%s",
+                     found++ ? ", " : "", sc->name);
+        if (w > 0 && (size_t)w < sizeof(names) - len)
+            len += (size_t)w;
+    }
+    if (found == 0)
+        return;
+    epath(path, sizeof(path), e, "source");
+    map_diag_hint(
+        warning(c, e->source_pos, path,
+                "source table \"%s.%s\" has TOAST-able columns the mapping "
+                "reads (%s) and no REPLICA IDENTITY FULL: an UPDATE that "
+                "leaves such a value unchanged is published without it "
+                "(\"absent\"), so a compacted topic loses the value once "
+                "the older event is compacted away, and a rebuild from it "
+                "writes NULL",
+                e->source_schema, e->source_table, names),
+        "ALTER TABLE %s.%s REPLICA IDENTITY FULL; (every UPDATE and DELETE "
+        "then logs the whole old row: more WAL)",
+        e->source_schema, e->source_table);
+}
+
+/* Appends count(*) FILTER (WHERE "c" IN (NaN, Infinity, -Infinity)) for
+ * column name to q. */
+static bool
+append_nan_count(PGconn *src, char *q, size_t cap, const char *name)
+{
+    char *id = PQescapeIdentifier(src, name, strlen(name));
+    size_t len = strlen(q);
+    int w;
+
+    if (id == NULL)
+        return false;
+    w = snprintf(q + len, cap - len,
+                 "%scount(*) FILTER (WHERE %s IN ('NaN', 'Infinity', "
+                 "'-Infinity'))",
+                 len > 7 ? ", " : "", id);
+    PQfreemem(id);
+    return w > 0 && (size_t)w < cap - len;
+}
+
+/* Counts NaN and Infinity in the numeric and float columns entity i reads:
+ * wal2json 2.5 streams them as null. */
+static void
+warn_nan(check_t *c, size_t i)
+{
+    const map_entity_t *e = &c->cfg->entities[i];
+    const map_pg_table_t *t = &c->src[i];
+    const char *cols[256];
+    const map_pg_column_t *nan[64];
+    size_t n = read_columns(c, i, cols, 256), nn = 0;
+    char q[8192] = "SELECT ", path[512], *qs, *qt;
+    ferry_err_t err = {0, ""};
+    PGresult *res = NULL;
+    size_t len;
+
+    for (size_t k = 0; k < n && nn < 64; k++) {
+        const map_pg_column_t *sc = map_catalog_column(t, cols[k]);
+
+        if (sc != NULL && map_catalog_is_nan_type(sc) &&
+            append_nan_count(c->src_conn, q, sizeof(q), sc->name))
+            nan[nn++] = sc;
+    }
+    if (nn == 0)
+        return;
+    qs = PQescapeIdentifier(c->src_conn, e->source_schema,
+                            strlen(e->source_schema));
+    qt = PQescapeIdentifier(c->src_conn, e->source_table,
+                            strlen(e->source_table));
+    len = strlen(q);
+    snprintf(q + len, sizeof(q) - len, " FROM %s.%s", qs ? qs : "",
+             qt ? qt : "");
+    PQfreemem(qs);
+    PQfreemem(qt);
+    epath(path, sizeof(path), e, "source");
+    if (ferry_pg_exec(c->src_conn, q, 0, NULL, &res, NULL,
+                      "count NaN and Infinity values", FERRY_PG_ANY_TRANSIENT,
+                      &err) != 0) {
+        warning(c, e->source_pos, path, "%s", err.msg);
+        return;
+    }
+    for (size_t k = 0; k < nn; k++) {
+        const char *cnt = PQgetvalue(res, 0, (int)k);
+
+        if (strcmp(cnt, "0") == 0)
+            continue;
+        warning(c, e->source_pos, path,
+                "source column \"%s\" (%s) of \"%s.%s\" holds %s NaN or "
+                "Infinity value(s): wal2json 2.5 streams them as null; "
+                "%s",
+                nan[k]->name, nan[k]->type, e->source_schema, e->source_table,
+                cnt,
+                nan[k]->not_null
+                    ? "the column is NOT NULL, so ferry-cdc reads such a value "
+                      "back from the row (and warns)"
+                    : "the column is nullable, so a streamed change cannot "
+                      "carry them (the snapshot does): the target gets NULL");
+    }
+    PQclear(res);
+}
+
+/* ferry-cdc's DDL event trigger (docs/setup.md). */
+static int
+warn_ddl_trigger(check_t *c, ferry_err_t *err)
+{
+    bool installed;
+    int rc = map_catalog_ddl_trigger(c->src_conn, "source", &installed, err);
+
+    if (rc != 0 || installed)
+        return rc;
+    map_diag_hint(
+        warning(c, (map_pos_t){0, 0}, "source",
+                "the source has no event trigger writing \"%s\" messages: "
+                "ferry-cdc then learns of a schema change only from the "
+                "changes after it, and a TOAST-able column dropped less than "
+                "a second after its last catalog read of the table can be "
+                "published as unchanged (\"absent\") instead of gone, so the "
+                "target keeps the old value",
+                MAP_CATALOG_DDL_PREFIX),
+        "install the event trigger of docs/setup.md (DDL event trigger) on "
+        "the source");
+    return 0;
+}
+
 static int
 read_tables(check_t *c, PGconn *src, PGconn *tgt, ferry_err_t *err)
 {
@@ -421,9 +630,10 @@ read_tables(check_t *c, PGconn *src, PGconn *tgt, ferry_err_t *err)
 
 int
 map_check_run(const map_config_t *cfg, PGconn *src, PGconn *tgt,
-              map_diags_t *diags, ferry_err_t *err)
+              map_diags_t *diags, map_diags_t *warnings, ferry_err_t *err)
 {
-    check_t c = {.cfg = cfg, .diags = diags};
+    check_t c = {
+        .cfg = cfg, .diags = diags, .warnings = warnings, .src_conn = src};
     size_t n = cfg->n_entities;
     int rc = FERRY_ENOMEM;
 
@@ -444,8 +654,14 @@ map_check_run(const map_config_t *cfg, PGconn *src, PGconn *tgt,
             check_source(&c, i);
         if (c.have_tgt)
             check_target(&c, i);
+        if (c.have_src && warnings != NULL && c.src[i].exists) {
+            warn_toast(&c, i);
+            warn_nan(&c, i);
+        }
     }
-    if (diags->oom) {
+    if (c.have_src && warnings != NULL && (rc = warn_ddl_trigger(&c, err)) != 0)
+        goto done;
+    if (diags->oom || (warnings != NULL && warnings->oom)) {
         rc = ferry_err_set(err, FERRY_ENOMEM,
                            "out of memory recording what the check found");
         goto done;

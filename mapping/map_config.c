@@ -84,15 +84,16 @@ parse_source(map_parser_t *p, yaml_node_t *n)
     cfg->source_slot = string_key(p, n, "source", "slot", "ferry");
 }
 
+/* A mapping of names to strings (kafka.properties, a topic's config)
+ * into *out and *count. */
 static void
-parse_properties(map_parser_t *p, yaml_node_t *n)
+parse_kv(map_parser_t *p, yaml_node_t *n, const char *kpath, const char *what,
+         const map_kv_t **out, size_t *count)
 {
-    map_config_t *cfg = p->cfg;
     map_kv_t *kv;
     size_t len;
 
-    if (!map__check_mapping(p, n, "kafka.properties", NULL,
-                            "librdkafka property -> value"))
+    if (!map__check_mapping(p, n, kpath, NULL, what))
         return;
     len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     kv = map__alloc(p->arena, (len ? len : 1) * sizeof(*kv));
@@ -107,15 +108,103 @@ parse_properties(map_parser_t *p, yaml_node_t *n)
 
         if (k == NULL)
             continue;
-        map__path(path, "kafka.properties", k);
-        kv[cfg->n_kafka_properties].key = k;
-        kv[cfg->n_kafka_properties].pos = map__pos(map__node(p, pr->key));
-        kv[cfg->n_kafka_properties].value =
-            map__string(p, map__node(p, pr->value), path);
-        if (kv[cfg->n_kafka_properties].value != NULL)
-            cfg->n_kafka_properties++;
+        map__path(path, kpath, k);
+        kv[*count].key = k;
+        kv[*count].pos = map__pos(map__node(p, pr->key));
+        kv[*count].value = map__string(p, map__node(p, pr->value), path);
+        if (kv[*count].value != NULL)
+            (*count)++;
     }
-    cfg->kafka_properties = kv;
+    *out = kv;
+}
+
+/* A number from lo to hi written at n; 0 (with a diagnostic) otherwise. */
+static int
+int_key(map_parser_t *p, yaml_node_t *sec, const char *secpath, const char *key,
+        long lo, long hi)
+{
+    char path[MAP__PATH_MAX], *end;
+    yaml_node_t *n = map__get(p, sec, key);
+    const char *s;
+    long v;
+
+    if (n == NULL)
+        return 0;
+    map__path(path, secpath, key);
+    if ((s = map__string(p, n, path)) == NULL)
+        return 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi) {
+        map__diag(p, n, path,
+                  "invalid value \"%s\" (expected a number from "
+                  "%ld to %ld)",
+                  s, lo, hi);
+        return 0;
+    }
+    return (int)v;
+}
+
+/* partitions, replication_factor and config of one level of kafka.topics
+ * (its keys are checked by the caller). */
+static void
+parse_topic_settings(map_parser_t *p, yaml_node_t *n, const char *path,
+                     map_topic_settings_t *t)
+{
+    char sub[MAP__PATH_MAX];
+    yaml_node_t *v;
+
+    t->pos = map__pos(n);
+    t->partitions = int_key(p, n, path, "partitions", 1, 100000);
+    t->replication_factor = int_key(p, n, path, "replication_factor", 1, 32767);
+    if ((v = map__get(p, n, "config")) != NULL) {
+        map__path(sub, path, "config");
+        parse_kv(p, v, sub, "topic config -> value", &t->config, &t->n_config);
+    }
+}
+
+static void
+parse_topics(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+    map_topic_settings_t *ov;
+    yaml_node_t *v;
+    size_t len;
+
+    if (!map__check_mapping(p, n, "kafka.topics", "topics",
+                            "with create, partitions, replication_factor, "
+                            "config and overrides"))
+        return;
+    if ((v = map__get(p, n, "create")) != NULL)
+        map__bool(p, v, "kafka.topics.create", &cfg->kafka_topics_create);
+    parse_topic_settings(p, n, "kafka.topics", &cfg->kafka_topics);
+    v = map__get(p, n, "overrides");
+    if (v == NULL || !map__check_mapping(p, v, "kafka.topics.overrides", NULL,
+                                         "topic name -> settings"))
+        return;
+    len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if ((ov = map__alloc(p->arena, (len ? len : 1) * sizeof(*ov))) == NULL) {
+        p->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+        yaml_node_t *tn = map__node(p, pr->value);
+        const char *k = map__key_copy(p, pr);
+        char path[MAP__PATH_MAX];
+
+        if (k == NULL)
+            continue;
+        map__path(path, "kafka.topics.overrides", k);
+        if (!map__check_mapping(p, tn, path, "topic",
+                                "with partitions, replication_factor and "
+                                "config"))
+            continue;
+        ov[cfg->n_kafka_topic_overrides].topic = k;
+        parse_topic_settings(p, tn, path, &ov[cfg->n_kafka_topic_overrides]);
+        ov[cfg->n_kafka_topic_overrides++].pos =
+            map__pos(map__node(p, pr->key));
+    }
+    cfg->kafka_topic_overrides = ov;
 }
 
 static void
@@ -125,7 +214,8 @@ parse_kafka(map_parser_t *p, yaml_node_t *n)
     yaml_node_t *props;
 
     if (!map__check_mapping(p, n, "kafka", "kafka",
-                            "with brokers, topic_prefix and properties"))
+                            "with brokers, topic_prefix, properties and "
+                            "topics"))
         return;
     cfg->kafka_brokers = string_key(p, n, "kafka", "brokers", NULL);
     cfg->kafka_topic_prefix = string_key(p, n, "kafka", "topic_prefix", NULL);
@@ -136,7 +226,11 @@ parse_kafka(map_parser_t *p, yaml_node_t *n)
                   cfg->kafka_topic_prefix);
     props = map__get(p, n, "properties");
     if (props != NULL)
-        parse_properties(p, props);
+        parse_kv(p, props, "kafka.properties", "librdkafka property -> value",
+                 &cfg->kafka_properties, &cfg->n_kafka_properties);
+    cfg->kafka_topics_create = true;
+    if ((props = map__get(p, n, "topics")) != NULL)
+        parse_topics(p, props);
 }
 
 static void
@@ -164,6 +258,46 @@ parse_target(map_parser_t *p, yaml_node_t *n)
         return;
     }
     memcpy(cfg->uuid_namespace, ns.b, sizeof(ns.b));
+}
+
+/* An ADDR:PORT for an HTTP endpoint; the programs check the address
+ * itself when they bind it. */
+static const char *
+listen_key(map_parser_t *p, yaml_node_t *n, const char *key)
+{
+    char path[MAP__PATH_MAX];
+    const char *v = string_key(p, n, "monitoring", key, NULL);
+    const char *colon = v != NULL ? strrchr(v, ':') : NULL;
+    char *end;
+    long port;
+
+    if (v == NULL)
+        return NULL;
+    port = colon != NULL ? strtol(colon + 1, &end, 10) : -1;
+    if (colon == NULL || colon[1] == '\0' || *end != '\0' || port < 0 ||
+        port > 65535) {
+        map__path(path, "monitoring", key);
+        map_diag_hint(map__diag(p, map__get(p, n, key), path,
+                                "invalid address \"%s\" (expected "
+                                "ADDR:PORT)",
+                                v),
+                      "for example 127.0.0.1:9187, [::1]:9187 or :9187");
+        return NULL;
+    }
+    return v;
+}
+
+static void
+parse_monitoring(map_parser_t *p, yaml_node_t *n)
+{
+    map_config_t *cfg = p->cfg;
+
+    if (!map__check_mapping(p, n, "monitoring", "monitoring",
+                            "with cdc_listen, sink_listen and wedged_after"))
+        return;
+    cfg->cdc_listen = listen_key(p, n, "cdc_listen");
+    cfg->sink_listen = listen_key(p, n, "sink_listen");
+    cfg->wedged_after_s = int_key(p, n, "monitoring", "wedged_after", 1, 86400);
 }
 
 /* Entity topics: derived ones are checked here, after the prefix is known. */
@@ -202,6 +336,53 @@ finish_topics(map_parser_t *p)
     }
 }
 
+/* Whether name is a topic ferry-cdc publishes to: an entity's, or one of
+ * the control topics it creates. */
+static bool
+cdc_topic(const map_config_t *cfg, const char *name)
+{
+    static const char *const kinds[] = {"transaction", "heartbeat", "snapshot",
+                                        "schema"};
+    size_t plen = strlen(cfg->kafka_topic_prefix);
+
+    for (size_t i = 0; i < cfg->n_entities; i++)
+        if (cfg->entities[i].topic != NULL &&
+            strcmp(cfg->entities[i].topic, name) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strncmp(name, cfg->kafka_topic_prefix, plen) == 0 &&
+            name[plen] == '.' && strcmp(name + plen + 1, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+/* An override must name a topic ferry-cdc creates: a typo would otherwise
+ * be ignored quietly. */
+static void
+check_topic_overrides(map_parser_t *p)
+{
+    const map_config_t *cfg = p->cfg;
+
+    if (cfg->kafka_topic_prefix == NULL)
+        return;
+    for (size_t i = 0; i < cfg->n_kafka_topic_overrides; i++) {
+        const map_topic_settings_t *o = &cfg->kafka_topic_overrides[i];
+        char path[MAP__PATH_MAX];
+
+        if (cdc_topic(cfg, o->topic))
+            continue;
+        map__path(path, "kafka.topics.overrides", o->topic);
+        map_diag_hint(map_diags_add(p->diags, p->file, o->pos, path,
+                                    "unknown topic \"%s\": ferry-cdc does "
+                                    "not publish to it",
+                                    o->topic),
+                      "name an entity's topic or %s.transaction, "
+                      "%s.heartbeat, %s.snapshot or %s.schema",
+                      cfg->kafka_topic_prefix, cfg->kafka_topic_prefix,
+                      cfg->kafka_topic_prefix, cfg->kafka_topic_prefix);
+    }
+}
+
 static void
 parse_root(map_parser_t *p, yaml_node_t *root)
 {
@@ -224,7 +405,11 @@ parse_root(map_parser_t *p, yaml_node_t *root)
         parse_target(p, n);
     if ((n = map__get(p, root, "entities")) != NULL)
         map__parse_entities(p, n);
+    if ((n = map__get(p, root, "monitoring")) != NULL)
+        parse_monitoring(p, n);
     finish_topics(p);
+    if (!p->oom)
+        check_topic_overrides(p);
 }
 
 /* Loads the YAML document; a syntax error is one diagnostic. */
@@ -383,6 +568,16 @@ map_entity_topic(const map_config_t *cfg, const map_entity_t *entity)
 {
     (void)cfg;
     return entity->topic;
+}
+
+const map_topic_settings_t *
+map_config_topic_override(const map_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_kafka_topic_overrides; i++) {
+        if (strcmp(cfg->kafka_topic_overrides[i].topic, name) == 0)
+            return &cfg->kafka_topic_overrides[i];
+    }
+    return NULL;
 }
 
 const char *

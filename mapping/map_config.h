@@ -144,6 +144,19 @@ typedef struct map_entity {
     size_t n_columns;                     /* number of columns */
 } map_entity_t;
 
+/* How ferry-cdc creates a topic at start (kafka.topics and its
+ * overrides); a field left out keeps the value of the level below it:
+ * ferry's default for the kind of topic, then kafka.topics, then the
+ * topic's override (docs/setup.md, Topics). */
+typedef struct map_topic_settings {
+    const char *topic;      /* an override: the topic; NULL for kafka.topics */
+    int partitions;         /* 0 when not set */
+    int replication_factor; /* 0 when not set */
+    const map_kv_t *config; /* topic configs, e.g. retention.ms */
+    size_t n_config;        /* entries in config */
+    map_pos_t pos;          /* where the settings are written */
+} map_topic_settings_t;
+
 /* The whole mapping file. */
 typedef struct map_config {
     const char *path;          /* the file name as given to the loader */
@@ -151,10 +164,15 @@ typedef struct map_config {
                                   secret: never print it */
     const char *source_slot;   /* logical replication slot, default ferry */
     const char *kafka_brokers; /* librdkafka bootstrap.servers */
-    const char *kafka_topic_prefix;   /* topics <prefix>.<schema>.<table> */
-    const map_kv_t *kafka_properties; /* handed to librdkafka as is; may
-                                         hold secrets: never print values */
-    size_t n_kafka_properties;        /* number of properties */
+    const char *kafka_topic_prefix;    /* topics <prefix>.<schema>.<table> */
+    const map_kv_t *kafka_properties;  /* handed to librdkafka as is; may
+                                          hold secrets: never print values */
+    size_t n_kafka_properties;         /* number of properties */
+    bool kafka_topics_create;          /* kafka.topics.create: create the
+                                          missing topics at start */
+    map_topic_settings_t kafka_topics; /* kafka.topics: every topic */
+    const map_topic_settings_t *kafka_topic_overrides; /* per topic */
+    size_t n_kafka_topic_overrides; /* entries in kafka_topic_overrides */
     const char *target_dsn;   /* libpq conninfo of the new database; secret */
     const char *state_schema; /* ferry's own tables, default ferry */
     const char *uuid_namespace_text;  /* the namespace as written */
@@ -163,6 +181,9 @@ typedef struct map_config {
     size_t n_entities;                /* number of entities */
     const size_t *apply_order; /* n_entities indexes into entities: parents
                                   before children, ties in file order */
+    const char *cdc_listen;    /* monitoring.cdc_listen: ADDR:PORT, NULL */
+    const char *sink_listen;   /* monitoring.sink_listen: ADDR:PORT, NULL */
+    int wedged_after_s;        /* monitoring.wedged_after, 0 when not set */
     struct map_arena *arena;   /* private: owns every allocation above */
 } map_config_t;
 
@@ -196,6 +217,11 @@ const map_entity_t *map_config_entity(const map_config_t *cfg,
  * override if set, else "<topic_prefix>.<source schema>.<source table>". */
 const char *map_entity_topic(const map_config_t *cfg,
                              const map_entity_t *entity);
+
+/* Returns the override of kafka.topics for topic name (borrowed), or
+ * NULL. */
+const map_topic_settings_t *map_config_topic_override(const map_config_t *cfg,
+                                                      const char *name);
 
 /* Returns the column of entity written to target column name (borrowed), or
  * NULL. */

@@ -19,6 +19,9 @@ const map__key_def_t map__keys[] = {
      "the new database and ferry's state in it"},
     {"", "entities", MAP__T_MAPPING, true, NULL,
      "entity name -> entity; names are [A-Za-z_][A-Za-z0-9_]*"},
+    {"", "monitoring", MAP__T_MAPPING, false, "none",
+     "the operators' endpoints of ferry-cdc and ferry-sink "
+     "(docs/operations.md)"},
 
     {"source", "dsn", MAP__T_STRING, true, NULL,
      "libpq conninfo or URI of the legacy database"},
@@ -29,9 +32,32 @@ const map__key_def_t map__keys[] = {
      "bootstrap servers, host:port[,host:port...]"},
     {"kafka", "topic_prefix", MAP__T_STRING, true, NULL,
      "topics are <prefix>.<schema>.<table>, <prefix>.transaction, "
-     "<prefix>.heartbeat"},
+     "<prefix>.heartbeat, <prefix>.snapshot, <prefix>.schema"},
     {"kafka", "properties", MAP__T_MAPPING, false, "none",
      "librdkafka properties, handed over as is"},
+    {"kafka", "topics", MAP__T_MAPPING, false, "see below",
+     "the topics ferry-cdc creates at start: partitions, replication, "
+     "configs"},
+
+    {"topics", "create", MAP__T_BOOL, false, "true",
+     "create the missing topics at start (Admin API); existing ones are "
+     "left as they are"},
+    {"topics", "partitions", MAP__T_STRING, false, "the broker's default",
+     "partitions of each table topic (control topics: 1)"},
+    {"topics", "replication_factor", MAP__T_STRING, false,
+     "the broker's default", "replication factor of every topic"},
+    {"topics", "config", MAP__T_MAPPING, false, "none",
+     "topic configs of every topic (retention.ms, ...), over ferry's "
+     "cleanup.policy"},
+    {"topics", "overrides", MAP__T_MAPPING, false, "none",
+     "topic name -> partitions, replication_factor, config for that topic"},
+
+    {"topic", "partitions", MAP__T_STRING, false, "kafka.topics'",
+     "partitions of this topic"},
+    {"topic", "replication_factor", MAP__T_STRING, false, "kafka.topics'",
+     "replication factor of this topic"},
+    {"topic", "config", MAP__T_MAPPING, false, "none",
+     "topic configs of this topic, over kafka.topics.config"},
 
     {"target", "dsn", MAP__T_STRING, true, NULL,
      "libpq conninfo or URI of the new database"},
@@ -39,6 +65,15 @@ const map__key_def_t map__keys[] = {
      "schema of ferry's own tables (the id-map) in the target"},
     {"target", "uuid_namespace", MAP__T_STRING, true, NULL,
      "UUIDv5 namespace of every derived UUID; never change it"},
+
+    {"monitoring", "cdc_listen", MAP__T_STRING, false, "off",
+     "ADDR:PORT where ferry-cdc serves /metrics, /healthz and /readyz "
+     "(--metrics-listen wins)"},
+    {"monitoring", "sink_listen", MAP__T_STRING, false, "off",
+     "ADDR:PORT where ferry-sink serves them (--metrics-listen wins)"},
+    {"monitoring", "wedged_after", MAP__T_STRING, false, "60",
+     "seconds without a turn of the main loop before /healthz answers 503 "
+     "(--wedged-after wins)"},
 
     {"entity", "source", MAP__T_STRING, true, NULL,
      "source table, [schema.]table (schema public by default)"},
@@ -121,6 +156,10 @@ section_title(const char *section)
         return "entities.NAME.columns.COLUMN";
     if (strcmp(section, "ref") == 0)
         return "entities.NAME.columns.COLUMN.ref";
+    if (strcmp(section, "topics") == 0)
+        return "kafka.topics";
+    if (strcmp(section, "topic") == 0)
+        return "kafka.topics.overrides.TOPIC";
     return section;
 }
 

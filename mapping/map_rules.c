@@ -522,6 +522,49 @@ map_rules_legacy_key(const char *const *values, size_t n)
 /* The backslashes first, then the commas, as the C loop escapes both in
  * one pass; E'' strings, so that standard_conforming_strings does not
  * matter.  || gives NULL when any value is NULL. */
+int
+map_rules_legacy_key_split(const char *lkey, char ***values, size_t *n)
+{
+    size_t count = 1, len = strlen(lkey), k = 0, i;
+    char **out;
+    char *cur;
+
+    *values = NULL;
+    *n = 0;
+    for (i = 0; i < len; i++) {
+        if (lkey[i] == '\\' && i + 1 < len)
+            i++;
+        else if (lkey[i] == ',')
+            count++;
+    }
+    if ((out = calloc(count, sizeof(*out))) == NULL)
+        return FERRY_ENOMEM;
+    for (k = 0; k < count; k++)
+        if ((out[k] = malloc(len + 1)) == NULL)
+            goto oom;
+    k = 0;
+    cur = out[0];
+    for (i = 0; i < len; i++) {
+        if (lkey[i] == '\\' && i + 1 < len) {
+            *cur++ = lkey[++i];
+        } else if (lkey[i] == ',') {
+            *cur = '\0';
+            cur = out[++k];
+        } else {
+            *cur++ = lkey[i];
+        }
+    }
+    *cur = '\0';
+    *values = out;
+    *n = count;
+    return 0;
+oom:
+    for (i = 0; i < count; i++)
+        free(out[i]);
+    free(out);
+    return FERRY_ENOMEM;
+}
+
 void
 map_rules_legacy_key_sql(ferry_buf_t *b, const char *const *cols, size_t n,
                          const map_rules_sqlctx_t *sx)

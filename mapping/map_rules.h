@@ -148,6 +148,14 @@ extern const char *const map_rules_json_fn_sql;
  * string (free with free()), or NULL when out of memory. */
 char *map_rules_legacy_key(const char *const *values, size_t n);
 
+/* The inverse of map_rules_legacy_key(): splits lkey (borrowed) at its
+ * unescaped commas into n values, each unescaped.  On success *values is
+ * a new array of new strings (free each, then the array) and *n their
+ * number (at least 1), and returns 0; FERRY_ENOMEM otherwise (*values
+ * NULL). */
+int map_rules_legacy_key_split(const char *lkey, char ***values,
+                               size_t *n) FERRY_WUR;
+
 /* Appends to b the SQL twin of map_rules_legacy_key() over the n source
  * columns cols (borrowed; each through sx->column, cast to text): an
  * expression of type text, NULL when any column is NULL (where the sink

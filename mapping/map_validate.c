@@ -59,8 +59,8 @@ run(PGconn *conn, const char *sql, int n, const char *const *params,
 const char *
 map_vkind_name(enum map_vkind k)
 {
-    static const char *const names[] = {"missing", "extra", "changed", "parked",
-                                        "stuck"};
+    static const char *const names[] = {"missing", "extra", "changed",
+                                        "parked",  "stuck", "blocked"};
 
     return (unsigned)k < MAP_VKIND_COUNT ? names[k] : "?";
 }
@@ -211,8 +211,10 @@ load_types(vctx_t *cx, const map_entity_t *e, map__vtype_t *types,
 }
 
 /* The parked rows of entity e: counted, listed in parked (the missing
- * entity in columns), stuck ones found (their parent is in the target), and
- * their keys as an array literal for the source side. */
+ * entity in columns; for a delete blocked by rows the mapping does not
+ * know, the blocking tables), stuck ones found (their parent is in the
+ * target), and their keys as an array literal for the source side.  The
+ * newest parked row of a key says what the key is. */
 static int
 load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
             vdiffs_t *parked, char **keys, ferry_err_t *err)
@@ -229,13 +231,17 @@ load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
                              "out of memory reading the parked rows");
     pp[0] = e->name;
     ferry_buf_append_lit(&q, "SELECT DISTINCT ON (x.legacy_key COLLATE \"C\") "
-                             "x.legacy_key, x.missing_entity, CASE");
+                             "x.legacy_key, CASE WHEN x.waits_for = "
+                             "'children' AND x.blocked_by IS NOT NULL THEN "
+                             "x.blocked_by ELSE x.missing_entity END, CASE "
+                             "WHEN x.waits_for = 'children' AND "
+                             "x.blocked_by IS NOT NULL THEN 'b'");
     for (size_t i = 0; i < ne; i++) {
         const map_entity_t *p = &cx->cfg->entities[i];
 
         pp[i + 1] = p->name;
         ferry_buf_printf(&q,
-                         " WHEN x.missing_entity = $%zu THEN EXISTS "
+                         " WHEN x.missing_entity = $%zu AND EXISTS "
                          "(SELECT 1 FROM ",
                          i + 2);
         map__vsql_ident(&q, cx->tgt, p->target_schema);
@@ -243,9 +249,9 @@ load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
         map__vsql_ident(&q, cx->tgt, p->target_table);
         ferry_buf_append_lit(&q, " y WHERE y.");
         map__vsql_ident(&q, cx->tgt, p->id_column);
-        ferry_buf_append_lit(&q, " = x.missing_uuid)");
+        ferry_buf_append_lit(&q, " = x.missing_uuid) THEN 't'");
     }
-    ferry_buf_append_lit(&q, " ELSE false END FROM ");
+    ferry_buf_append_lit(&q, " ELSE 'f' END FROM ");
     map__vsql_ident(&q, cx->tgt, cx->cfg->state_schema);
     ferry_buf_append_lit(&q, ".parked x WHERE x.entity = $1 "
                              "ORDER BY x.legacy_key COLLATE \"C\", x.id DESC");
@@ -260,8 +266,10 @@ load_parked(vctx_t *cx, const map_entity_t *e, map_ventity_t *out,
         return rc;
     ferry_buf_append_lit(&arr, "{");
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
-        enum map_vkind k = PQgetvalue(res, r, 2)[0] == 't' ? MAP_VKIND_STUCK
-                                                           : MAP_VKIND_PARKED;
+        char c = PQgetvalue(res, r, 2)[0];
+        enum map_vkind k = c == 't'   ? MAP_VKIND_STUCK
+                           : c == 'b' ? MAP_VKIND_BLOCKED
+                                      : MAP_VKIND_PARKED;
 
         out->n[k]++;
         array_elem(&arr, PQgetvalue(res, r, 0));
@@ -624,6 +632,8 @@ list_rows(vctx_t *cx, map_ventity_t *out, vdiffs_t *d, vdiffs_t *parked)
                 r->error = v->error;
                 if (l == 0)
                     r->columns = v->columns;
+                else if (v->kind == MAP_VKIND_BLOCKED)
+                    r->blocked_by = v->columns;
                 else
                     r->waits_on = v->columns;
                 v->key = v->columns = v->error = NULL;
@@ -716,7 +726,8 @@ done:
     out->agree =
         rc == 0 && out->problem == NULL && out->n[MAP_VKIND_MISSING] == 0 &&
         out->n[MAP_VKIND_EXTRA] == 0 && out->n[MAP_VKIND_CHANGED] == 0 &&
-        out->n[MAP_VKIND_STUCK] == 0 && out->unresolved == 0;
+        out->n[MAP_VKIND_STUCK] == 0 && out->n[MAP_VKIND_BLOCKED] == 0 &&
+        out->unresolved == 0;
     PQclear(ca);
     PQclear(cb);
     ferry_buf_close(&barr);
@@ -876,6 +887,7 @@ map_validate_report_free(map_vreport_t *r)
             free(e->rows[k].columns);
             free(e->rows[k].error);
             free(e->rows[k].waits_on);
+            free(e->rows[k].blocked_by);
         }
         free(e->rows);
         free(e->problem);

@@ -11,9 +11,10 @@
  *
  * Rows parked by ferry-sink because their parent does not exist in the
  * target are reported as parked and do not break agreement; parked rows
- * whose parent is in the target (the sink should have applied them), rows
- * missing from or extra in the target, rows whose content differs and refs
- * that do not resolve do.
+ * whose parent is in the target (the sink should have applied them),
+ * deletes the target refuses because rows the mapping does not know still
+ * reference the row (blocked), rows missing from or extra in the target,
+ * rows whose content differs and refs that do not resolve do.
  */
 #ifndef MAP_VALIDATE_H
 #define MAP_VALIDATE_H
@@ -34,9 +35,12 @@ enum map_vkind {
     MAP_VKIND_CHANGED = 2, /* in both, mapped content differs */
     MAP_VKIND_PARKED = 3,  /* parked by the sink: its parent is not in the
                               target (reported, not a disagreement) */
-    MAP_VKIND_STUCK = 4    /* parked although its parent is in the target */
+    MAP_VKIND_STUCK = 4,   /* parked although its parent is in the target */
+    MAP_VKIND_BLOCKED = 5  /* deleted in the source, but rows the mapping
+                              does not know still reference it in the
+                              target: the sink's delete waits (parked) */
 };
-#define MAP_VKIND_COUNT 5
+#define MAP_VKIND_COUNT 6
 
 /* One row named in the report. */
 typedef struct map_vrow {
@@ -48,6 +52,8 @@ typedef struct map_vrow {
                             key (state_schema.errors), or NULL */
     char *waits_on;      /* owned: PARKED/STUCK: the missing parent entity
                             ("" for a discriminator value without case) */
+    char *blocked_by;    /* owned: BLOCKED: the tables whose rows still
+                            reference it, comma-separated */
 } map_vrow_t;
 
 /* The verdict on one entity. */
@@ -108,7 +114,8 @@ void map_validate_report_free(map_vreport_t *r);
 void map_validate_print_text(const map_vreport_t *r, FILE *out);
 int map_validate_print_json(const map_vreport_t *r, FILE *out) FERRY_WUR;
 
-/* Static name of a kind: "missing", "extra", "changed", "parked", "stuck". */
+/* Static name of a kind: "missing", "extra", "changed", "parked", "stuck",
+ * "blocked". */
 const char *map_vkind_name(enum map_vkind k);
 
 #endif

@@ -47,6 +47,8 @@ print_row(const map_vrow_t *r, FILE *out)
     if (r->waits_on != NULL)
         fprintf(out, "  waits on: %s",
                 r->waits_on[0] ? r->waits_on : "(discriminator without case)");
+    if (r->blocked_by != NULL)
+        fprintf(out, "  blocked by: %s", r->blocked_by);
     if (r->error != NULL)
         fprintf(out, "  sink error: %s", r->error);
     fputc('\n', out);
@@ -144,6 +146,8 @@ entity_json(const map_ventity_t *e)
         }
         if (r->waits_on != NULL)
             json_object_set_new(j, "waits_on", json_string(r->waits_on));
+        if (r->blocked_by != NULL)
+            json_object_set_new(j, "blocked_by", json_string(r->blocked_by));
         json_object_set_new(j, "error",
                             r->error ? json_string(r->error) : json_null());
         json_array_append_new(rows, j);

@@ -1,6 +1,7 @@
 /* ferry-sink: applies ferry-cdc's topics to the target database.
  * sink/main.c */
 #include "ferry_cli.h"
+#include "ferry_http.h"
 #include "ferry_log.h"
 #include "ferry_version.h"
 #include "map_config.h"
@@ -54,16 +55,32 @@ usage(FILE *out)
         "      --group=NAME      the scale-out consumer group (implies\n"
         "                        --scale-out; default "
         "ferry-sink-<topic prefix>)\n"
+        "      --metrics-listen=ADDR:PORT  serve /metrics (Prometheus), "
+        "/healthz\n"
+        "                        and /readyz there (monitoring.sink_listen "
+        "in\n"
+        "                        ferry.yaml; off by default; "
+        "docs/operations.md)\n"
+        "      --wedged-after=SECONDS  /healthz answers 503 once the main loop "
+        "has\n"
+        "                        not turned for this long (default 60)\n"
+        "      --log-format=FORMAT  text (default) or json: one object per "
+        "line\n"
+        "                        (or FERRY_LOG_FORMAT=json)\n"
         "  -v, --verbose         log at debug level\n"
         "  -V, --version         print the version and exit\n"
         "  -h, --help            show this help and exit\n\n"
         "SIGTERM or SIGINT: finish the current batch and exit 0.\n"
         "Exit status: 0 after a clean stop, 1 on an error, 2 on bad usage "
-        "or\nconfiguration.  docs/sink.md explains the state tables.\n");
+        "or\nconfiguration, 3 when the source's schema no longer matches the "
+        "mapping\n(a mapped column dropped or renamed: fix the mapping and "
+        "start again;\nnothing is skipped).  docs/sink.md explains the state "
+        "tables.\n");
 }
 
 static int
-parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
+parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts,
+           bool *wedge_set)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -73,10 +90,15 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
         {"applied-window", required_argument, NULL, 3},
         {"scale-out", no_argument, NULL, 4},
         {"group", required_argument, NULL, 5},
+        {"metrics-listen", required_argument, NULL, 6},
+        {"wedged-after", required_argument, NULL, 7},
+        {"log-format", required_argument, NULL, 8},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    enum ferry_log_format fmt;
+    ferry_err_t err = {0, ""};
     long v;
     int c;
 
@@ -114,6 +136,31 @@ parse_args(int argc, char **argv, const char **config, sink_run_opts_t *opts)
             opts->scale_out = true;
             opts->group = optarg;
             break;
+        case 6:
+            if (ferry_http_check_listen(optarg, "--metrics-listen", &err) !=
+                0) {
+                fprintf(stderr, "ferry-sink: %s\n", err.msg);
+                return 2;
+            }
+            opts->metrics_listen = optarg;
+            break;
+        case 7:
+            if (ferry_cli_parse_long("ferry-sink", "--wedged-after", optarg, 1,
+                                     86400, &v) != 0)
+                return 2;
+            opts->wedge_ms = (int)v * 1000;
+            *wedge_set = true;
+            break;
+        case 8:
+            if (!ferry_log_parse_format(optarg, &fmt)) {
+                fprintf(stderr,
+                        "ferry-sink: invalid --log-format \"%s\": expected "
+                        "text or json\n",
+                        optarg);
+                return 2;
+            }
+            ferry_log_set_format(fmt);
+            break;
         case 'v':
             ferry_log_set_level(FERRY_LOG_DEBUG);
             break;
@@ -150,6 +197,7 @@ main(int argc, char **argv)
     sink_run_opts_t opts;
     map_config_t *cfg = NULL;
     ferry_err_t err = {0, ""};
+    bool wedge_set = false;
     int rc;
 
     ferry_log_init("ferry-sink");
@@ -162,11 +210,17 @@ main(int argc, char **argv)
     mallopt(M_MXFAST, 0);
 #endif
     sink_run_opts_init(&opts);
-    rc = parse_args(argc, argv, &config, &opts);
+    rc = parse_args(argc, argv, &config, &opts, &wedge_set);
     if (rc >= 0)
         return rc;
     if ((cfg = map_config_load_or_report(config, "ferry-sink")) == NULL)
         return 2;
+    if (opts.metrics_listen == NULL)
+        opts.metrics_listen = cfg->sink_listen;
+    if (!wedge_set && cfg->wedged_after_s > 0)
+        opts.wedge_ms = cfg->wedged_after_s * 1000;
+    if (opts.group != NULL)
+        (void)ferry_log_set_field("group", opts.group);
 
     ferry_cli_stop_on_signals(&stop_requested);
 
@@ -176,5 +230,7 @@ main(int argc, char **argv)
     map_config_free(cfg);
     if (rc == FERRY_OK || (stop_requested && rc == FERRY_ETRANSIENT))
         return 0;
+    if (rc == FERRY_ESCHEMA)
+        return 3;
     return rc == FERRY_ECONFIG ? 2 : 1;
 }

@@ -5,6 +5,7 @@
 #include "sink_apply_int.h"
 
 #include "ferry_log.h"
+#include "ferry_time.h"
 #include "map_catalog.h"
 #include "ferry_pg.h"
 #include "map_idmap.h"
@@ -71,6 +72,58 @@ plan_column(PGconn *conn, const map_pg_table_t *t, const map_entity_t *e,
     return 0;
 }
 
+/* The foreign keys of the target that reference p's table, for the
+ * diagnosis of a refused delete (sink_sql_delete_blockers()). */
+static int
+plan_fks(PGconn *conn, sink_plan_t *p, ferry_err_t *err)
+{
+    static const char *const sql =
+        "SELECT n.nspname, r.relname, CASE WHEN cardinality(c.conkey) = 1 "
+        "THEN (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = "
+        "c.conrelid AND a.attnum = c.conkey[1]) END, CASE WHEN "
+        "cardinality(c.confkey) = 1 THEN (SELECT a.attname FROM "
+        "pg_attribute a WHERE a.attrelid = c.confrelid AND a.attnum = "
+        "c.confkey[1]) END, format('%I.%I', n.nspname, r.relname), "
+        "quote_literal(n.nspname || '.' || r.relname), (SELECT "
+        "string_agg(format('c.%I = t.%I', fa.attname, pa.attname), ' AND ' "
+        "ORDER BY k.i) FROM unnest(c.conkey, c.confkey) WITH ORDINALITY "
+        "AS k(fk, pk, i) JOIN pg_attribute fa ON fa.attrelid = c.conrelid "
+        "AND fa.attnum = k.fk JOIN pg_attribute pa ON pa.attrelid = "
+        "c.confrelid AND pa.attnum = k.pk) FROM pg_constraint c JOIN "
+        "pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = "
+        "r.relnamespace WHERE c.contype = 'f' AND c.confrelid = "
+        "$1::regclass ORDER BY 1, 2, c.conname";
+    const char *p1[1] = {p->q_target};
+    PGresult *res = NULL;
+    int i, j, rc;
+
+    rc = ferry_pg_exec(conn, sql, 1, p1, &res, NULL,
+                       "read the foreign keys of a target table",
+                       FERRY_PG_DATA_FATAL, err);
+    if (rc != 0)
+        return rc;
+    p->fks = calloc((size_t)PQntuples(res) + 1, sizeof(*p->fks));
+    for (i = 0; p->fks != NULL && i < PQntuples(res); i++) {
+        char **f[7] = {&p->fks[i].schema,  &p->fks[i].table,
+                       &p->fks[i].column,  &p->fks[i].ref_column,
+                       &p->fks[i].q_table, &p->fks[i].name_lit,
+                       &p->fks[i].cond};
+
+        p->n_fks++;
+        for (j = 0; j < 7; j++)
+            if (!PQgetisnull(res, i, j) &&
+                (*f[j] = strdup(PQgetvalue(res, i, j))) == NULL)
+                rc = FERRY_ENOMEM;
+    }
+    if (p->fks == NULL || rc != 0)
+        rc = ferry_err_set(err, FERRY_ENOMEM,
+                           "out of memory reading the foreign keys of table "
+                           "%s",
+                           p->q_target);
+    PQclear(res);
+    return rc;
+}
+
 static int
 plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
 {
@@ -85,6 +138,7 @@ plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
     p->e = e;
     p->index = idx;
     p->plans = a->plans;
+    p->n_plans = a->cfg->n_entities;
     p->q_state = a->q_state;
     rc = map_catalog_table(conn, "target", e->target_schema, e->target_table,
                            &t, err);
@@ -121,6 +175,8 @@ plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
     if (rc == 0 && e->delete_mode == MAP_DELETE_SOFT)
         rc = plan_column(conn, &t, e, e->soft_delete_column, &p->q_soft,
                          &p->soft_type, err);
+    if (rc == 0)
+        rc = plan_fks(conn, p, err);
 done:
     map_catalog_table_free(&t);
     return rc;
@@ -128,17 +184,20 @@ done:
 
 /* The statements of s that every entity has (the per-column ones are
  * apart). */
-#define SQL_FIXED 18
+#define SQL_FIXED 23
 
 static void
 fixed_sql(plan_sql_t *s, char **out[SQL_FIXED])
 {
-    char **fixed[SQL_FIXED] = {&s->stage_ddl, &s->copy,     &s->empty,
-                               &s->drop_row,  &s->stale,    &s->lock,
-                               &s->unpark,    &s->drain,    &s->upsert,
-                               &s->upsert1,   &s->del,      &s->del1,
-                               &s->row_lsn,   &s->truncate, &s->truncate_check,
-                               &s->take[0],   &s->take[1],  &s->take[2]};
+    char **fixed[SQL_FIXED] = {
+        &s->stage_ddl,    &s->copy,          &s->empty,
+        &s->drop_row,     &s->stale,         &s->lock,
+        &s->unpark,       &s->drain,         &s->upsert,
+        &s->upsert1,      &s->del,           &s->del1,
+        &s->row_lsn,      &s->truncate,      &s->truncate_check,
+        &s->take[0],      &s->take[1],       &s->take[2],
+        &s->del_children, &s->del1_children, &s->blockers,
+        &s->restore,      &s->trunc_keys};
 
     memcpy(out, fixed, sizeof(fixed));
 }
@@ -190,6 +249,15 @@ sql_init(sink_apply_t *a, size_t idx, ferry_err_t *err)
     BUILD(s->row_lsn, sink_sql_row_lsn(p, &b));
     BUILD(s->truncate, sink_sql_truncate(p, &b));
     BUILD(s->truncate_check, sink_sql_truncate_stale(p, &b));
+    BUILD(s->trunc_keys, sink_sql_truncate_keys(p, &b));
+    BUILD(s->del_children, sink_sql_delete_children(p, false, &b));
+    BUILD(s->del1_children, sink_sql_delete_children(p, true, &b));
+    BUILD(s->blockers, sink_sql_delete_blockers(p, &b));
+    /* Only an entity with legacy id columns is ever parked as a row. */
+    if (p->n_lcols > 0)
+        BUILD(s->restore, sink_sql_restore_row(p, &b));
+    else
+        BUILD(s->restore, (void)0);
     for (i = 0; i < 3; i++)
         BUILD(s->take[i], sink_sql_take_missing(p, (enum map_on_missing)i, &b));
     for (i = 0; ok && i < p->e->n_columns; i++) {
@@ -279,10 +347,19 @@ state_sql_init(sink_apply_t *a, ferry_err_t *err)
                      "INSERT INTO %s.parked (entity, legacy_key, "
                      "missing_entity, missing_uuid, commit_lsn, change_lsn, "
                      "topic, partition, kafka_offset, event_key, event, "
-                     "waits_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                     "$10, $11, $12)",
+                     "waits_for, blocked_by, retries, next_retry_at, "
+                     "parked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                     "$10, $11, $12, $13, $14::int, now() + $15::int * "
+                     "interval '1 second', coalesce($16::timestamptz, "
+                     "now()))",
                      q);
     ok = take_sql(&b, &a->park_sql) && ok;
+    ferry_buf_printf(&b,
+                     "SELECT extract(epoch FROM min(coalesce(next_retry_at, "
+                     "now())) - now()) FROM %s.parked WHERE waits_for = "
+                     "'children'",
+                     q);
+    ok = take_sql(&b, &a->due_sql) && ok;
     ferry_buf_printf(&b,
                      "SELECT count(*) FROM %s.parked WHERE waits_for = "
                      "'parent'",
@@ -290,15 +367,19 @@ state_sql_init(sink_apply_t *a, ferry_err_t *err)
     ok = take_sql(&b, &a->count_sql) && ok;
     ferry_buf_printf(&b, "SELECT count(*) FROM %s.parked", q);
     ok = take_sql(&b, &a->count_all_sql) && ok;
+    ferry_buf_printf(
+        &b, "SELECT entity, count(*) FROM %s.parked GROUP BY entity", q);
+    ok = take_sql(&b, &a->count_by_sql) && ok;
     ferry_buf_printf(&b,
                      "WITH r AS (DELETE FROM %s.row_lsn WHERE entity = $1), "
-                     "p AS (DELETE FROM %s.parked WHERE entity = $1) INSERT "
+                     "p AS (DELETE FROM %s.parked WHERE entity = $1), d AS "
+                     "(DELETE FROM %s.deferred WHERE entity = $1) INSERT "
                      "INTO %s.truncated VALUES ($1, $2, $3) ON CONFLICT "
                      "(entity) DO UPDATE SET commit_lsn = "
                      "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
-                     q, q, q);
+                     q, q, q, q);
     ok = take_sql(&b, &a->truncated_sql) && ok;
-    sink_sql_retry_blocked(q, &b);
+    sink_sql_retry_blocked(q, SINK_RETRY_LIMIT, &b);
     ok = take_sql(&b, &a->retry_sql) && ok;
     if (ok)
         return 0;
@@ -325,15 +406,18 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_target_t *t,
     a->dlq = dlq;
     a->slot_topic = slot_topic;
     a->slot_arg = arg;
-    a->blocked_maybe = true; /* unknown until looked at */
     a->plans = calloc(cfg->n_entities + 1, sizeof(*a->plans));
     a->sql = calloc(cfg->n_entities + 1, sizeof(*a->sql));
     a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
     a->lsn_bound = calloc(cfg->n_entities + 1, sizeof(*a->lsn_bound));
+    a->ent = calloc(cfg->n_entities + 1, sizeof(*a->ent));
+    a->ent_att = calloc(cfg->n_entities + 1, sizeof(*a->ent_att));
+    a->parked_by_att = calloc(cfg->n_entities + 1, sizeof(*a->parked_by_att));
     a->q_state = quote_ident(conn, cfg->state_schema);
     a->imported = sink_map_new();
     if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
-        a->lsn_bound == NULL || a->q_state == NULL || a->imported == NULL) {
+        a->lsn_bound == NULL || a->ent == NULL || a->ent_att == NULL ||
+        a->parked_by_att == NULL || a->q_state == NULL || a->imported == NULL) {
         ferry_err_set(err, FERRY_ENOMEM, "out of memory creating the applier");
         goto fail;
     }
@@ -387,6 +471,16 @@ plan_free(sink_plan_t *p, size_t n_cols)
     free(p->id_type);
     free(p->q_soft);
     free(p->soft_type);
+    for (i = 0; i < p->n_fks; i++) {
+        free(p->fks[i].schema);
+        free(p->fks[i].table);
+        free(p->fks[i].column);
+        free(p->fks[i].ref_column);
+        free(p->fks[i].q_table);
+        free(p->fks[i].name_lit);
+        free(p->fks[i].cond);
+    }
+    free(p->fks);
 }
 
 static void
@@ -436,14 +530,20 @@ sink_apply_free(sink_apply_t *a)
     free(a->sql);
     free(a->sets);
     free(a->lsn_bound);
+    free(a->ent);
+    free(a->ent_att);
+    free(a->parked_by_att);
+    free(a->count_by_sql);
     free(a->bound_sql);
     free(a->bounds_sql);
     free(a->retry_sql);
+    free(a->due_sql);
     free(a->park_sql);
     free(a->count_sql);
     free(a->count_all_sql);
     free(a->truncated_sql);
     free(a->taken);
+    free(a->taken_info);
     free(a->truncs);
     free(a->txs);
     free(a->q_state);
@@ -476,6 +576,8 @@ got_bounds(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     return 0;
 }
 
+static int push_recount(sink_apply_t *a, size_t aux, ferry_err_t *err);
+
 static int
 got_parked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
            ferry_err_t *err)
@@ -484,7 +586,7 @@ got_parked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
 
     (void)aux, (void)rc, (void)sqlstate, (void)err;
     a->parked_rows = atol(PQgetvalue(res, 0, 0));
-    a->blocked_maybe = true;
+    a->retry_at = 0;
     return 0;
 }
 
@@ -500,6 +602,13 @@ sink_apply_push_session(sink_apply_t *a, ferry_err_t *err)
                                              .sql = a->sql[i].stage_ddl},
                               err);
     if (rc == 0)
+        rc = sink_target_push(
+            a->t,
+            &(sink_stmt_t){.what = "create the table of a truncate's UUIDs",
+                           .sql = "CREATE TEMP TABLE IF NOT EXISTS "
+                                  "pg_temp.ferry_trunc (id uuid)"},
+            err);
+    if (rc == 0)
         rc = sink_target_push(a->t,
                               &(sink_stmt_t){.what = "read the position bounds",
                                              .sql = a->bounds_sql,
@@ -513,17 +622,9 @@ sink_apply_push_session(sink_apply_t *a, ferry_err_t *err)
                                              .done = got_parked,
                                              .arg = a},
                               err);
+    if (rc == 0)
+        rc = push_recount(a, 1, err);
     return rc;
-}
-
-static void
-add_stats(sink_apply_stats_t *to, const sink_apply_stats_t *from)
-{
-    to->applied += from->applied;
-    to->stale += from->stale;
-    to->parked += from->parked;
-    to->drained += from->drained;
-    to->errors += from->errors;
 }
 
 /* Frees what the attempt took out of parked and empties the sets. */
@@ -534,18 +635,40 @@ attempt_clear(sink_apply_t *a)
 
     for (i = 0; a->sets != NULL && i < a->cfg->n_entities; i++)
         sink_rowset_clear(&a->sets[i]);
-    for (i = 0; i < a->n_taken; i++)
+    for (i = 0; i < a->n_taken; i++) {
         sink_event_free(a->taken[i]);
+        sink__taken_clear(&a->taken_info[i]);
+    }
     a->n_taken = 0;
     a->n_truncs = 0;
     a->n_txs = 0;
-    memset(&a->att, 0, sizeof(a->att));
+    if (a->ent_att != NULL)
+        memset(a->ent_att, 0, (a->cfg->n_entities + 1) * sizeof(*a->ent_att));
+    a->recounted_att = false;
 }
 
 void
 sink_apply_committed(sink_apply_t *a)
 {
-    add_stats(&a->stats, &a->att);
+    size_t i;
+
+    for (i = 0; i <= a->cfg->n_entities; i++) {
+        sink_apply_counts_t *to = &a->ent[i];
+        const sink_apply_counts_t *from = &a->ent_att[i];
+
+        to->upserted += from->upserted;
+        to->deleted += from->deleted;
+        to->stale += from->stale;
+        to->parked += from->parked;
+        to->drained += from->drained;
+        to->errors += from->errors;
+        if (a->recounted_att)
+            to->parked_now = a->parked_by_att[i];
+    }
+    if (a->recounted_att) {
+        a->counted_at = ferry_mono_ms();
+        a->counted_rows = a->recount_rows;
+    }
     attempt_clear(a);
 }
 
@@ -553,13 +676,117 @@ void
 sink_apply_rolled_back(sink_apply_t *a)
 {
     attempt_clear(a);
-    a->blocked_maybe = true;
+    a->retry_at = 0;
 }
 
 void
 sink_apply_get_stats(const sink_apply_t *a, sink_apply_stats_t *out)
 {
-    *out = a->stats;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i <= a->cfg->n_entities; i++) {
+        out->applied += a->ent[i].upserted + a->ent[i].deleted;
+        out->stale += a->ent[i].stale;
+        out->parked += a->ent[i].parked;
+        out->drained += a->ent[i].drained;
+        out->errors += a->ent[i].errors;
+    }
+}
+
+void
+sink_apply_entity_counts(const sink_apply_t *a, size_t idx,
+                         sink_apply_counts_t *out)
+{
+    *out = a->ent[idx <= a->cfg->n_entities ? idx : a->cfg->n_entities];
+}
+
+int
+sink__reject(sink_apply_t *a, const char *entity, const char *lkey,
+             const sink_event_t *ev, const char *sqlstate, const char *msg,
+             ferry_err_t *err)
+{
+    const map_entity_t *e =
+        entity != NULL ? map_config_entity(a->cfg, entity) : NULL;
+
+    a->ent_att[e != NULL ? (size_t)(e - a->cfg->entities) : a->cfg->n_entities]
+        .errors++;
+    return sink_dlq_record(a->dlq, a->t, entity, lkey, ev, sqlstate, msg, err);
+}
+
+/* The count of parked rows by entity is in: into the attempt's (aux 0,
+ * adopted at commit) or, at a session's start, the committed one. */
+static int
+recounted(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
+          ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t i, n = a->cfg->n_entities;
+    int r;
+
+    (void)rc, (void)sqlstate, (void)err;
+    memset(a->parked_by_att, 0, (n + 1) * sizeof(*a->parked_by_att));
+    for (r = 0; r < PQntuples(res); r++) {
+        const map_entity_t *e =
+            map_config_entity(a->cfg, PQgetvalue(res, r, 0));
+
+        a->parked_by_att[e != NULL ? (size_t)(e - a->cfg->entities) : n] +=
+            atol(PQgetvalue(res, r, 1));
+    }
+    if (aux == 0) {
+        a->recounted_att = true;
+        a->recount_rows = a->parked_rows;
+        return 0;
+    }
+    for (i = 0; i <= n; i++)
+        a->ent[i].parked_now = a->parked_by_att[i];
+    a->counted_at = ferry_mono_ms();
+    a->counted_rows = a->parked_rows;
+    return 0;
+}
+
+static int
+push_recount(sink_apply_t *a, size_t aux, ferry_err_t *err)
+{
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "count parked rows by "
+                                                   "entity",
+                                           .sql = a->count_by_sql,
+                                           .done = recounted,
+                                           .arg = a,
+                                           .aux = aux},
+                            err);
+}
+
+bool
+sink_apply_recount_due(const sink_apply_t *a)
+{
+    return a->counted_at != 0 && a->parked_rows != a->counted_rows &&
+           ferry_mono_ms() - a->counted_at >= 1000;
+}
+
+int
+sink_apply_push_recount(sink_apply_t *a, ferry_err_t *err)
+{
+    return push_recount(a, 0, err);
+}
+
+static int
+recount_call(void *arg, size_t aux, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+
+    (void)aux;
+    if (a->counted_at != 0 && !sink_apply_recount_due(a) &&
+        ferry_mono_ms() - a->counted_at < 60000)
+        return 0;
+    return push_recount(a, 0, err);
+}
+
+int
+sink__recount_push(sink_apply_t *a, ferry_err_t *err)
+{
+    return sink_target_push_call(a->t, recount_call, a, 0, err);
 }
 
 void

@@ -11,6 +11,8 @@
  * step, so that it sees what the steps before it added or took out.
  */
 #include "ferry_log.h"
+#include "ferry_lsn.h"
+#include "ferry_time.h"
 #include "sink_apply_int.h"
 #include "sink_stage.h"
 
@@ -27,6 +29,34 @@ entity_matches(const map_entity_t *e, const sink_event_t *ev)
            strcmp(e->source_table, ev->table) == 0;
 }
 
+/* A mapped source column is missing from ev: the source dropped or renamed
+ * it.  Nothing of the batch is applied (the job fails, the transaction
+ * rolls back, the offsets stay), and the message says where and what to
+ * change; the sink resumes at this event once the mapping is fixed. */
+static int
+schema_drift(sink_apply_t *a, const map_entity_t *e, const sink_event_t *ev,
+             const ferry_err_t *why, ferry_err_t *err)
+{
+    int partition = -1;
+    const char *topic =
+        ev->pos.slot >= 0 && a->slot_topic != NULL
+            ? a->slot_topic(a->slot_arg, ev->pos.slot, &partition)
+            : NULL;
+
+    return ferry_err_set(
+        err, FERRY_ESCHEMA,
+        "entity \"%s\": %s of table \"%s\".\"%s\" at commit LSN " FERRY_LSN_FMT
+        " (change " FERRY_LSN_FMT ", topic \"%s\" partition %d offset %" PRId64
+        "): the source no longer has the column (dropped or renamed).  "
+        "Change the mapping of entity \"%s\": map its target column from "
+        "the column that replaced it, or remove it (docs/runbook.md, "
+        "\"Changing the mapping during the transition\"); then start "
+        "ferry-sink again: it resumes at this event, nothing is skipped",
+        e->name, why->msg, ev->schema, ev->table,
+        FERRY_LSN_ARGS(ev->pair.commit), FERRY_LSN_ARGS(ev->pair.change),
+        topic != NULL ? topic : "?", partition, ev->pos.offset, e->name);
+}
+
 int
 sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
 {
@@ -36,14 +66,15 @@ sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
     int rc = sink_row_build(&a->uctx, e, ev, &row, &rerr);
 
     if (rc == FERRY_EDATA) {
-        a->att.errors++;
-        rc = sink_dlq_record(a->dlq, a->t, e->name, row.lkey, ev, NULL,
-                             rerr.msg, err);
+        rc = sink__reject(a, e->name, row.lkey, ev, NULL, rerr.msg, err);
+    } else if (rc == FERRY_ESCHEMA) {
+        rc = schema_drift(a, e, ev, &rerr, err);
     } else if (rc == FERRY_ENOMEM) {
         rc = ferry_err_set(
             err, rc, "out of memory building a row of entity \"%s\"", e->name);
     } else if (row.park_entity != NULL) {
-        rc = sink__park_push(a, idx, &row, row.park_entity, NULL, false, err);
+        rc = sink__park_push(a, idx, &row, row.park_entity, NULL, false, NULL,
+                             err);
     } else if (sink_rowset_add(&a->sets[idx], &row,
                                e->delete_mode == MAP_DELETE_SOFT) != 0) {
         rc = ferry_err_set(err, FERRY_ENOMEM,
@@ -65,8 +96,7 @@ add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
         char msg[600];
 
         snprintf(msg, sizeof(msg), "malformed message: %s", ev->reason);
-        a->att.errors++;
-        return sink_dlq_record(a->dlq, a->t, NULL, NULL, ev, NULL, msg, err);
+        return sink__reject(a, NULL, NULL, ev, NULL, msg, err);
     }
     for (i = 0; rc == 0 && i < a->cfg->n_entities; i++)
         if (entity_matches(&a->cfg->entities[i], ev))
@@ -77,22 +107,51 @@ add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
 /* --- one set statement, rejected rows isolated -------------------------- */
 
 /* aux of the isolation steps: the entity index, the operation and the
- * staging row, packed. */
+ * staging row, packed.  The operation is 'u' (upsert), 'd' (delete) or
+ * 'D' (delete with the children's policies, sink_sql_delete_children()). */
 #define ISO_AUX(idx, op, i) (((idx) << 40) | ((size_t)(op) << 32) | (i))
 #define ISO_IDX(aux) ((aux) >> 40)
 #define ISO_OP(aux) ((char)(((aux) >> 32) & 0xff))
 #define ISO_ROW(aux) ((aux)&0xffffffffu)
 
-static int
-push_plain(sink_apply_t *a, const char *what, const char *sql, ferry_err_t *err)
+int
+sink__push_plain(sink_apply_t *a, const char *what, const char *sql,
+                 ferry_err_t *err)
 {
     return sink_target_push(a->t, &(sink_stmt_t){.what = what, .sql = sql},
                             err);
 }
 
-/* One staging row's statement is through: kept, or rolled back and the
- * row parked (a delete its children block, in the modes where their
- * delete may come later) or recorded as rejected. */
+/* The ordered mode on complete transactions: the children's own deletes
+ * came first, so rows that still reference a deleted row get their
+ * policy.  Elsewhere their deletes may be on their way in another batch
+ * (scale-out, a rebuild's bulk load and the transactions it cut), and
+ * the parent's delete waits for them. */
+static bool
+ordered(const sink_apply_t *a)
+{
+    return !a->shared && !a->park_deletes;
+}
+
+/* Whether the target refused a delete because rows still reference the
+ * row (foreign_key_violation). */
+static bool
+fk_refusal(const char *sqlstate)
+{
+    return sqlstate != NULL && strcmp(sqlstate, "23503") == 0;
+}
+
+/* The delete of entity idx applies the children's policies. */
+static bool
+with_children(const sink_apply_t *a, size_t idx)
+{
+    return ordered(a) && a->sql[idx].del_children[0] != '\0';
+}
+
+/* One staging row's statement is through: kept, or rolled back (with
+ * whatever it did to the row's children) and the row parked (a delete
+ * that rows still reference, when they may go later or the mapping does
+ * not know them) or recorded as rejected. */
 static int
 row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
          ferry_err_t *err)
@@ -101,29 +160,32 @@ row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     size_t idx = ISO_IDX(aux), i = ISO_ROW(aux);
     char op = ISO_OP(aux);
     const sink_row_t *row = &a->sets[idx].rows[i];
+    bool refused = op != 'u' && fk_refusal(sqlstate);
     char num[24], msg[sizeof(err->msg)];
     const char *p1[1] = {num};
 
-    (void)res;
-    if (rc == 0)
-        return push_plain(a, "release a savepoint", "RELEASE ferry_row", err);
+    if (rc == 0) {
+        if (op == 'D')
+            sink__children_done(a, idx, res);
+        return sink__push_plain(a, "release a savepoint", "RELEASE ferry_row",
+                                err);
+    }
     snprintf(msg, sizeof(msg), "%s", err->msg);
     snprintf(num, sizeof(num), "%zu", i);
-    if ((rc = push_plain(a, "roll back to a savepoint", "ROLLBACK TO ferry_row",
-                         err)) != 0)
+    if ((rc = sink__push_plain(a, "roll back to a savepoint",
+                               "ROLLBACK TO ferry_row", err)) != 0)
         return rc;
-    /* Scale-out: the children's deletes are on partitions another sink
-     * owns and may simply not be applied yet; a rebuild's bulk load and
-     * the transactions it cut apply them in another batch.  A delete
-     * parked for that (slot -1: it came out of parked) stays parked. */
-    if (op == 'd' && strcmp(sqlstate, "23503") == 0 &&
-        (a->shared || a->park_deletes || row->ev->pos.slot < 0)) {
+    /* A delete parked while its children's deletes were on their way
+     * (slot -1: it came out of parked) stays parked. */
+    if (refused && ordered(a)) {
+        rc = sink__refused_push(a, idx, i, sqlstate, msg, err);
+    } else if (refused &&
+               (a->shared || a->park_deletes || row->ev->pos.slot < 0)) {
         rc = sink__park_push(a, idx, row, sink__entity_name(a, idx), NULL, true,
-                             err);
+                             NULL, err);
     } else {
-        a->att.errors++;
-        rc = sink_dlq_record(a->dlq, a->t, sink__entity_name(a, idx), row->lkey,
-                             row->ev, sqlstate, msg, err);
+        rc = sink__reject(a, sink__entity_name(a, idx), row->lkey, row->ev,
+                          sqlstate, msg, err);
     }
     if (rc == 0)
         rc = sink_target_push(a->t,
@@ -135,80 +197,97 @@ row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     return rc;
 }
 
-/* The set statement is through: kept, or, when the target rejected it for
- * bad data, rolled back and run again row by row (each under its own
- * savepoint) so that only the rows the target rejects are set aside. */
+static int set_done(void *arg, size_t aux, PGresult *res, int rc,
+                    const char *sqlstate, ferry_err_t *err);
+
+/* Pushes the statement sql of entity idx for operation op (ISO_AUX) under
+ * the savepoint the caller set; row_n is the staging row for a per-row
+ * statement, or -1 for the set. */
+static int
+push_iso(sink_apply_t *a, size_t idx, char op, const char *sql, long row_n,
+         ferry_err_t *err)
+{
+    char num[24];
+    const char *p1[1] = {num};
+
+    snprintf(num, sizeof(num), "%ld", row_n);
+    return sink_target_push(
+        a->t,
+        &(sink_stmt_t){.what = op == 'u' ? "upsert rows" : "delete rows",
+                       .sql = sql,
+                       .n = row_n >= 0 ? 1 : 0,
+                       .params = p1,
+                       .flags = SINK_STMT_DATA_OK,
+                       .count = op == 'u'   ? &a->ent_att[idx].upserted
+                                : op == 'd' ? &a->ent_att[idx].deleted
+                                            : NULL,
+                       .done = row_n >= 0 ? row_done : set_done,
+                       .arg = a,
+                       .aux = ISO_AUX(idx, op, row_n >= 0 ? (size_t)row_n : 0)},
+        err);
+}
+
+/* The set statement is through: kept; or, when rows still reference rows
+ * it deletes, rolled back and run again with the children's policies;
+ * or, when the target rejected it for bad data, rolled back and run again
+ * row by row (each under its own savepoint, a row's children with it) so
+ * that only the rows the target rejects are set aside. */
 static int
 set_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
          ferry_err_t *err)
 {
     sink_apply_t *a = arg;
     size_t idx = ISO_IDX(aux), i;
-    char op = ISO_OP(aux);
+    char op = ISO_OP(aux), row_op = op;
     const rowset_t *s = &a->sets[idx];
-    const char *one = op == 'u' ? a->sql[idx].upsert1 : a->sql[idx].del1;
+    const char *one = a->sql[idx].upsert1;
 
-    (void)res, (void)sqlstate;
-    if (rc == 0)
-        return push_plain(a, "release a savepoint", "RELEASE ferry_set", err);
-    /* Deletes parked for their children are retried at every commit: that
-     * is expected, not news. */
-    if ((a->shared || a->park_deletes) && op == 'd')
+    if (rc == 0) {
+        if (op == 'D')
+            sink__children_done(a, idx, res);
+        return sink__push_plain(a, "release a savepoint", "RELEASE ferry_set",
+                                err);
+    }
+    /* Deletes parked for their children are retried at every commit, and
+     * children are expected under a deleted parent: not news. */
+    if (op != 'u' && (!ordered(a) || fk_refusal(sqlstate)))
         ferry_debug("entity \"%s\": %s; isolating the rejected rows",
                     sink__entity_name(a, idx), err->msg);
     else
         ferry_info("entity \"%s\": %s; isolating the rejected rows",
                    sink__entity_name(a, idx), err->msg);
-    if ((rc = push_plain(a, "roll back to a savepoint", "ROLLBACK TO ferry_set",
-                         err)) != 0)
+    if ((rc = sink__push_plain(a, "roll back to a savepoint",
+                               "ROLLBACK TO ferry_set", err)) != 0)
         return rc;
-    for (i = 0; rc == 0 && i < s->n; i++) {
-        char num[24];
-        const char *p1[1] = {num};
-
-        if (s->rows[i].op != op)
-            continue;
-        snprintf(num, sizeof(num), "%zu", i);
-        rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_row", err);
-        if (rc == 0)
-            rc = sink_target_push(a->t,
-                                  &(sink_stmt_t){.what = op == 'u'
-                                                             ? "upsert rows"
-                                                             : "delete rows",
-                                                 .sql = one,
-                                                 .n = 1,
-                                                 .params = p1,
-                                                 .flags = SINK_STMT_DATA_OK,
-                                                 .count = &a->att.applied,
-                                                 .done = row_done,
-                                                 .arg = a,
-                                                 .aux = ISO_AUX(idx, op, i)},
-                                  err);
+    if (op == 'd' && with_children(a, idx) && fk_refusal(sqlstate))
+        return push_iso(a, idx, 'D', a->sql[idx].del_children, -1, err);
+    if (op != 'u') {
+        row_op = with_children(a, idx) ? 'D' : 'd';
+        one = row_op == 'D' ? a->sql[idx].del1_children : a->sql[idx].del1;
     }
-    return rc != 0
-               ? rc
-               : push_plain(a, "release a savepoint", "RELEASE ferry_set", err);
+    for (i = 0; rc == 0 && i < s->n; i++) {
+        if (s->rows[i].op != (op == 'u' ? 'u' : 'd'))
+            continue;
+        rc = sink__push_plain(a, "set a savepoint", "SAVEPOINT ferry_row", err);
+        if (rc == 0)
+            rc = push_iso(a, idx, row_op, one, (long)i, err);
+    }
+    return rc != 0 ? rc
+                   : sink__push_plain(a, "release a savepoint",
+                                      "RELEASE ferry_set", err);
 }
 
 /* Runs the set statement all of entity idx for the staged rows of op ('u'
  * or 'd') under a savepoint, isolating rejected rows. */
 static int
-push_set(sink_apply_t *a, size_t idx, const char *what, const char *all,
-         char op, ferry_err_t *err)
+push_set(sink_apply_t *a, size_t idx, const char *all, char op,
+         ferry_err_t *err)
 {
-    int rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_set", err);
+    int rc = sink__push_plain(a, "set a savepoint", "SAVEPOINT ferry_set", err);
 
     if (rc != 0)
         return rc;
-    return sink_target_push(a->t,
-                            &(sink_stmt_t){.what = what,
-                                           .sql = all,
-                                           .flags = SINK_STMT_DATA_OK,
-                                           .count = &a->att.applied,
-                                           .done = set_done,
-                                           .arg = a,
-                                           .aux = ISO_AUX(idx, op, 0)},
-                            err);
+    return push_iso(a, idx, op, all, -1, err);
 }
 
 /* --- one entity --------------------------------------------------------- */
@@ -241,7 +320,7 @@ push_upserts(sink_apply_t *a, size_t idx, ferry_err_t *err)
                                               .sql = q->stale,
                                               .n = 1,
                                               .params = p1,
-                                              .count = &a->att.stale},
+                                              .count = &a->ent_att[idx].stale},
                                err)) != 0)
         return rc;
     if ((rc = sink__take_missing_push(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
@@ -271,11 +350,12 @@ push_upserts(sink_apply_t *a, size_t idx, ferry_err_t *err)
                     err);
         }
         if (rc == 0 && q->null_miss[i] != NULL)
-            rc = push_plain(a, "null a missing parent", q->null_miss[i], err);
+            rc = sink__push_plain(a, "null a missing parent", q->null_miss[i],
+                                  err);
     }
     if (rc != 0)
         return rc;
-    return push_set(a, idx, "upsert rows", q->upsert, 'u', err);
+    return push_set(a, idx, q->upsert, 'u', err);
 }
 
 /* Raises entity idx's position bound to commit, before positions up to
@@ -319,6 +399,29 @@ unparked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     return 0;
 }
 
+/* Only when rows are parked, counted when the step runs (the deletes
+ * before it may have parked children): the statement is cheap, not
+ * free. */
+static int
+unpark_call(void *arg, size_t idx, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    const char *p1[1] = {sink__entity_name(a, idx)};
+
+    if (a->parked_rows <= 0 && !a->shared)
+        return 0;
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "drop superseded parked "
+                                                   "rows",
+                                           .sql = a->sql[idx].unpark,
+                                           .n = 1,
+                                           .params = p1,
+                                           .done = unparked,
+                                           .arg = a,
+                                           .aux = idx},
+                            err);
+}
+
 static int
 push_deletes(sink_apply_t *a, size_t idx, ferry_err_t *err)
 {
@@ -326,7 +429,7 @@ push_deletes(sink_apply_t *a, size_t idx, ferry_err_t *err)
     const char *p1[1] = {sink__entity_name(a, idx)};
     int rc;
 
-    if ((rc = push_set(a, idx, "delete rows", q->del, 'd', err)) != 0 ||
+    if ((rc = push_set(a, idx, q->del, 'd', err)) != 0 ||
         (rc = push_raise_bound(a, idx, a->sets[idx].max_commit, err)) != 0 ||
         (rc = sink_target_push(a->t,
                                &(sink_stmt_t){.what = "record row positions",
@@ -335,19 +438,7 @@ push_deletes(sink_apply_t *a, size_t idx, ferry_err_t *err)
                                               .params = p1},
                                err)) != 0)
         return rc;
-    /* Only when rows are parked: the statement is cheap, not free. */
-    if (a->parked_rows > 0 || a->shared)
-        rc = sink_target_push(
-            a->t,
-            &(sink_stmt_t){.what = "drop superseded parked rows",
-                           .sql = q->unpark,
-                           .n = 1,
-                           .params = p1,
-                           .done = unparked,
-                           .arg = a,
-                           .aux = idx},
-            err);
-    return rc;
+    return sink_target_push_call(a->t, unpark_call, a, idx, err);
 }
 
 static int
@@ -463,19 +554,18 @@ truncated(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
         char msg[sizeof(err->msg)];
 
         snprintf(msg, sizeof(msg), "%s", err->msg);
-        if ((rc = push_plain(a, "roll back to a savepoint",
-                             "ROLLBACK TO ferry_set", err)) != 0)
+        if ((rc = sink__push_plain(a, "roll back to a savepoint",
+                                   "ROLLBACK TO ferry_set", err)) != 0)
             return rc;
-        a->att.errors++;
-        return sink_dlq_record(a->dlq, a->t, sink__entity_name(a, idx), NULL,
-                               ev, sqlstate, msg, err);
+        return sink__reject(a, sink__entity_name(a, idx), NULL, ev, sqlstate,
+                            msg, err);
     }
     snprintf(cl, sizeof(cl), "%" PRIu64, ev->pair.commit);
     snprintf(ch, sizeof(ch), "%" PRIu64, ev->pair.change);
     ferry_info("entity \"%s\": applying a source TRUNCATE",
                sink__entity_name(a, idx));
-    if ((rc = push_plain(a, "release a savepoint", "RELEASE ferry_set", err)) !=
-            0 ||
+    if ((rc = sink__push_plain(a, "release a savepoint", "RELEASE ferry_set",
+                               err)) != 0 ||
         (rc = push_raise_bound(a, idx, ev->pair.commit, err)) != 0)
         return rc;
     return sink_target_push(a->t,
@@ -486,7 +576,86 @@ truncated(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
                             err);
 }
 
-/* The truncate is not stale: run it under a savepoint. */
+static int trunc_deleted(void *arg, size_t aux, PGresult *res, int rc,
+                         const char *sqlstate, ferry_err_t *err);
+
+/* The delete of truncate aux (all of it, or a chunk of UUIDs) under the
+ * savepoint, seen by done. */
+static int
+push_trunc_delete(sink_apply_t *a, size_t aux, sink_stmt_fn done,
+                  ferry_err_t *err)
+{
+    return sink_target_push(
+        a->t,
+        &(sink_stmt_t){.what = "truncate the target table",
+                       .sql = a->sql[a->truncs[aux].idx].truncate,
+                       .flags = SINK_STMT_DATA_OK,
+                       .count = &a->ent_att[a->truncs[aux].idx].deleted,
+                       .done = done,
+                       .arg = a,
+                       .aux = aux},
+        err);
+}
+
+/* A chunk of keys ferry applied is in: their UUIDs (imported or derived)
+ * are staged and their rows deleted; no key left ends the truncate. */
+static int
+trunc_fetched(void *arg, size_t aux, PGresult *res, int rc,
+              const char *sqlstate, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    size_t idx = a->truncs[aux].idx;
+
+    (void)rc, (void)sqlstate;
+    if (PQntuples(res) == 0)
+        return sink_target_push(a->t,
+                                &(sink_stmt_t){.what = "close a cursor",
+                                               .sql = "CLOSE ferry_trunc_keys",
+                                               .done = truncated,
+                                               .arg = a,
+                                               .aux = aux},
+                                err);
+    if ((rc = sink_stage_push_uuids(a->t, &a->uctx, sink__entity_name(a, idx),
+                                    res, err)) != 0)
+        return rc;
+    return push_trunc_delete(a, aux, trunc_deleted, err);
+}
+
+static int
+push_fetch(sink_apply_t *a, size_t aux, ferry_err_t *err)
+{
+    /* Keys of the rows an entity without legacy id columns had applied,
+     * read per chunk so that memory stays bounded. */
+    static const char fetch[] = "FETCH FORWARD 10000 FROM ferry_trunc_keys";
+
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "read the keys to truncate",
+                                           .sql = fetch,
+                                           .done = trunc_fetched,
+                                           .arg = a,
+                                           .aux = aux},
+                            err);
+}
+
+/* A chunk is deleted: on to the next; a refusal ends the truncate as the
+ * one statement's would. */
+static int
+trunc_deleted(void *arg, size_t aux, PGresult *res, int rc,
+              const char *sqlstate, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+
+    if (rc != 0)
+        return truncated(arg, aux, res, rc, sqlstate, err);
+    if ((rc = sink__push_plain(a, "empty the truncate's UUIDs",
+                               "TRUNCATE pg_temp.ferry_trunc", err)) != 0)
+        return rc;
+    return push_fetch(a, aux, err);
+}
+
+/* The truncate is not stale: run it under a savepoint.  An entity without
+ * legacy id columns deletes only the rows ferry applied: the keys in
+ * row_lsn, turned into UUIDs here, a chunk at a time. */
 static int
 truncate_checked(void *arg, size_t aux, PGresult *res, int rc,
                  const char *sqlstate, ferry_err_t *err)
@@ -497,18 +666,18 @@ truncate_checked(void *arg, size_t aux, PGresult *res, int rc,
     (void)rc, (void)sqlstate;
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
         return 0;
-    if ((rc = push_plain(a, "set a savepoint", "SAVEPOINT ferry_set", err)) !=
-        0)
+    if ((rc = sink__push_plain(a, "set a savepoint", "SAVEPOINT ferry_set",
+                               err)) != 0)
         return rc;
-    return sink_target_push(a->t,
-                            &(sink_stmt_t){.what = "truncate the target table",
-                                           .sql = a->sql[idx].truncate,
-                                           .flags = SINK_STMT_DATA_OK,
-                                           .count = &a->att.applied,
-                                           .done = truncated,
-                                           .arg = a,
-                                           .aux = aux},
-                            err);
+    if (a->sql[idx].trunc_keys[0] != '\0') {
+        if ((rc = sink__push_plain(a, "empty the truncate's UUIDs",
+                                   "TRUNCATE pg_temp.ferry_trunc", err)) != 0 ||
+            (rc = sink__push_plain(a, "open the keys to truncate",
+                                   a->sql[idx].trunc_keys, err)) != 0)
+            return rc;
+        return push_fetch(a, aux, err);
+    }
+    return push_trunc_delete(a, aux, truncated, err);
 }
 
 /* Pushes the stale check of truncate event ev of entity idx, which runs
@@ -569,85 +738,61 @@ push_truncates(sink_apply_t *a, sink_event_t *const *evs, size_t n,
 
 /* --- parked rows taken out again ------------------------------------- */
 
-/* Keeps ev (taken out of parked) until the attempt ends: its rows borrow
- * it. */
-static int
-keep_taken(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
+int
+sink__keep_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
+{
+    sink_taken_t none = {0};
+
+    return sink__keep_taken(a, ev, &none, err);
+}
+
+void
+sink__taken_clear(sink_taken_t *info)
+{
+    free(info->lkey);
+    free(info->blocked_by);
+    free(info->topic);
+    free(info->parked_at);
+    memset(info, 0, sizeof(*info));
+}
+
+int
+sink__keep_taken(sink_apply_t *a, sink_event_t *ev, sink_taken_t *info,
+                 ferry_err_t *err)
 {
     if (a->n_taken == a->cap_taken) {
         size_t cap = a->cap_taken ? a->cap_taken * 2 : 64;
         sink_event_t **grown = realloc(a->taken, cap * sizeof(*grown));
+        sink_taken_t *more = NULL;
 
-        if (grown == NULL) {
+        if (grown != NULL) {
+            a->taken = grown;
+            more = realloc(a->taken_info, cap * sizeof(*more));
+        }
+        if (more == NULL) {
             sink_event_free(ev);
+            sink__taken_clear(info);
             return ferry_err_set(err, FERRY_ENOMEM,
                                  "out of memory taking parked rows out");
         }
-        a->taken = grown;
+        a->taken_info = more;
         a->cap_taken = cap;
     }
+    a->taken_info[a->n_taken] = *info;
     a->taken[a->n_taken++] = ev;
+    memset(info, 0, sizeof(*info));
     return 0;
 }
 
-/* A statement returning entity, event_key, event and kafka_offset of
- * parked rows it took out, oldest first: each goes through the batch
- * again; one that no longer parses, or whose entity is no longer mapped,
- * is recorded, never dropped. */
-static int
-took_parked(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
-            ferry_err_t *err)
+const sink_taken_t *
+sink__taken_of(const sink_apply_t *a, const sink_event_t *ev)
 {
-    sink_apply_t *a = arg;
-    int r;
+    size_t i;
 
-    (void)aux, (void)rc, (void)sqlstate;
-    for (r = 0; r < PQntuples(res); r++) {
-        const char *k = PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1);
-        const char *entity = PQgetvalue(res, r, 0);
-        const map_entity_t *e = map_config_entity(a->cfg, entity);
-        sink_pos_t pos = {-1, atoll(PQgetvalue(res, r, 3))};
-        sink_event_t *ev = NULL;
-        int prc = sink_event_parse(k, k != NULL ? strlen(k) : 0,
-                                   PQgetvalue(res, r, 2),
-                                   strlen(PQgetvalue(res, r, 2)), pos, &ev);
-
-        if (ev == NULL)
-            return ferry_err_set(err, FERRY_ENOMEM,
-                                 "out of memory taking a parked row of "
-                                 "entity \"%s\" out",
-                                 entity);
-        if ((rc = keep_taken(a, ev, err)) != 0)
-            return rc;
-        a->round_got++;
-        if (prc != 0 || e == NULL) {
-            char msg[600];
-
-            snprintf(msg, sizeof(msg), "a parked row of entity \"%s\" %s",
-                     entity,
-                     prc != 0 ? "no longer parses" : "is no longer mapped");
-            a->att.errors++;
-            rc = sink_dlq_record(a->dlq, a->t, e != NULL ? e->name : NULL, NULL,
-                                 ev, NULL, msg, err);
-        } else {
-            rc = sink__add_row(a, (size_t)(e - a->cfg->entities), ev, err);
-        }
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int
-retry_blocked_push(sink_apply_t *a, ferry_err_t *err)
-{
-    a->blocked_maybe = false;
-    return sink_target_push(a->t,
-                            &(sink_stmt_t){.what = "take parked rows",
-                                           .sql = a->retry_sql,
-                                           .done = took_parked,
-                                           .arg = a},
-                            err);
+    for (i = a->n_taken; i > 0; i--)
+        if (a->taken[i - 1] == ev)
+            return a->taken_info[i - 1].parked ? &a->taken_info[i - 1] : NULL;
+    return NULL;
 }
 
 static int drain_round(void *arg, size_t round, ferry_err_t *err);
@@ -662,7 +807,7 @@ drain_after(void *arg, size_t round, ferry_err_t *err)
     int rc;
 
     a->parked_rows -= (long)got;
-    a->att.drained += (long)got;
+    a->ent_att[a->cfg->n_entities].drained += (long)got;
     if (got == 0)
         return 0;
     if ((rc = sink__flush_push(a, err)) != 0)
@@ -688,7 +833,7 @@ drain_round(void *arg, size_t round, ferry_err_t *err)
                                              .sql = a->sql[i].drain,
                                              .n = 1,
                                              .params = p1,
-                                             .done = took_parked,
+                                             .done = sink__took_parked,
                                              .arg = a},
                               err);
     }
@@ -775,10 +920,12 @@ sink_apply_push_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
         memcpy(a->txs, txs, n * sizeof(*txs));
     a->n_txs = n;
     /* Deletes parked because rows still referenced them are queued again
-     * (those rows' deletes may have been applied since, by another sink or
-     * in another batch); a delete still blocked is parked again. */
-    if (a->shared || a->park_deletes || a->blocked_maybe)
-        rc = retry_blocked_push(a, err);
+     * once due (those rows' deletes may have been applied since, by
+     * another sink or in another batch; rows the mapping does not know
+     * are waited for with a backoff); a delete still blocked is parked
+     * again.  Another sink may park too, hence every batch when shared. */
+    if (a->shared || a->park_deletes || ferry_mono_ms() >= a->retry_at)
+        rc = sink__retry_push(a, err);
     for (t = 0; rc == 0 && t < n; t++)
         if (txs[t]->n_events > 0)
             rc = sink_target_push_call(a->t, add_events, a, TX_AUX(t, 0), err);
@@ -786,5 +933,7 @@ sink_apply_push_txs(sink_apply_t *a, sink_tx_t *const *txs, size_t n,
         rc = sink_target_push_call(a->t, flush_call, a, 0, err);
     if (rc == 0)
         rc = drain_push(a, err);
+    if (rc == 0)
+        rc = sink__recount_push(a, err);
     return rc;
 }

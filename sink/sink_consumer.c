@@ -4,7 +4,9 @@
 #include "sink_consumer.h"
 
 #include "ferry_buf.h"
+#include "ferry_kafka.h"
 #include "ferry_log.h"
+#include "ferry_time.h"
 #include "ferry_wire.h"
 
 #include <inttypes.h>
@@ -12,18 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-
-static int
-conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
-{
-    char errstr[512];
-
-    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK)
-        return ferry_err_set(err, FERRY_ECONFIG,
-                             "invalid Kafka property \"%s\": %s", k, errstr);
-    return 0;
-}
+#include <unistd.h>
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
@@ -41,24 +32,35 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
     else
         snprintf(group, sizeof(group), "ferry-sink-%s",
                  cfg->kafka_topic_prefix);
-    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
+    if (ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
+                             err) != 0)
         goto fail;
     /* Bound what librdkafka prefetches while the sink applies (64 MB by
      * default) to 32 MB; lower (or a lower queued.min.messages) starves the
      * applier (measured with tests/bench/bench_sink.sh).  The mapping may
      * override it. */
-    if (conf_set(conf, "queued.max.messages.kbytes", "32768", err) != 0)
+    if (ferry_kafka_conf_set(conf, "queued.max.messages.kbytes", "32768",
+                             err) != 0)
+        goto fail;
+    /* A subscribed topic that does not exist yet (a Kafka that does not
+     * create topics on first use) is seen within 10 s of its creation,
+     * not 5 minutes. */
+    if (ferry_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms",
+                             "10000", err) != 0)
         goto fail;
     for (i = 0; i < cfg->n_kafka_properties; i++)
-        if (conf_set(conf, cfg->kafka_properties[i].key,
-                     cfg->kafka_properties[i].value, err) != 0)
+        if (ferry_kafka_conf_set(conf, cfg->kafka_properties[i].key,
+                                 cfg->kafka_properties[i].value, err) != 0)
             goto fail;
     {
-        if (conf_set(conf, "group.id", group, err) != 0 ||
-            conf_set(conf, "enable.auto.commit", "false", err) != 0 ||
-            conf_set(conf, "enable.auto.offset.store", "false", err) != 0 ||
-            conf_set(conf, "enable.partition.eof", "true", err) != 0 ||
-            conf_set(conf, "auto.offset.reset", "error", err) != 0)
+        if (ferry_kafka_conf_set(conf, "group.id", group, err) != 0 ||
+            ferry_kafka_conf_set(conf, "enable.auto.commit", "false", err) !=
+                0 ||
+            ferry_kafka_conf_set(conf, "enable.auto.offset.store", "false",
+                                 err) != 0 ||
+            ferry_kafka_conf_set(conf, "enable.partition.eof", "true", err) !=
+                0 ||
+            ferry_kafka_conf_set(conf, "auto.offset.reset", "error", err) != 0)
             goto fail;
         if (c->group != NULL) {
             char v[256];
@@ -116,7 +118,7 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
 
     memset(c, 0, sizeof(*c));
     c->group = group;
-    c->topics = calloc(cfg->n_entities + 2, sizeof(char *));
+    c->topics = calloc(cfg->n_entities + 3, sizeof(char *));
     c->slot_of = sink_map_new();
     if (c->topics == NULL || c->slot_of == NULL)
         return ferry_err_set(err, FERRY_ENOMEM,
@@ -136,6 +138,22 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
         if (add_topic(c, map_entity_topic(cfg, &cfg->entities[i])) != 0)
             return ferry_err_set(err, FERRY_ENOMEM,
                                  "out of memory creating the Kafka consumer");
+    c->n_entity_topics = c->n_topics - 1;
+    /* The ordered mode also follows ferry-cdc's snapshot records: a new
+     * snapshot is applied in dependency order (sink_bulkload.h). */
+    if (group == NULL) {
+        ferry_buf_init(&tx);
+        ferry_wire_topic_append(&tx, cfg->kafka_topic_prefix,
+                                FERRY_WIRE_TOPIC_SNAPSHOT);
+        rc = ferry_buf_status(&tx, err, "naming the snapshot topic");
+        if (rc == 0 && add_topic(c, ferry_buf_cstr(&tx)) != 0)
+            rc = ferry_err_set(err, FERRY_ENOMEM,
+                               "out of memory creating the Kafka consumer");
+        ferry_buf_close(&tx);
+        if (rc != 0)
+            return rc;
+        c->snap_topic = c->n_topics - 1;
+    }
     c->rk = make_consumer(cfg, c, err);
     if (c->rk == NULL)
         return err != NULL ? err->status : FERRY_ECONFIG;
@@ -144,7 +162,8 @@ sink_consumer_open(sink_consumer_t *c, const map_config_t *cfg,
 
 /* The partitions of topic t (0 when it does not exist yet). */
 static int
-topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
+topic_partitions(sink_consumer_t *c, const char *t, int timeout_ms, int *n,
+                 ferry_err_t *err)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, t, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -156,7 +175,7 @@ topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
                              "out of memory reading the partitions of topic "
                              "\"%s\"",
                              t);
-    e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
+    e = rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms);
     rd_kafka_topic_destroy(rkt);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ferry_err_set(err, FERRY_ETRANSIENT,
@@ -164,8 +183,6 @@ topic_partitions(sink_consumer_t *c, const char *t, int *n, ferry_err_t *err)
                              t, rd_kafka_err2str(e));
     if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         *n = md->topics[0].partition_cnt;
-    else
-        ferry_warn("topic \"%s\" does not exist yet; it is not consumed", t);
     rd_kafka_metadata_destroy(md);
     return 0;
 }
@@ -234,6 +251,7 @@ new_slot(sink_consumer_t *c, size_t ti, int32_t p, ferry_err_t *err)
     s->topic = c->topics[ti];
     s->partition = p;
     s->is_tx = ti == 0;
+    s->is_snap = c->snap_topic > 0 && ti == c->snap_topic;
     s->stored = -1;
     snprintf(key, sizeof(key), "%s\x1f%d", c->topics[ti], (int)p);
     if (sink_map_put(c->slot_of, key, (void *)(uintptr_t)(c->n_slots + 1))) {
@@ -270,14 +288,28 @@ sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
     int rc = 0, p;
     rd_kafka_resp_err_t e;
 
-    if (counts == NULL)
+    free(c->missing);
+    c->missing = calloc(c->n_topics + 1, sizeof(*c->missing));
+    if (counts == NULL || c->missing == NULL) {
+        free(counts);
         return ferry_err_set(err, FERRY_ENOMEM,
                              "out of memory counting the partitions of %zu "
                              "topics",
                              c->n_topics);
+    }
     for (ti = 0; rc == 0 && ti < c->n_topics; ti++) {
-        rc = topic_partitions(c, c->topics[ti], &counts[ti], err);
+        rc = topic_partitions(c, c->topics[ti], 10000, &counts[ti], err);
         total += (size_t)counts[ti];
+        /* On a Kafka that does not create topics on first use, an empty
+         * table's topic may come later: looked for again while streaming
+         * (sink_consumer_add_late_topics()). */
+        if (rc == 0 && counts[ti] == 0) {
+            c->missing[ti] = true;
+            ferry_warn("topic \"%s\" does not exist yet; waiting for it (it "
+                       "is consumed from the beginning once ferry-cdc or an "
+                       "administrator creates it)",
+                       c->topics[ti]);
+        }
     }
     if (rc != 0)
         goto done;
@@ -294,7 +326,7 @@ sink_consumer_assign(sink_consumer_t *c, const sink_map_t *stored,
         rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
                                           c->slots[i].partition)
             ->offset = c->slots[i].next;
-    if (rc == 0 && (e = rd_kafka_assign(c->rk, list)) != 0)
+    if (rc == 0 && (e = sink_consumer_assign_list(c, list)) != 0)
         rc = ferry_err_set(err, FERRY_ETRANSIENT,
                            "could not assign the partitions: %s",
                            rd_kafka_err2str(e));
@@ -303,6 +335,20 @@ done:
         rd_kafka_topic_partition_list_destroy(list);
     free(counts);
     return rc;
+}
+
+rd_kafka_resp_err_t
+sink_consumer_assign_list(sink_consumer_t *c,
+                          const rd_kafka_topic_partition_list_t *list)
+{
+    int64_t since = ferry_mono_ms() - c->assigned_at;
+    rd_kafka_resp_err_t e;
+
+    if (c->assigned_at > 0 && since < 250)
+        usleep((useconds_t)(250 - since) * 1000);
+    e = rd_kafka_assign(c->rk, list);
+    c->assigned_at = ferry_mono_ms();
+    return e;
 }
 
 int
@@ -321,7 +367,7 @@ sink_consumer_assign_next(sink_consumer_t *c, ferry_err_t *err)
         rd_kafka_topic_partition_list_add(list, c->slots[i].topic,
                                           c->slots[i].partition)
             ->offset = c->slots[i].next;
-    e = rd_kafka_assign(c->rk, list);
+    e = sink_consumer_assign_list(c, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ferry_err_set(err, FERRY_ETRANSIENT,
@@ -354,7 +400,7 @@ sink_consumer_subscribe(sink_consumer_t *c, ferry_err_t *err)
                              c->group);
     /* topics[0] is the transaction topic: the scale-out mode applies
      * events one by one and does not reassemble transactions. */
-    for (ti = 1; ti < c->n_topics; ti++)
+    for (ti = 1; ti <= c->n_entity_topics; ti++)
         rd_kafka_topic_partition_list_add(list, c->topics[ti],
                                           RD_KAFKA_PARTITION_UA);
     e = rd_kafka_subscribe(c->rk, list);
@@ -377,7 +423,7 @@ slot_for(sink_consumer_t *c, const char *topic, int32_t p, size_t *out,
         *out = (size_t)at;
         return 0;
     }
-    for (ti = 1; ti < c->n_topics; ti++)
+    for (ti = 1; ti <= c->n_entity_topics; ti++)
         if (strcmp(c->topics[ti], topic) == 0) {
             ssize_t i = new_slot(c, ti, p, err);
 
@@ -417,7 +463,8 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         if (c->on_revoke != NULL)
             c->on_revoke(c->cb_arg);
         unassign_all(c);
-        rd_kafka_assign(rk, NULL);
+        (void)rk;
+        sink_consumer_assign_list(c, NULL);
         return;
     }
     idx = calloc((size_t)parts->cnt + 1, sizeof(*idx));
@@ -434,7 +481,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     if (rc != 0) {
         c->failed = rc;
         free(idx);
-        rd_kafka_assign(rk, NULL);
+        sink_consumer_assign_list(c, NULL);
         return;
     }
     /* Assigned later, by sink_consumer_assign_owned(), once the caller
@@ -461,7 +508,7 @@ sink_consumer_assign_owned(sink_consumer_t *c, const size_t *idx, size_t n,
                                           c->slots[idx[i]].partition)
             ->offset = c->slots[idx[i]].next;
     }
-    e = rd_kafka_assign(c->rk, list);
+    e = sink_consumer_assign_list(c, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         unassign_all(c);
@@ -511,6 +558,100 @@ sink_consumer_reassign(sink_consumer_t *c, ferry_err_t *err)
 }
 
 int
+sink_consumer_add_late_topics(sink_consumer_t *c, size_t *added,
+                              ferry_err_t *err)
+{
+    size_t ti, before = c->n_slots;
+    int rc = 0, p, n;
+
+    if (added != NULL)
+        *added = 0;
+    for (ti = 0; rc == 0 && c->missing != NULL && ti < c->n_topics; ti++) {
+        if (!c->missing[ti])
+            continue;
+        if ((rc = topic_partitions(c, c->topics[ti], 2000, &n, err)) != 0 ||
+            n == 0)
+            continue;
+        for (p = 0; rc == 0 && p < n; p++) {
+            ssize_t i = new_slot(c, ti, p, err);
+
+            rc = i < 0 ? (err != NULL ? err->status : FERRY_ENOMEM)
+                       : sink_consumer_position(c, (size_t)i, -1, err);
+        }
+        if (rc == 0) {
+            c->missing[ti] = false;
+            ferry_info("topic \"%s\" exists now: consuming its %d partitions "
+                       "from the beginning",
+                       c->topics[ti], n);
+        }
+    }
+    if (rc == 0 && c->n_slots > before) {
+        rc = sink_consumer_assign_next(c, err);
+        if (added != NULL)
+            *added = c->n_slots - before;
+    }
+    return rc;
+}
+
+size_t
+sink_consumer_missing(const sink_consumer_t *c, const char **first)
+{
+    size_t ti, n = 0;
+
+    for (ti = 0; c->missing != NULL && ti < c->n_topics; ti++)
+        if (c->missing[ti]) {
+            if (n++ == 0 && first != NULL)
+                *first = c->topics[ti];
+        }
+    return n;
+}
+
+int
+sink_consumer_refresh_ends(sink_consumer_t *c, ferry_err_t *err)
+{
+    /* One ListOffsets request per broker for every partition (the latest
+     * offset, -1): asking partition by partition costs a round trip each,
+     * seconds on a few hundred partitions.  ferry-cdc writes no Kafka
+     * transactions, so the latest offset is the high watermark. */
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)c->n_slots);
+    rd_kafka_resp_err_t e;
+    size_t i;
+    int rc = 0;
+
+    if (l == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory reading the topics' end offsets");
+    for (i = 0; i < c->n_slots; i++)
+        rd_kafka_topic_partition_list_add(l, c->slots[i].topic,
+                                          c->slots[i].partition)
+            ->offset = RD_KAFKA_OFFSET_END;
+    e = rd_kafka_offsets_for_times(c->rk, l, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                           "could not read the end offsets of %zu "
+                           "partitions: %s",
+                           c->n_slots, rd_kafka_err2str(e));
+    for (i = 0; rc == 0 && i < (size_t)l->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        int slot = sink_consumer_slot(c, tp->topic, tp->partition);
+
+        if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR || tp->offset < 0)
+            rc = ferry_err_set(err, FERRY_ETRANSIENT,
+                               "could not read the end offset of topic "
+                               "\"%s\" partition %d: %s",
+                               tp->topic, (int)tp->partition,
+                               tp->err != RD_KAFKA_RESP_ERR_NO_ERROR
+                                   ? rd_kafka_err2str(tp->err)
+                                   : "no offset");
+        else if (slot >= 0)
+            c->slots[slot].end = tp->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+int
 sink_consumer_slot(const sink_consumer_t *c, const char *topic,
                    int32_t partition)
 {
@@ -526,6 +667,11 @@ sink_consumer_close(sink_consumer_t *c)
     size_t i;
 
     if (c->rk != NULL) {
+        /* Closing unassigns: spaced from the last change as any other. */
+        int64_t since = ferry_mono_ms() - c->assigned_at;
+
+        if (c->assigned_at > 0 && since < 250)
+            usleep((useconds_t)(250 - since) * 1000);
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }
@@ -533,6 +679,7 @@ sink_consumer_close(sink_consumer_t *c)
         free(c->topics[i]);
     free(c->topics);
     free(c->slots);
+    free(c->missing);
     sink_map_free(c->slot_of);
     memset(c, 0, sizeof(*c));
 }

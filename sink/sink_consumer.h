@@ -26,6 +26,7 @@ typedef struct sink_slot {
     const char *topic; /* borrowed from the consumer */
     int32_t partition; /* the partition */
     bool is_tx;        /* true for the transaction topic */
+    bool is_snap;      /* true for the snapshot topic (ordered mode) */
     int64_t next;      /* next offset to read */
     int64_t end;       /* high watermark when the sink started */
     int64_t stored;    /* offset last stored in the target, or -1 */
@@ -48,15 +49,20 @@ typedef int (*sink_assign_fn)(void *arg, sink_consumer_t *c, const size_t *idx,
 typedef void (*sink_revoke_fn)(void *arg);
 
 struct sink_consumer {
-    rd_kafka_t *rk;      /* owned: the consumer */
-    char **topics;       /* owned: distinct topic names; [0] is the
-                            transaction topic */
-    size_t n_topics;     /* number of topics */
-    sink_slot_t *slots;  /* owned: known partitions (ordered mode: all
-                            assigned; scale-out: those ever assigned) */
-    size_t n_slots;      /* number of slots */
-    size_t cap_slots;    /* allocated slots */
-    sink_map_t *slot_of; /* "topic\x1fpartition" -> slot index + 1 */
+    rd_kafka_t *rk;         /* owned: the consumer */
+    char **topics;          /* owned: distinct topic names; [0] is the
+                               transaction topic, then the entity topics,
+                               then (ordered mode) the snapshot topic */
+    size_t n_entity_topics; /* entity topics: topics[1..n_entity_topics] */
+    size_t snap_topic;      /* index of the snapshot topic, 0 if none */
+    bool *missing;          /* owned: per topic, it did not exist when the
+                               partitions were assigned (ordered mode) */
+    size_t n_topics;        /* number of topics */
+    sink_slot_t *slots;     /* owned: known partitions (ordered mode: all
+                               assigned; scale-out: those ever assigned) */
+    size_t n_slots;         /* number of slots */
+    size_t cap_slots;       /* allocated slots */
+    sink_map_t *slot_of;    /* "topic\x1fpartition" -> slot index + 1 */
     /* Scale-out only: */
     const char *group;        /* borrowed: the consumer group, or NULL */
     sink_assign_fn on_assign; /* set before sink_consumer_subscribe() */
@@ -65,6 +71,8 @@ struct sink_consumer {
     bool assigned;            /* an assignment has been received */
     int failed;               /* error class from a rebalance, or 0 */
     ferry_err_t failure;      /* its message */
+    int64_t assigned_at;      /* monotonic ms of the last assignment
+                                 change (sink_consumer_assign_list()) */
 };
 
 /* Creates the consumer for cfg (borrowed) into *c (caller-allocated;
@@ -120,9 +128,36 @@ int sink_consumer_assign_next(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
  * FERRY_ETRANSIENT / FERRY_ENOMEM with err set. */
 int sink_consumer_rewind(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
 
+/* Ordered mode: looks again for the topics that did not exist when the
+ * partitions were assigned; the partitions of each that exists now are
+ * added as slots (from the beginning: nothing of it was ever stored) and
+ * the whole assignment is renewed.  *added (may be NULL) counts the new
+ * slots.  Blocking for up to 2 s per missing topic.  Returns 0,
+ * FERRY_ETRANSIENT or FERRY_ENOMEM with err set. */
+int sink_consumer_add_late_topics(sink_consumer_t *c, size_t *added,
+                                  ferry_err_t *err) FERRY_WUR;
+
+/* The number of topics that did not exist yet, and in *first (may be NULL)
+ * the name of one (borrowed). */
+size_t sink_consumer_missing(const sink_consumer_t *c, const char **first);
+
+/* Sets every slot's end to its partition's high watermark now (before a
+ * bulk load).  Blocking.  Returns 0 or FERRY_ETRANSIENT with err set. */
+int sink_consumer_refresh_ends(sink_consumer_t *c, ferry_err_t *err) FERRY_WUR;
+
 /* The slot index of a message's topic and partition, or -1. */
 int sink_consumer_slot(const sink_consumer_t *c, const char *topic,
                        int32_t partition);
+
+/* Makes list (borrowed; NULL: nothing) the whole assignment: the one
+ * place that changes it.  librdkafka (up to 2.15 at least,
+ * confluentinc/librdkafka#5573) can stop a partition twice, and abort,
+ * when a second change comes before the first one's stops are done, so
+ * changes are spaced by 250 ms (waiting out the rest here).  Returns
+ * librdkafka's error code. */
+rd_kafka_resp_err_t
+sink_consumer_assign_list(sink_consumer_t *c,
+                          const rd_kafka_topic_partition_list_t *list);
 
 /* Frees everything; safe on a partly opened consumer. */
 void sink_consumer_close(sink_consumer_t *c);

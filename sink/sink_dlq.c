@@ -3,6 +3,7 @@
 #include "sink_dlq.h"
 
 #include "ferry_buf.h"
+#include "ferry_kafka.h"
 #include "ferry_log.h"
 #include "ferry_wire.h"
 
@@ -22,18 +23,6 @@ struct sink_dlq {
     void *arg;                     /* borrowed: its argument */
     long count;                    /* dead letters recorded */
 };
-
-static int
-conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, ferry_err_t *err)
-{
-    char errstr[512];
-
-    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK)
-        return ferry_err_set(err, FERRY_ECONFIG,
-                             "invalid Kafka property \"%s\": %s", k, errstr);
-    return 0;
-}
 
 sink_dlq_t *
 sink_dlq_new(const map_config_t *cfg, const char *q_state,
@@ -63,14 +52,15 @@ sink_dlq_new(const map_config_t *cfg, const char *q_state,
     if (b.failed || (d->insert_sql = strdup(ferry_buf_cstr(&b))) == NULL)
         goto oom;
     conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0)
+    if (ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
+                             err) != 0)
         goto fail;
     for (i = 0; i < cfg->n_kafka_properties; i++)
-        if (conf_set(conf, cfg->kafka_properties[i].key,
-                     cfg->kafka_properties[i].value, err) != 0)
+        if (ferry_kafka_conf_set(conf, cfg->kafka_properties[i].key,
+                                 cfg->kafka_properties[i].value, err) != 0)
             goto fail;
-    if (conf_set(conf, "enable.idempotence", "true", err) != 0 ||
-        conf_set(conf, "compression.type", "none", err) != 0)
+    if (ferry_kafka_conf_set(conf, "enable.idempotence", "true", err) != 0 ||
+        ferry_kafka_conf_set(conf, "compression.type", "none", err) != 0)
         goto fail;
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (d->rk == NULL) {
@@ -148,6 +138,7 @@ sink_dlq_record(sink_dlq_t *d, sink_target_t *t, const char *entity,
     char part[16] = "", off[24] = "";
     const char *topic = NULL;
     const char *params[9];
+    ferry_logctx_t ctx = FERRY_LOGCTX_NONE;
     int partition = -1, rc;
 
     if (ev->pos.slot >= 0 && d->slot_topic != NULL)
@@ -156,13 +147,20 @@ sink_dlq_record(sink_dlq_t *d, sink_target_t *t, const char *entity,
         snprintf(part, sizeof(part), "%d", partition);
         snprintf(off, sizeof(off), "%" PRId64, ev->pos.offset);
     }
-    ferry_warn("%s%s%s%s%s%s topic \"%s\" partition %s offset %s: %s; "
-               "recorded in %s.errors and sent to the dead-letter topic",
-               entity != NULL ? "entity \"" : "message",
-               entity != NULL ? entity : "", entity != NULL ? "\"" : "",
-               lkey != NULL ? " legacy key \"" : "", lkey != NULL ? lkey : "",
-               lkey != NULL ? "\"" : "", topic != NULL ? topic : "?", part, off,
-               msg, d->state_schema);
+    ctx.entity = entity;
+    ctx.key = lkey;
+    ctx.topic = topic;
+    ctx.partition = topic != NULL ? partition : -1;
+    ctx.offset = topic != NULL ? ev->pos.offset : -1;
+    ctx.lsn = ev->op != 'X' ? ev->pair.commit : 0;
+    ferry_log_ctx(FERRY_LOG_WARNING, &ctx,
+                  "%s%s%s%s%s%s topic \"%s\" partition %s offset %s: %s; "
+                  "recorded in %s.errors and sent to the dead-letter topic",
+                  entity != NULL ? "entity \"" : "message",
+                  entity != NULL ? entity : "", entity != NULL ? "\"" : "",
+                  lkey != NULL ? " legacy key \"" : "",
+                  lkey != NULL ? lkey : "", lkey != NULL ? "\"" : "",
+                  topic != NULL ? topic : "?", part, off, msg, d->state_schema);
     params[0] = entity;
     params[1] = lkey;
     params[2] = topic;

@@ -18,6 +18,10 @@ typedef struct sink_run_opts {
     bool scale_out;        /* share partitions through a consumer group */
     const char *group;     /* borrowed: its group id, NULL for
                               "ferry-sink-<topic prefix>" */
+    const char *metrics_listen; /* borrowed: ADDR:PORT of /metrics,
+                                   /healthz, /readyz; NULL: none */
+    int wedge_ms;               /* /healthz fails when the loop has not turned
+                                   for this long (default 60000) */
 } sink_run_opts_t;
 
 /* Fills opts (caller-owned) with the defaults. */
@@ -28,6 +32,7 @@ sink_run_opts_init(sink_run_opts_t *opts)
     opts->max_batch = 20000;
     opts->max_wait_ms = 200;
     opts->applied_window = 100000;
+    opts->wedge_ms = 60000;
 }
 
 #endif

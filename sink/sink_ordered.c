@@ -18,6 +18,7 @@
 
 #include "ferry_log.h"
 #include "ferry_time.h"
+#include "sink_snaplog.h"
 #include "sink_spill.h"
 #include "sink_txbuf.h"
 
@@ -46,7 +47,12 @@ typedef struct ordered {
     sink_event_t **spill_evs;  /* owned array: events being spilled */
     size_t n_spill_evs;        /* their number */
     int64_t last_commit;       /* when offsets were last stored */
+    int64_t commit_started;    /* when the batch's commit began */
     bool finishing;            /* --exit-at-end: the last commit runs */
+    sink_snaplog_t snaplog;    /* the snapshot records read */
+    int64_t topics_checked;    /* when missing topics were last looked for */
+    int64_t waiting_said;      /* when the wait for one was last logged */
+    bool *snapshot;            /* caller-owned: a new snapshot turned up */
     int rc;                    /* the error that stops the mode */
     ferry_err_t err;           /* its message */
 } ordered_t;
@@ -82,32 +88,6 @@ is_applied(const ordered_t *o, uint64_t commit_lsn)
 }
 
 /* --- reading ------------------------------------------------------------ */
-
-static int
-loose_add(ordered_t *o, sink_event_t *ev)
-{
-    sink_tx_t *tx = o->loose;
-
-    if (tx == NULL) {
-        if ((tx = calloc(1, sizeof(*tx))) == NULL)
-            return FERRY_ENOMEM;
-        tx->expected = -1;
-        tx->begin_pos.slot = -1;
-        tx->end_pos.slot = -1;
-        o->loose = tx;
-    }
-    if (tx->n_events == tx->cap_events) {
-        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
-        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
-
-        if (grown == NULL)
-            return FERRY_ENOMEM;
-        tx->events = grown;
-        tx->cap_events = cap;
-    }
-    tx->events[tx->n_events++] = ev;
-    return 0;
-}
 
 /* A malformed message on the transaction topic becomes a dead letter of
  * its own, through the same path as a malformed change event. */
@@ -164,7 +144,15 @@ on_message(void *arg, const rd_kafka_message_t *m, int slot, ferry_err_t *err)
     int rc = 0;
 
     s->next = m->offset + 1;
-    if (s->is_tx)
+    if (s->is_snap) {
+        /* A snapshot newer than the applied one: stop taking
+         * transactions; the snapshot's bulk load takes over. */
+        sink_snaplog_take(&o->snaplog, o->p->cfg->source_slot, m);
+        if (!*o->snapshot &&
+            sink_snaplog_pending(&o->snaplog, o->p->snap_applied,
+                                 o->p->snap_record))
+            *o->snapshot = true;
+    } else if (s->is_tx)
         rc = tx_message(o, m, pos, err);
     else if (m->payload != NULL) { /* else a tombstone */
         if (sink_event_parse(m->key, m->key_len, m->payload, m->len, pos,
@@ -180,7 +168,7 @@ on_message(void *arg, const rd_kafka_message_t *m, int slot, ferry_err_t *err)
              * transaction it cut, which can never be reassembled;
              * applied loose, parked where its parent or children are
              * not there yet. */
-            if (loose_add(o, ev) != 0) {
+            if (sink_tx_loose_add(&o->loose, ev) != 0) {
                 sink_event_free(ev);
                 return oom(o, err, "collecting loose events");
             }
@@ -280,12 +268,32 @@ body_batch(void *arg, ferry_err_t *err)
 
 /* The batch committed: its transactions are applied, its offsets
  * stored. */
+/* Only the positions and the count of parked rows (which changed in the
+ * last batch, too soon after the count before). */
+static int
+body_recount(void *arg, ferry_err_t *err)
+{
+    ordered_t *o = arg;
+    int rc = sink_apply_push_recount(o->p->apply, err);
+
+    return rc != 0 ? rc : push_positions(o, err);
+}
+
 static void
 batch_done(ordered_t *o)
 {
     sink_consumer_t *kc = o->p->kc;
     size_t i;
 
+    /* Transactions are applied in commit order: the last is the newest. */
+    if (o->n_batch > 0)
+        sink_metrics_applied(o->p->metrics, sink_tx_commit_ts(o->batch[0]),
+                             sink_tx_commit_ts(o->batch[o->n_batch - 1]));
+    if (o->n_batch > 0 && o->commit_started > 0)
+        sink_metrics_batch(o->p->metrics,
+                           (double)(ferry_mono_ms() - o->commit_started) /
+                               1000.0);
+    o->commit_started = 0;
     for (i = 0; i < o->n_batch; i++)
         if (o->lsns[i] != 0 && sink_lsnset_add(o->p->applied, o->lsns[i]))
             ferry_warn("out of memory while remembering a transaction");
@@ -337,6 +345,7 @@ run_commit(ordered_t *o, sink_end_fn end)
     ferry_err_t e = {0, ""};
 
     snprintf(what, sizeof(what), "the batch of %zu transactions", o->n_batch);
+    o->commit_started = ferry_mono_ms();
     if (sink_commit_run(o->p->commit, what, 0, body_batch, end, o, &e) != 0)
         fail(o, e.status, &e);
 }
@@ -540,6 +549,50 @@ positions_moved(const ordered_t *o)
     return false;
 }
 
+/* Topics that did not exist at start are looked for every 5 s (blocking
+ * for at most 2 s each, only while some are missing); the wait is logged
+ * every minute, with the transaction it holds back if there is one. */
+static int
+late_topics(ordered_t *o, int64_t now, ferry_err_t *err)
+{
+    const char *topic = NULL;
+    size_t missing = sink_consumer_missing(o->p->kc, &topic), added = 0;
+    int rc;
+
+    if (missing == 0 || now - o->topics_checked < 5000)
+        return 0;
+    o->topics_checked = now;
+    if ((rc = sink_consumer_add_late_topics(o->p->kc, &added, err)) != 0) {
+        /* The broker may be away for a moment: the next check retries. */
+        ferry_warn("%s", err->msg);
+        return 0;
+    }
+    if (added > 0) {
+        int64_t *m =
+            realloc(o->minoff, (o->p->kc->n_slots + 1) * sizeof(*o->minoff));
+
+        if (m == NULL)
+            return oom(o, err, "adding the partitions of a new topic");
+        o->minoff = m;
+        return 0;
+    }
+    if (now - o->waiting_said >= 60000) {
+        const sink_tx_t *front = sink_txbuf_peek(o->txbuf);
+
+        o->waiting_said = now;
+        ferry_warn("waiting for topic \"%s\"%s to exist%s%s", topic,
+                   missing > 1 ? " (and others)" : "",
+                   front != NULL && !sink_txbuf_front_ready(o->txbuf)
+                       ? "; it may hold back source transaction "
+                       : "",
+                   front != NULL && !sink_txbuf_front_ready(o->txbuf) &&
+                           front->id != NULL
+                       ? front->id
+                       : "");
+    }
+    return 0;
+}
+
 /* Takes complete transactions into the batch; true when it started a
  * target transaction. */
 static bool
@@ -580,6 +633,24 @@ take_ready(ordered_t *o)
     return false;
 }
 
+/* The commit time of the oldest change read and not applied (in the
+ * batch, the loose events or the front of the reassembly); 0 when
+ * nothing waits. */
+static int64_t
+oldest_waiting(const ordered_t *o)
+{
+    int64_t ts[3], oldest = 0;
+    size_t i;
+
+    ts[0] = o->n_batch > 0 ? sink_tx_commit_ts(o->batch[0]) : 0;
+    ts[1] = sink_tx_commit_ts(o->loose);
+    ts[2] = sink_tx_commit_ts(sink_txbuf_peek(o->txbuf));
+    for (i = 0; i < 3; i++)
+        if (ts[i] > 0 && (oldest == 0 || ts[i] < oldest))
+            oldest = ts[i];
+    return oldest;
+}
+
 static int
 tick(void *arg, ferry_err_t *err)
 {
@@ -588,12 +659,24 @@ tick(void *arg, ferry_err_t *err)
     int64_t now = sink_loop_now(o->p->loop);
 
     (void)err;
+    sink_metrics_pending(o->p->metrics, oldest_waiting(o));
     if (o->finishing || sink_commit_busy(o->p->commit))
         return 0;
     if (sink_loop_stopping(o->p->loop)) {
         sink_loop_stop(o->p->loop);
         return 0;
     }
+    /* A new snapshot: the batch taken so far is committed (its offsets
+     * stay below what was read past it), then the loop hands over. */
+    if (*o->snapshot && !o->spill_open) {
+        if (o->n_batch > 0)
+            start_commit(o);
+        else
+            sink_loop_stop(o->p->loop);
+        return 0;
+    }
+    if (late_topics(o, now, err) != 0)
+        return err->status;
     if (spill_step(o) || take_ready(o))
         return 0;
     /* The batch under --batch waits a little for more, unless there is
@@ -623,6 +706,15 @@ tick(void *arg, ferry_err_t *err)
     }
     if (!o->spill_open && now - o->last_commit > 1000 && positions_moved(o)) {
         start_commit(o);
+        return 0;
+    }
+    if (!o->spill_open && now - o->last_commit > 1000 &&
+        sink_apply_recount_due(o->p->apply)) {
+        ferry_err_t e = {0, ""};
+
+        if (sink_commit_run(o->p->commit, "the count of parked rows", 0,
+                            body_recount, committed, o, &e) != 0)
+            fail(o, e.status, &e);
         return 0;
     }
     if (sink_intake_paused(o->p->intake) &&
@@ -680,12 +772,16 @@ ordered_init(ordered_t *o, sink_parts_t *p, uint64_t bulk_cut, ferry_err_t *err)
 }
 
 int
-sink_ordered_run(sink_parts_t *p, uint64_t bulk_cut, ferry_err_t *err)
+sink_ordered_run(sink_parts_t *p, uint64_t bulk_cut, bool *snapshot,
+                 ferry_err_t *err)
 {
     ordered_t o;
     int rc;
 
+    *snapshot = false;
     if ((rc = ordered_init(&o, p, bulk_cut, err)) == 0) {
+        o.snapshot = snapshot;
+        sink_metrics_phase(p->metrics, true, NULL);
         sink_intake_set_handler(p->intake, on_message, &o);
         sink_loop_set_tick(p->loop, tick, &o);
         sink_intake_resume(p->intake);
@@ -693,6 +789,7 @@ sink_ordered_run(sink_parts_t *p, uint64_t bulk_cut, ferry_err_t *err)
         sink_intake_pause(p->intake);
         sink_intake_set_handler(p->intake, NULL, NULL);
         sink_loop_set_tick(p->loop, NULL, NULL);
+        sink_metrics_phase(p->metrics, false, "stopping");
         if (rc == 0 && o.rc != 0) {
             rc = o.rc;
             *err = o.err;

@@ -21,10 +21,12 @@
 
 /* Runs the ordered mode over the parts in p (borrowed) until the loop
  * stops: the end with opts->exit_at_end, a stop signal (after the target
- * transaction under way), or an error.  bulk_cut is the commit LSN of a
- * finished rebuild's cut (0: none).  Returns 0 or an error class with err
- * set. */
-int sink_ordered_run(sink_parts_t *p, uint64_t bulk_cut,
+ * transaction under way), a new snapshot of ferry-cdc on <prefix>.snapshot
+ * (*snapshot set, caller-owned: the batch under way is committed, what was
+ * read past it is left for the snapshot's bulk load), or an error.
+ * bulk_cut is the commit LSN of a finished bulk load's cut (0: none).
+ * Returns 0 or an error class with err set. */
+int sink_ordered_run(sink_parts_t *p, uint64_t bulk_cut, bool *snapshot,
                      ferry_err_t *err) FERRY_WUR;
 
 #endif

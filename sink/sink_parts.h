@@ -1,12 +1,13 @@
 /* The parts of a running ferry-sink, wired together by sink_run.c and lent
- * to the mode that runs (sink_ordered.h, sink_scaleout.h, sink_rebuild.h).
+ * to the mode that runs (sink_ordered.h, sink_scaleout.h, sink_bulkload.h).
  * sink/sink_parts.h
  *
  * Every pointer is borrowed from sink_run(), which creates the parts in
  * this order and frees them in the reverse order after the mode returns.
  * The layers, from the bottom: the event loop; the target connection and
  * its jobs; the state schema and the dead-letter path; the applier; the
- * transaction driver; the Kafka consumer and its intake.  A mode calls
+ * transaction driver; the Kafka consumer and its intake; the metrics,
+ * which read the layers below and hear from the mode.  A mode calls
  * only downward; the parts below reach it only through the handlers it
  * registers (the intake's message handler, the loop's tick, a job's end).
  */
@@ -21,6 +22,7 @@
 #include "sink_intake.h"
 #include "sink_loop.h"
 #include "sink_lsnset.h"
+#include "sink_metrics.h"
 #include "sink_opts.h"
 #include "sink_state.h"
 #include "sink_target.h"
@@ -37,9 +39,13 @@ typedef struct sink_parts {
     sink_consumer_t *kc;         /* the Kafka consumer (assigned) */
     sink_intake_t *intake;       /* reading it */
     sink_lsnset_t *applied;      /* the applied window, loaded at start */
+    sink_metrics_t *metrics;     /* what operators see (sink_metrics.h) */
     const char *group;           /* scale-out: the consumer group */
     bool lock_conflict;          /* a new session found the state schema
                                     locked by another sink */
+    bool snap_applied;           /* a snapshot of ferry-cdc was applied ... */
+    int64_t snap_record;         /* ... its record's offset on
+                                    <prefix>.snapshot */
 } sink_parts_t;
 
 #endif

@@ -56,10 +56,19 @@ source_text(const json_t *img, const char *col, char **out, ferry_err_t *err)
 {
     char buf[64];
     bool ok;
-    const char *t =
-        sink_event_text(json_object_get(img, col), buf, sizeof(buf), &ok);
+    const json_t *v = json_object_get(img, col);
+    const char *t;
 
     *out = NULL;
+    /* Absent is not NULL: the source no longer sends the column (dropped
+     * or renamed).  Writing NULL would lose the value for good; the
+     * caller stops with the mapping change to make. */
+    if (v == NULL)
+        return ferry_err_set(err, FERRY_ESCHEMA,
+                             "source column \"%s\" is missing from the "
+                             "change",
+                             col);
+    t = sink_event_text(v, buf, sizeof(buf), &ok);
     if (!ok)
         return ferry_err_set(err, FERRY_EDATA,
                              "source column \"%s\" holds a JSON object or "
@@ -149,10 +158,24 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
     char *vals[16];
     size_t i, n = c->n_from < 16 ? c->n_from : 16;
     bool nocase;
-    const char *parent = ref_target(c, ev->after, &nocase);
+    const char *parent;
     int rc = 0;
 
     memset(vals, 0, sizeof(vals));
+    if (c->kind == MAP_COLUMN_COND_REF) {
+        /* An unchanged discriminator keeps the ref as it is; a missing one
+         * is a column the source no longer has. */
+        if (is_absent(ev, c->discriminator)) {
+            row->absent[ci] = true;
+            return 0;
+        }
+        if (json_object_get(ev->after, c->discriminator) == NULL)
+            return ferry_err_set(err, FERRY_ESCHEMA,
+                                 "source column \"%s\" is missing from the "
+                                 "change",
+                                 c->discriminator);
+    }
+    parent = ref_target(c, ev->after, &nocase);
     if (nocase) {
         if (c->on_missing == MAP_ON_MISSING_ERROR)
             return ferry_err_set(err, FERRY_EDATA,

@@ -57,7 +57,9 @@ typedef struct sink_row {
  * sink_row_clear() whatever the result).  Returns 0, FERRY_EDATA with err
  * saying why the row cannot be applied (bad value, missing key, invalid
  * JSON with on_invalid: error, unknown discriminator with on_missing:
- * error), or FERRY_ENOMEM. */
+ * error), FERRY_ESCHEMA when a mapped source column is missing from the
+ * change (dropped or renamed at the source: never written as NULL), or
+ * FERRY_ENOMEM. */
 int sink_row_build(const sink_uuidctx_t *ctx, const map_entity_t *e,
                    sink_event_t *ev, sink_row_t *row,
                    ferry_err_t *err) FERRY_WUR;

@@ -3,13 +3,17 @@
  * sink/sink_run.c */
 #include "sink_run.h"
 
+#include "ferry_buf.h"
 #include "ferry_log.h"
+#include "ferry_lsn.h"
 #include "ferry_time.h"
+#include "ferry_wire.h"
 #include "map_idmap.h"
 #include "sink_ordered.h"
 #include "sink_parts.h"
-#include "sink_rebuild.h"
+#include "sink_bulkload.h"
 #include "sink_scaleout.h"
+#include "sink_snaplog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +40,8 @@ connect_target(sink_parts_t *p, volatile sig_atomic_t *stop, ferry_err_t *err)
         if (conflict && ferry_mono_ms() - t0 > 30000)
             return err->status = FERRY_ECONFIG;
         ferry_warn("%s; retrying in 2 s", err->msg);
+        sink_metrics_phase(p->metrics, false, err->msg);
+        sink_metrics_tick(p->metrics, p);
         sleep(2);
     }
 }
@@ -52,6 +58,8 @@ assign_ordered(sink_parts_t *p, const sink_map_t *offsets,
                FERRY_ETRANSIENT &&
            !*stop) {
         ferry_warn("%s; retrying in 2 s", err->msg);
+        sink_metrics_phase(p->metrics, false, err->msg);
+        sink_metrics_tick(p->metrics, p);
         sleep(2);
         p->kc->n_slots = 0;
     }
@@ -90,10 +98,12 @@ ended_hook(void *arg, bool committed)
 {
     sink_parts_t *p = arg;
 
-    if (committed)
+    if (committed) {
         sink_apply_committed(p->apply);
-    else
+    } else {
         sink_apply_rolled_back(p->apply);
+        sink_metrics_retry(p->metrics);
+    }
 }
 
 /* Everything up to the mode: the state schema checked (and created), the
@@ -166,23 +176,176 @@ start(sink_parts_t *p, sink_state_start_t *st, volatile sig_atomic_t *stop,
     return 0;
 }
 
-/* The ordered mode, after a rebuild's bulk load when one is due. */
+/* Reads the slot's snapshot records until no snapshot is in progress
+ * (ferry-cdc publishes "complete" once every row is acknowledged), saying
+ * every 10 s what it waits for.  *log receives the last read. */
 static int
-run_ordered(sink_parts_t *p, bool fresh_rebuild, ferry_err_t *err)
+wait_for_snapshot(sink_parts_t *p, sink_snaplog_t *log,
+                  volatile sig_atomic_t *stop, ferry_err_t *err)
 {
-    bool active = false, done = false;
+    int64_t t0 = ferry_mono_ms(), said = 0;
+    int rc;
+
+    while ((rc = sink_snaplog_read(p->cfg, log, err)) == 0 && log->any &&
+           log->last != FERRY_WIRE_SNAP_COMPLETE && !*stop) {
+        sink_metrics_phase(p->metrics, false,
+                           "waiting for ferry-cdc to complete its snapshot");
+        sink_metrics_tick(p->metrics, p);
+        if (ferry_mono_ms() - said >= 10000) {
+            said = ferry_mono_ms();
+            ferry_info("waiting for ferry-cdc to complete its snapshot of "
+                       "slot \"%s\" (%.0f s so far): it is applied in "
+                       "dependency order once complete",
+                       p->cfg->source_slot, (said - t0) / 1000.0);
+        }
+        sleep(1);
+    }
+    return rc;
+}
+
+/* Sets b up for a snapshot of ferry-cdc that is not applied yet, or
+ * leaves it inactive: a new snapshot is loaded, entity by entity in
+ * dependency order, from the stored offsets up to the high watermarks once
+ * it is complete (as a rebuild is: transactions the load cuts are applied
+ * loose).  A sink that applied the topics before it followed snapshots
+ * (upgraded) takes the one it finds as applied. */
+static int
+snapshot_due(sink_parts_t *p, bool upgraded, sink_state_bulk_t *b,
+             volatile sig_atomic_t *stop, ferry_err_t *err)
+{
+    sink_snaplog_t log;
+    int rc;
+
+    memset(b, 0, sizeof(*b));
+    if ((rc = sink_snaplog_read(p->cfg, &log, err)) != 0 ||
+        !sink_snaplog_pending(&log, p->snap_applied, p->snap_record))
+        return rc;
+    /* A sink that applied the topics before it followed snapshots has
+     * applied this one as it streamed. */
+    if (upgraded && log.complete && log.last == FERRY_WIRE_SNAP_COMPLETE) {
+        ferry_info("slot \"%s\": taking ferry-cdc's snapshot at " FERRY_LSN_FMT
+                   " as applied: this sink applied the topics before it "
+                   "followed snapshots",
+                   p->cfg->source_slot, FERRY_LSN_ARGS(log.complete_lsn));
+        p->snap_applied = true;
+        p->snap_record = log.complete_offset;
+        if ((rc = sink_state_push_snapshot_mark(p->state, log.complete_lsn,
+                                                log.complete_offset, err)) == 0)
+            rc = sink_target_run_wait(p->target, err);
+        return rc;
+    }
+    if ((rc = wait_for_snapshot(p, &log, stop, err)) != 0 || *stop ||
+        !sink_snaplog_pending(&log, p->snap_applied, p->snap_record))
+        return rc;
+    b->active = true;
+    b->kind = SINK_BULK_SNAPSHOT;
+    b->snap_lsn = log.complete_lsn;
+    b->snap_record = log.complete_offset;
+    /* The first snapshot a sink applies fills the target; every later one
+     * also removes what the source no longer has. */
+    b->sweep = p->snap_applied;
+    if ((rc = sink_consumer_refresh_ends(p->kc, err)) != 0)
+        return rc;
+    return sink_bulkload_start(p, b, err);
+}
+
+/* The ordered mode, after a bulk load when one is due (a rebuild, or a
+ * snapshot of ferry-cdc); again after every snapshot that turns up while
+ * it streams. */
+static int
+run_ordered(sink_parts_t *p, bool fresh_rebuild, bool upgraded,
+            volatile sig_atomic_t *stop, ferry_err_t *err)
+{
+    sink_state_bulk_t b;
+    bool done = false, snapshot = false;
     uint64_t cut = 0;
     int rc;
 
-    if ((rc = sink_rebuild_prepare(p, fresh_rebuild, &active, &cut, err)))
-        return rc;
-    ferry_info("consuming %zu partitions of %zu topics; %ld rows parked",
-               p->kc->n_slots, p->kc->n_topics, sink_apply_parked(p->apply));
-    if (active) {
-        if ((rc = sink_rebuild_run(p, &cut, &done, err)) != 0 || !done)
+    for (;;) {
+        if ((rc = sink_bulkload_state(p, &b, err)) != 0)
+            return rc;
+        /* The cut of a finished bulk load still says which transactions
+         * it cut (their events are applied loose). */
+        cut = b.cut > cut ? b.cut : cut;
+        if (fresh_rebuild) {
+            memset(&b, 0, sizeof(b));
+            b.active = true;
+            b.kind = SINK_BULK_REBUILD;
+            if ((rc = sink_bulkload_start(p, &b, err)) != 0)
+                return rc;
+            fresh_rebuild = false;
+        } else if (b.active) {
+            ferry_info("%s: resuming the bulk load",
+                       b.kind == SINK_BULK_SNAPSHOT ? "snapshot" : "rebuild");
+        } else if ((rc = snapshot_due(p, upgraded, &b, stop, err)) != 0) {
+            return rc;
+        }
+        if (*stop)
+            return 0;
+        ferry_info("consuming %zu partitions of %zu topics; %ld rows parked",
+                   p->kc->n_slots, p->kc->n_topics,
+                   sink_apply_parked(p->apply));
+        if (b.active) {
+            if ((rc = sink_bulkload_run(p, &b, &cut, &done, err)) != 0 || !done)
+                return rc;
+            if (b.kind == SINK_BULK_SNAPSHOT) {
+                p->snap_applied = true;
+                p->snap_record = b.snap_record;
+            }
+        }
+        if ((rc = sink_ordered_run(p, cut, &snapshot, err)) != 0 || !snapshot)
+            return rc;
+        /* A new snapshot: what was read ahead goes, the load starts from
+         * the stored offsets. */
+        ferry_info("slot \"%s\": ferry-cdc took a new snapshot; applying it "
+                   "from the stored offsets",
+                   p->cfg->source_slot);
+        upgraded = false;
+        if ((rc = sink_consumer_rewind(p->kc, err)) != 0)
             return rc;
     }
-    return sink_ordered_run(p, cut, err);
+}
+
+/* An older ferry-sink stored positions but never read <prefix>.snapshot:
+ * it applied ferry-cdc's snapshot as the rows streamed. */
+/* The scale-out mode applies a snapshot as its rows arrive: rows whose
+ * parent comes later are parked and drained, which is correct but slow.
+ * Said once at start. */
+static int
+warn_scaleout_snapshot(sink_parts_t *p, ferry_err_t *err)
+{
+    sink_snaplog_t log;
+    int rc;
+
+    if ((rc = sink_snaplog_read(p->cfg, &log, err)) != 0)
+        return rc;
+    if (sink_snaplog_pending(&log, p->snap_applied, p->snap_record))
+        ferry_warn("slot \"%s\": ferry-cdc's snapshot is not applied yet, "
+                   "and --scale-out applies it as its rows arrive, not in "
+                   "dependency order: children that arrive before their "
+                   "parents are parked until the parents come (correct, but "
+                   "slow); apply the snapshot with the ordered mode "
+                   "(without --scale-out) first (docs/snapshot.md)",
+                   p->cfg->source_slot);
+    return 0;
+}
+
+static bool
+upgraded_sink(const map_config_t *cfg, const sink_state_start_t *st)
+{
+    ferry_buf_t b;
+    bool found = false;
+
+    if (!st->has_offsets || st->snap_applied)
+        return false;
+    ferry_buf_init(&b);
+    ferry_wire_topic_append(&b, cfg->kafka_topic_prefix,
+                            FERRY_WIRE_TOPIC_SNAPSHOT);
+    ferry_buf_putc(&b, '\x1f');
+    ferry_buf_append_lit(&b, "0");
+    found = !b.failed && sink_map_get(st->offsets, ferry_buf_cstr(&b)) != NULL;
+    ferry_buf_close(&b);
+    return !found;
 }
 
 int
@@ -195,6 +358,7 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
     sink_state_start_t st;
     sink_apply_stats_t stats;
     char group[300];
+    bool upgraded;
     int rc = 0;
 
     memset(&p, 0, sizeof(p));
@@ -214,6 +378,17 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
                      cfg->kafka_topic_prefix);
         p.group = group;
     }
+    if ((p.metrics = sink_metrics_new(cfg, err)) == NULL) {
+        rc = err->status;
+        goto done;
+    }
+    /* Serving starts first: /healthz and /readyz answer during start-up
+     * (an outage of the target or of Kafka is waited out there). */
+    if (opts->metrics_listen != NULL &&
+        (rc = sink_metrics_listen(p.metrics, opts->metrics_listen,
+                                  opts->wedge_ms, err)) != 0)
+        goto done;
+    sink_metrics_phase(p.metrics, false, "starting: connecting to the target");
     p.loop = sink_loop_new(stop);
     p.target = p.loop != NULL ? sink_target_new(cfg->target_dsn, p.loop) : NULL;
     st.offsets = sink_map_new();
@@ -222,19 +397,28 @@ sink_run(const map_config_t *cfg, const sink_run_opts_t *opts,
             ferry_err_set(err, FERRY_ENOMEM, "out of memory starting the sink");
         goto done;
     }
+    sink_metrics_tick(p.metrics, &p);
+    if ((rc = sink_metrics_start_timer(p.metrics, &p, err)) != 0)
+        goto done;
     if ((p.state = sink_state_new(cfg, p.target, opts->scale_out, err)) ==
         NULL) {
         rc = err->status;
         goto done;
     }
     rc = start(&p, &st, stop, err);
+    p.snap_applied = st.snap_applied;
+    p.snap_record = st.snap_record;
+    upgraded = upgraded_sink(cfg, &st);
     sink_map_each(st.offsets, free_value, NULL);
     sink_map_free(st.offsets);
     st.offsets = NULL;
+    if (rc == 0 && !*stop && opts->scale_out && !upgraded)
+        rc = warn_scaleout_snapshot(&p, err);
     if (rc == 0 && !*stop)
         rc = opts->scale_out
                  ? sink_scaleout_run(&p, err)
-                 : run_ordered(&p, opts->rebuild && !st.bulk_unfinished, err);
+                 : run_ordered(&p, opts->rebuild && !st.bulk_unfinished,
+                               upgraded, stop, err);
     if (p.apply != NULL) {
         sink_apply_get_stats(p.apply, &stats);
         ferry_info("applied %ld rows, skipped %ld stale, parked %ld, drained "
@@ -258,5 +442,6 @@ done:
     sink_target_free(p.target);
     sink_loop_free(p.loop);
     sink_lsnset_free(&applied);
+    sink_metrics_free(p.metrics);
     return rc;
 }

@@ -19,23 +19,25 @@
 #include <string.h>
 
 typedef struct scaleout {
-    sink_parts_t *p;     /* borrowed */
-    sink_tx_t *loose;    /* owned: events read since the batch began */
-    sink_tx_t *batch;    /* owned: the batch being committed */
-    size_t *idx;         /* owned: the batch's partitions (slots) ... */
-    int64_t *from, *to;  /* owned: ... and the offsets they move */
-    size_t n_idx;        /* their number */
-    bool fenced;         /* the batch's offsets moved under this sink */
-    size_t *pending;     /* owned: an assignment to take up */
-    size_t n_pending;    /* its slots; ... */
-    bool assign_pending; /* ... valid while this is set */
-    bool refetching;     /* the pending slots are owned already: seek
-                            them, do not assign */
-    int64_t *found;      /* owned: the stored offsets read for it */
-    int64_t last_commit; /* when the last batch committed */
-    bool finishing;      /* --exit-at-end: the last commit runs */
-    int rc;              /* the error that stops the mode */
-    ferry_err_t err;     /* its message */
+    sink_parts_t *p;        /* borrowed */
+    sink_tx_t *loose;       /* owned: events read since the batch began */
+    sink_tx_t *batch;       /* owned: the batch being committed */
+    size_t *idx;            /* owned: the batch's partitions (slots) ... */
+    int64_t *from, *to;     /* owned: ... and the offsets they move */
+    size_t n_idx;           /* their number */
+    bool fenced;            /* the batch's offsets moved under this sink */
+    size_t *pending;        /* owned: an assignment to take up */
+    size_t n_pending;       /* its slots; ... */
+    bool assign_pending;    /* ... valid while this is set */
+    bool refetching;        /* the pending slots are owned already: seek
+                               them, do not assign */
+    int64_t *found;         /* owned: the stored offsets read for it */
+    int64_t last_commit;    /* when the last batch committed */
+    int64_t commit_started; /* when the batch's commit began */
+    int64_t batch_oldest, batch_newest; /* its commit times (ms) */
+    bool finishing;  /* --exit-at-end: the last commit runs */
+    int rc;          /* the error that stops the mode */
+    ferry_err_t err; /* its message */
 } scaleout_t;
 
 static void
@@ -187,32 +189,6 @@ refetch(scaleout_t *so, const ferry_err_t *why)
 /* --- reading ------------------------------------------------------------ */
 
 static int
-loose_add(scaleout_t *so, sink_event_t *ev)
-{
-    sink_tx_t *tx = so->loose;
-
-    if (tx == NULL) {
-        if ((tx = calloc(1, sizeof(*tx))) == NULL)
-            return FERRY_ENOMEM;
-        tx->expected = -1;
-        tx->begin_pos.slot = -1;
-        tx->end_pos.slot = -1;
-        so->loose = tx;
-    }
-    if (tx->n_events == tx->cap_events) {
-        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
-        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
-
-        if (grown == NULL)
-            return FERRY_ENOMEM;
-        tx->events = grown;
-        tx->cap_events = cap;
-    }
-    tx->events[tx->n_events++] = ev;
-    return 0;
-}
-
-static int
 on_message(void *arg, const rd_kafka_message_t *m, int slot, ferry_err_t *err)
 {
     scaleout_t *so = arg;
@@ -230,7 +206,7 @@ on_message(void *arg, const rd_kafka_message_t *m, int slot, ferry_err_t *err)
      * applier records as a dead letter; only a NULL event is an error. */
     if (sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev) ==
             FERRY_ENOMEM ||
-        ev == NULL || loose_add(so, ev) != 0) {
+        ev == NULL || sink_tx_loose_add(&so->loose, ev) != 0) {
         sink_event_free(ev);
         return oom(err, "collecting events");
     }
@@ -294,6 +270,13 @@ batch_done(scaleout_t *so)
     sink_consumer_t *kc = so->p->kc;
     size_t i;
 
+    if (so->batch != NULL && so->batch->n_events > 0) {
+        sink_metrics_applied(so->p->metrics, so->batch_oldest,
+                             so->batch_newest);
+        sink_metrics_batch(so->p->metrics,
+                           (double)(ferry_mono_ms() - so->commit_started) /
+                               1000.0);
+    }
     for (i = 0; i < so->n_idx; i++)
         kc->slots[so->idx[i]].stored = so->to[i];
     sink_tx_free(so->batch);
@@ -337,6 +320,16 @@ start_commit(scaleout_t *so)
     }
     snprintf(what, sizeof(what), "the batch of %zu events",
              so->batch != NULL ? so->batch->n_events : 0);
+    so->commit_started = ferry_mono_ms();
+    so->batch_oldest = so->batch_newest = 0;
+    for (size_t i = 0; so->batch != NULL && i < so->batch->n_events; i++) {
+        int64_t ts = so->batch->events[i]->ts_ms;
+
+        if (ts > 0 && (so->batch_oldest == 0 || ts < so->batch_oldest))
+            so->batch_oldest = ts;
+        if (ts > so->batch_newest)
+            so->batch_newest = ts;
+    }
     if (sink_commit_run(so->p->commit, what, 0, body_batch, committed, so,
                         &e) != 0)
         fail(so, e.status, &e);
@@ -364,6 +357,12 @@ tick(void *arg, ferry_err_t *err)
     int64_t now = sink_loop_now(so->p->loop);
 
     (void)err;
+    /* Events of partitions apart arrive in no order: the oldest waiting
+     * is the batch's oldest (set when it began), else the first read. */
+    sink_metrics_pending(so->p->metrics,
+                         so->batch != NULL && so->batch_oldest > 0
+                             ? so->batch_oldest
+                             : sink_tx_commit_ts(so->loose));
     if (so->finishing || sink_commit_busy(so->p->commit))
         return 0;
     if (sink_loop_stopping(so->p->loop)) {
@@ -411,8 +410,10 @@ sink_scaleout_run(sink_parts_t *p, ferry_err_t *err)
         ferry_info("scale-out mode: joining consumer group \"%s\" for %zu "
                    "entity topics; %ld rows parked",
                    p->group, p->kc->n_topics - 1, sink_apply_parked(p->apply));
+        sink_metrics_phase(p->metrics, true, NULL);
         sink_intake_resume(p->intake);
         rc = sink_loop_run(p->loop, err);
+        sink_metrics_phase(p->metrics, false, "stopping");
     }
     sink_intake_pause(p->intake);
     sink_intake_set_handler(p->intake, NULL, NULL);

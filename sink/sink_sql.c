@@ -2,6 +2,10 @@
  * sink/sink_sql.c */
 #include "sink_sql.h"
 
+#include "map_rules.h"
+
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Every builder appends to its parameter out. */
@@ -150,6 +154,12 @@ sink_sql_defer_forget(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
            p->q_state, p->q_stage, ci + 1);
 }
 
+/* A pending patch noted again replaces the earlier one: the newest parent
+ * wins. */
+#define DEFER_UPSERT                                                           \
+    " ON CONFLICT (entity, col, row_uuid) DO UPDATE SET parent_uuid = "        \
+    "EXCLUDED.parent_uuid, noted_at = now()"
+
 void
 sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
 {
@@ -158,8 +168,7 @@ sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
            "WHERE s.__op = 'u' AND ",
            p->q_state, ci, p->q_stage);
     sink_sql_missing(p, ci, out);
-    ADD(" ON CONFLICT (entity, col, row_uuid) DO UPDATE SET parent_uuid = "
-        "EXCLUDED.parent_uuid, noted_at = now()");
+    ADD(DEFER_UPSERT);
 }
 
 /* "the parent d.parent_uuid of ref column ci is in the target" (UUIDs are
@@ -189,6 +198,8 @@ sink_sql_defer_patch(const sink_plan_t *p, size_t ci, ferry_buf_t *out)
            "d.col = $2 AND ",
            p->q_state);
     parent_present(p, ci, out);
+    PRINTF(" AND EXISTS (SELECT 1 FROM %s w WHERE w.%s = d.row_uuid)",
+           p->q_target, p->q_id);
     PRINTF(" RETURNING d.row_uuid, d.parent_uuid) UPDATE %s t SET %s = "
            "r.parent_uuid::%s FROM ready r WHERE t.%s = r.row_uuid",
            p->q_target, p->q_cols[ci], p->col_types[ci], p->q_id);
@@ -294,7 +305,7 @@ sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out)
      * finds it stale), and waiting for it could deadlock on the key locks. */
     PRINTF("DELETE FROM %s.parked WHERE id IN (SELECT p.id FROM %s.parked p "
            "JOIN %s s ON p.legacy_key = s.__lkey WHERE p.entity = $1 AND "
-           "p.waits_for = 'parent' AND (p.commit_lsn, p.change_lsn) < "
+           "(p.commit_lsn, p.change_lsn) < "
            "(s.__cl, s.__ch) FOR UPDATE OF p SKIP LOCKED)",
            p->q_state, p->q_state, p->q_stage);
 }
@@ -305,24 +316,31 @@ sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out)
     "WITH d AS (DELETE FROM %s.parked WHERE id IN (SELECT p.id FROM "          \
     "%s.parked p WHERE "
 #define TAKE_PARKED_TAIL                                                       \
-    " FOR UPDATE SKIP LOCKED) RETURNING entity, event_key, event, "            \
-    "kafka_offset, commit_lsn, change_lsn) SELECT entity, event_key, event, "  \
-    "kafka_offset FROM d ORDER BY commit_lsn, change_lsn"
+    " FOR UPDATE SKIP LOCKED) RETURNING " SINK_SQL_TAKEN_COLS                  \
+    ", commit_lsn, change_lsn) SELECT " SINK_SQL_TAKEN_COLS                    \
+    " FROM d ORDER BY commit_lsn, change_lsn"
+
+static void row_refs_ready(const sink_plan_t *p, ferry_buf_t *out);
 
 void
 sink_sql_drain(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF(TAKE_PARKED_HEAD "p.missing_entity = $1 AND p.waits_for = "
                             "'parent' AND EXISTS (SELECT 1 FROM %s x WHERE "
-                            "x.%s = p.missing_uuid)" TAKE_PARKED_TAIL,
+                            "x.%s = p.missing_uuid)",
            p->q_state, p->q_state, p->q_target, p->q_id);
+    row_refs_ready(p, out);
+    ADD(TAKE_PARKED_TAIL);
 }
 
 void
-sink_sql_retry_blocked(const char *q_state, ferry_buf_t *out)
+sink_sql_retry_blocked(const char *q_state, int limit, ferry_buf_t *out)
 {
-    PRINTF(TAKE_PARKED_HEAD "p.waits_for = 'children'" TAKE_PARKED_TAIL,
-           q_state, q_state);
+    PRINTF(TAKE_PARKED_HEAD "p.waits_for = 'children' AND (p.next_retry_at "
+                            "IS NULL OR p.next_retry_at <= now()) ORDER BY "
+                            "p.next_retry_at NULLS FIRST, p.id LIMIT "
+                            "%d" TAKE_PARKED_TAIL,
+           q_state, q_state, limit);
 }
 
 void
@@ -330,9 +348,30 @@ sink_sql_truncate(const sink_plan_t *p, ferry_buf_t *out)
 {
     size_t i;
 
+    /* Without a legacy id, the application's own rows look like ferry's:
+     * only the UUIDs of the keys ferry applied are deleted. */
+    if (p->n_lcols == 0) {
+        PRINTF("DELETE FROM %s t USING pg_temp.ferry_trunc x WHERE t.%s = "
+               "x.id",
+               p->q_target, p->q_id);
+        return;
+    }
     PRINTF("DELETE FROM %s", p->q_target);
     for (i = 0; i < p->n_lcols; i++)
         PRINTF("%s%s IS NOT NULL", i > 0 ? " AND " : " WHERE ", p->q_lcols[i]);
+}
+
+static void literal(ferry_buf_t *out, const char *s);
+
+void
+sink_sql_truncate_keys(const sink_plan_t *p, ferry_buf_t *out)
+{
+    if (p->n_lcols > 0)
+        return;
+    PRINTF("DECLARE ferry_trunc_keys NO SCROLL CURSOR FOR SELECT legacy_key "
+           "FROM %s.row_lsn WHERE entity = ",
+           p->q_state);
+    literal(out, p->e->name);
 }
 
 void
@@ -343,4 +382,614 @@ sink_sql_truncate_stale(const sink_plan_t *p, ferry_buf_t *out)
            "(SELECT 1 FROM %s.row_lsn WHERE entity = $1 AND (commit_lsn, "
            "change_lsn) > ($2::int8, $3::int8))",
            p->q_state, p->q_state);
+}
+
+/* --- parents deleted under children ------------------------------------ */
+
+/* s as an E'' literal, whatever standard_conforming_strings says. */
+static void
+literal(ferry_buf_t *out, const char *s)
+{
+    ADD("E'");
+    for (; *s != '\0'; s++) {
+        if (*s == '\'' || *s == '\\')
+            ferry_buf_putc(out, *s);
+        ferry_buf_putc(out, *s);
+    }
+    ADD("'");
+}
+
+/* Whether ref column c may point at a row of entity pi. */
+static bool
+refs_entity(const map_column_t *c, size_t pi)
+{
+    size_t k;
+
+    if (c->kind == MAP_COLUMN_REF)
+        return c->ref_index == pi;
+    if (c->kind == MAP_COLUMN_COND_REF)
+        for (k = 0; k < c->n_cases; k++)
+            if (c->cases[k].entity_index == pi)
+                return true;
+    return false;
+}
+
+/* What a row of child entity plan cp gets when the parent its ref column
+ * ci points at is deleted: a deferred ref is written NULL like a "null"
+ * one; a parked row comes back under its legacy key, so the "park" of an
+ * entity without legacy id columns is an error. */
+static enum map_on_missing
+child_policy(const sink_plan_t *cp, size_t ci)
+{
+    const map_column_t *c = &cp->e->columns[ci];
+
+    if (c->deferred)
+        return MAP_ON_MISSING_NULL;
+    if (c->on_missing == MAP_ON_MISSING_PARK && cp->n_lcols == 0)
+        return MAP_ON_MISSING_ERROR;
+    return c->on_missing;
+}
+
+/* Whether column ci of p is a ref with policy pol. */
+static bool
+ref_with(const sink_plan_t *p, size_t ci, enum map_on_missing pol)
+{
+    return p->e->columns[ci].kind != MAP_COLUMN_COPY &&
+           child_policy(p, ci) == pol;
+}
+
+/* Whether ref column ci of cp has policy pol and may point at an entity
+ * marked in in[]. */
+static bool
+edge_into(const sink_plan_t *cp, size_t ci, enum map_on_missing pol,
+          const bool *in, size_t n)
+{
+    size_t q;
+
+    if (!ref_with(cp, ci, pol))
+        return false;
+    for (q = 0; q < n; q++)
+        if (in[q] && refs_entity(&cp->e->columns[ci], q))
+            return true;
+    return false;
+}
+
+/* The entities whose rows may leave the target with a deleted row of p:
+ * p, and the children of "park" refs of the entities in the set,
+ * recursively.  Returns a new array by entity index (free with free()),
+ * or NULL with out failed. */
+static bool *
+leaving_set(const sink_plan_t *p, ferry_buf_t *out)
+{
+    bool *in = calloc(p->n_plans + 1, sizeof(*in));
+    bool grew = true;
+    size_t k, ci;
+
+    if (in == NULL) {
+        out->failed = true;
+        return NULL;
+    }
+    in[p->index] = true;
+    while (grew) {
+        grew = false;
+        for (k = 0; k < p->n_plans; k++)
+            for (ci = 0; !in[k] && ci < p->plans[k].e->n_columns; ci++)
+                if (edge_into(&p->plans[k], ci, MAP_ON_MISSING_PARK, in,
+                              p->n_plans))
+                    in[k] = grew = true;
+    }
+    return in;
+}
+
+/* Whether rows of entity k join the leaving set through a "park" ref. */
+static bool
+parked_child(const sink_plan_t *p, size_t k, const bool *in)
+{
+    size_t ci;
+
+    for (ci = 0; ci < p->plans[k].e->n_columns; ci++)
+        if (edge_into(&p->plans[k], ci, MAP_ON_MISSING_PARK, in, p->n_plans))
+            return true;
+    return false;
+}
+
+/* "a.<ref column ci of cp> points at a row of the leaving set g" (of
+ * entity only, or of any entity of in[] when only is SIZE_MAX).  IN over
+ * an uncorrelated subquery: hashed once, not scanned per row. */
+static void
+hit(const sink_plan_t *p, const sink_plan_t *cp, size_t ci, const char *a,
+    const bool *in, size_t only, ferry_buf_t *out)
+{
+    const char *sep = "";
+    size_t q;
+
+    PRINTF("%s.%s IN (SELECT h.id FROM g h WHERE h.ent IN (", a,
+           cp->q_cols[ci]);
+    for (q = 0; q < p->n_plans; q++)
+        if (in[q] && refs_entity(&cp->e->columns[ci], q) &&
+            (only == SIZE_MAX || q == only)) {
+            PRINTF("%s%zu", sep, q);
+            sep = ", ";
+        }
+    ADD("))");
+}
+
+/* " AND a.<legacy id> IS NOT NULL ...": a row ferry applied. */
+static void
+legacy_set(const sink_plan_t *cp, const char *a, ferry_buf_t *out)
+{
+    size_t i;
+
+    for (i = 0; i < cp->n_lcols; i++)
+        PRINTF(" AND %s.%s IS NOT NULL", a, cp->q_lcols[i]);
+}
+
+/* The legacy key text (map_rules_legacy_key_sql()) of target row alias
+ * over cp's legacy id columns. */
+typedef struct lkey_names {
+    const sink_plan_t *cp; /* borrowed: the entity */
+    const char *alias;     /* borrowed: the row's alias */
+} lkey_names_t;
+
+static void
+lkey_column(ferry_buf_t *b, const char *name, void *arg)
+{
+    const lkey_names_t *nm = arg;
+    size_t i;
+
+    for (i = 0; i < nm->cp->n_lcols; i++)
+        if (strcmp(nm->cp->e->legacy_id_columns[i], name) == 0)
+            ferry_buf_printf(b, "%s.%s", nm->alias, nm->cp->q_lcols[i]);
+}
+
+static void
+lkey_value(ferry_buf_t *b, const char *text, void *arg)
+{
+    (void)arg;
+    literal(b, text);
+}
+
+static void
+lkey_sql(const sink_plan_t *cp, const char *alias, ferry_buf_t *out)
+{
+    lkey_names_t nm = {cp, alias};
+    map_rules_sqlctx_t sx = {lkey_column, lkey_value, &nm};
+
+    map_rules_legacy_key_sql(out, cp->e->legacy_id_columns, cp->n_lcols, &sx);
+}
+
+/* "WITH RECURSIVE r AS (...), g(ent, id) AS (...)": r holds the target rows
+ * of p's staged deletes (staging row $1 only with one_row), g those rows
+ * and, through the "park" refs, every row ferry applied that leaves the
+ * target with them, as (entity index, UUID).  UNION: a cycle ends.  Each
+ * round joins the rows found last to the refs (child entity, child,
+ * parent entity, parent), so the planner may hash them or probe an index
+ * of the ref column. */
+static void
+closure(const sink_plan_t *p, const bool *in, bool one_row, ferry_buf_t *out)
+{
+    size_t k, ci, q;
+    bool any = false;
+
+    PRINTF("WITH RECURSIVE r AS (SELECT t.%s::uuid AS id FROM %s t JOIN %s s "
+           "ON ",
+           p->q_id, p->q_target, p->q_stage);
+    match(p, "t", out);
+    PRINTF(" WHERE s.__op = 'd'%s), g(ent, id) AS (SELECT %zu, r.id FROM r",
+           one_row ? " AND s.__n = $1" : "", p->index);
+    for (k = 0; k < p->n_plans; k++) {
+        const sink_plan_t *cp = &p->plans[k];
+
+        for (ci = 0; in[k] && ci < cp->e->n_columns; ci++) {
+            if (!edge_into(cp, ci, MAP_ON_MISSING_PARK, in, p->n_plans))
+                continue;
+            for (q = 0; q < p->n_plans; q++) {
+                if (!in[q] || !refs_entity(&cp->e->columns[ci], q))
+                    continue;
+                ADD(any ? " UNION ALL "
+                        : " UNION SELECT x.ent, x.id FROM g "
+                          "JOIN (");
+                any = true;
+                PRINTF("SELECT %zu, c.%s::uuid, %zu, c.%s::uuid FROM %s c "
+                       "WHERE c.%s IS NOT NULL",
+                       k, cp->q_id, q, cp->q_cols[ci], cp->q_target,
+                       cp->q_cols[ci]);
+                legacy_set(cp, "c", out);
+            }
+        }
+    }
+    if (any)
+        ADD(") x(ent, id, pent, pid) ON x.pent = g.ent AND x.pid = g.id");
+    ADD(")");
+}
+
+/* ", n<k> AS (UPDATE ...), d<k> AS (INSERT INTO deferred ...)": the rows
+ * of entity k that stay but point at a leaving row through a "null" ref
+ * get NULL there, and a pending patch each, as a late parent does.  A
+ * staged delete of p itself (row by row, its turn comes later) gets no
+ * patch.  Returns whether k has such refs. */
+static bool
+null_children(const sink_plan_t *p, size_t k, const bool *in, ferry_buf_t *out)
+{
+    const sink_plan_t *cp = &p->plans[k];
+    const char *sep = "";
+    size_t ci, j;
+
+    for (ci = 0; ci < cp->e->n_columns; ci++)
+        if (edge_into(cp, ci, MAP_ON_MISSING_NULL, in, p->n_plans))
+            break;
+    if (ci == cp->e->n_columns)
+        return false;
+    PRINTF(", n%zu AS (UPDATE %s x SET ", k, cp->q_target);
+    for (ci = 0; ci < cp->e->n_columns; ci++) {
+        if (!edge_into(cp, ci, MAP_ON_MISSING_NULL, in, p->n_plans))
+            continue;
+        PRINTF("%s%s = CASE WHEN ", sep, cp->q_cols[ci]);
+        hit(p, cp, ci, "x", in, SIZE_MAX, out);
+        PRINTF(" THEN NULL ELSE x.%s END", cp->q_cols[ci]);
+        sep = ", ";
+    }
+    PRINTF(" FROM %s o WHERE o.%s = x.%s AND (false", cp->q_target, cp->q_id,
+           cp->q_id);
+    for (ci = 0; ci < cp->e->n_columns; ci++)
+        if (edge_into(cp, ci, MAP_ON_MISSING_NULL, in, p->n_plans)) {
+            ADD(" OR ");
+            hit(p, cp, ci, "x", in, SIZE_MAX, out);
+        }
+    ADD(")");
+    legacy_set(cp, "x", out);
+    if (in[k])
+        PRINTF(" AND NOT EXISTS (SELECT 1 FROM g h WHERE h.ent = %zu AND "
+               "h.id = x.%s)",
+               k, cp->q_id);
+    PRINTF(" RETURNING x.%s::uuid AS id", cp->q_id);
+    for (ci = 0, j = 0; ci < cp->e->n_columns; ci++)
+        if (edge_into(cp, ci, MAP_ON_MISSING_NULL, in, p->n_plans)) {
+            ADD(", ");
+            hit(p, cp, ci, "o", in, SIZE_MAX, out);
+            PRINTF(" AS m%zu, o.%s::uuid AS p%zu", j, cp->q_cols[ci], j);
+            j++;
+        }
+    PRINTF("), d%zu AS (INSERT INTO %s.deferred AS d (entity, col, "
+           "row_uuid, parent_uuid) SELECT ",
+           k, p->q_state);
+    literal(out, cp->e->name);
+    PRINTF(", v.col, n.id, v.pid FROM n%zu n CROSS JOIN LATERAL (VALUES ", k);
+    sep = "";
+    for (ci = 0, j = 0; ci < cp->e->n_columns; ci++)
+        if (edge_into(cp, ci, MAP_ON_MISSING_NULL, in, p->n_plans)) {
+            PRINTF("%s(", sep);
+            literal(out, cp->e->columns[ci].name);
+            PRINTF(", n.m%zu, n.p%zu)", j, j);
+            sep = ", ";
+            j++;
+        }
+    ADD(") v(col, m, pid) WHERE v.m");
+    if (k == p->index)
+        PRINTF(" AND NOT EXISTS (SELECT 1 FROM %s y WHERE y.__op = 'd' AND "
+               "y.__id::uuid = n.id)",
+               p->q_stage);
+    ADD(DEFER_UPSERT ")");
+    return true;
+}
+
+/* ", p<k> AS (INSERT INTO parked ...), x<k> AS (DELETE ...)": the leaving
+ * rows of entity k (not the deleted rows themselves) are parked as kind
+ * 'row', waiting for the parent they went with, at their row_lsn pair (a
+ * newer event of the key supersedes them), and leave the target. */
+static void
+park_children(const sink_plan_t *p, size_t k, const bool *in, ferry_buf_t *out)
+{
+    const sink_plan_t *cp = &p->plans[k];
+    const char *roots =
+        k == p->index ? " AND NOT EXISTS (SELECT 1 FROM r WHERE r.id = g.id)"
+                      : "";
+    size_t ci, q;
+    int part;
+
+    PRINTF(", p%zu AS (INSERT INTO %s.parked (entity, legacy_key, "
+           "missing_entity, missing_uuid, commit_lsn, change_lsn, event, "
+           "waits_for, kind) SELECT ",
+           k, p->q_state);
+    literal(out, cp->e->name);
+    ADD(", y.k");
+    for (part = 0; part < 2; part++) {
+        ADD(", CASE");
+        for (ci = 0; ci < cp->e->n_columns; ci++) {
+            if (!edge_into(cp, ci, MAP_ON_MISSING_PARK, in, p->n_plans))
+                continue;
+            for (q = 0; q < p->n_plans; q++) {
+                if (!in[q] || !refs_entity(&cp->e->columns[ci], q))
+                    continue;
+                ADD(" WHEN ");
+                hit(p, cp, ci, "x", in, q, out);
+                ADD(" THEN ");
+                if (part == 0)
+                    literal(out, p->plans[q].e->name);
+                else
+                    PRINTF("x.%s::uuid", cp->q_cols[ci]);
+            }
+        }
+        ADD(" END");
+    }
+    PRINTF(", coalesce(l.commit_lsn, 0), coalesce(l.change_lsn, 0), "
+           "to_jsonb(x.*)::text, 'parent', 'row' FROM g JOIN %s x ON x.%s = "
+           "g.id CROSS JOIN LATERAL (SELECT ",
+           cp->q_target, cp->q_id);
+    lkey_sql(cp, "x", out);
+    PRINTF(" AS k) y LEFT JOIN %s.row_lsn l ON l.entity = ", p->q_state);
+    literal(out, cp->e->name);
+    PRINTF(" AND l.legacy_key = y.k WHERE g.ent = %zu%s RETURNING 1), x%zu AS "
+           "(DELETE FROM %s x USING g WHERE g.ent = %zu AND x.%s = g.id%s)",
+           k, roots, k, cp->q_target, k, cp->q_id, roots);
+}
+
+void
+sink_sql_delete_children(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
+{
+    bool *in, *nulled;
+    bool any = false;
+    size_t k, ci;
+
+    if (p->q_soft != NULL || p->index >= p->n_plans)
+        return;
+    if ((in = leaving_set(p, out)) == NULL)
+        return;
+    for (k = 0; k < p->n_plans; k++)
+        for (ci = 0; ci < p->plans[k].e->n_columns; ci++)
+            any = any ||
+                  edge_into(&p->plans[k], ci, MAP_ON_MISSING_NULL, in,
+                            p->n_plans) ||
+                  edge_into(&p->plans[k], ci, MAP_ON_MISSING_PARK, in,
+                            p->n_plans);
+    if (!any || (nulled = calloc(p->n_plans, sizeof(*nulled))) == NULL) {
+        out->failed = out->failed || any;
+        free(in);
+        return;
+    }
+    closure(p, in, one_row, out);
+    for (k = 0; k < p->n_plans; k++) {
+        nulled[k] = null_children(p, k, in, out);
+        if (in[k] && parked_child(p, k, in))
+            park_children(p, k, in, out);
+    }
+    PRINTF(", del AS (DELETE FROM %s t USING %s s WHERE s.__op = 'd'%s AND ",
+           p->q_target, p->q_stage, one_row ? " AND s.__n = $1" : "");
+    match(p, "t", out);
+    ADD(" RETURNING 1) SELECT (SELECT count(*) FROM del), 0");
+    for (k = 0; k < p->n_plans; k++)
+        if (in[k] && parked_child(p, k, in))
+            PRINTF(" + (SELECT count(*) FROM p%zu)", k);
+    ADD(", 0");
+    for (k = 0; k < p->n_plans; k++)
+        if (nulled[k])
+            PRINTF(" + (SELECT count(*) FROM n%zu)", k);
+    free(nulled);
+    free(in);
+}
+
+/* Whether foreign key f of referenced entity plan rp is the FK of a mapped
+ * ref: sets *child and *col to the entity and its ref column. */
+static bool
+known_edge(const sink_plan_t *rp, const sink_fk_t *f, size_t *child,
+           size_t *col)
+{
+    size_t k, ci;
+
+    if (f->column == NULL || f->ref_column == NULL ||
+        strcmp(f->ref_column, rp->e->id_column) != 0)
+        return false;
+    for (k = 0; k < rp->n_plans; k++) {
+        const map_entity_t *e = rp->plans[k].e;
+
+        if (strcmp(e->target_schema, f->schema) != 0 ||
+            strcmp(e->target_table, f->table) != 0)
+            continue;
+        for (ci = 0; ci < e->n_columns; ci++)
+            if (e->columns[ci].kind != MAP_COLUMN_COPY &&
+                strcmp(e->columns[ci].name, f->column) == 0 &&
+                refs_entity(&e->columns[ci], rp->index)) {
+                *child = k;
+                *col = ci;
+                return true;
+            }
+    }
+    return false;
+}
+
+/* What a row of the referencing table counts as in the diagnosis. */
+enum fk_rows { FK_BLOCKERS, FK_ERROR_CHILDREN };
+
+/* Appends " OR EXISTS (rows of f that point at a leaving row of entity k
+ * and count as what)"; nothing when no row can. */
+static void
+fk_rows(const sink_plan_t *p, size_t k, const sink_fk_t *f, enum fk_rows what,
+        ferry_buf_t *out)
+{
+    const sink_plan_t *rp = &p->plans[k];
+    const sink_plan_t *cp = NULL;
+    size_t child, col, i;
+    enum map_on_missing pol = MAP_ON_MISSING_ERROR;
+
+    if (known_edge(rp, f, &child, &col)) {
+        cp = &p->plans[child];
+        pol = child_policy(cp, col);
+    }
+    /* Rows ferry applied of a mapped ref are the children: handled by
+     * their policy, or, with error, the reason; any other row is one the
+     * mapping does not know. */
+    if (what == FK_ERROR_CHILDREN &&
+        (cp == NULL || pol != MAP_ON_MISSING_ERROR))
+        return;
+    if (what == FK_BLOCKERS && cp != NULL && cp->n_lcols == 0)
+        return;
+    PRINTF(" OR EXISTS (SELECT 1 FROM g JOIN %s t ON t.%s = g.id JOIN %s c "
+           "ON %s WHERE g.ent = %zu",
+           rp->q_target, rp->q_id, f->q_table, f->cond, k);
+    if (cp != NULL && cp->n_lcols > 0) {
+        ADD(what == FK_BLOCKERS ? " AND NOT (true" : " AND (true");
+        for (i = 0; i < cp->n_lcols; i++)
+            PRINTF(" AND c.%s IS NOT NULL", cp->q_lcols[i]);
+        ADD(")");
+    }
+    ADD(")");
+}
+
+void
+sink_sql_delete_blockers(const sink_plan_t *p, ferry_buf_t *out)
+{
+    bool *in;
+    size_t k, j;
+
+    if (p->q_soft != NULL || p->index >= p->n_plans)
+        return;
+    if ((in = leaving_set(p, out)) == NULL)
+        return;
+    closure(p, in, true, out);
+    /* One name per referencing table, whatever the number of its keys. */
+    ADD(" SELECT coalesce((SELECT string_agg(DISTINCT b, ', ' ORDER BY b) "
+        "FROM unnest(ARRAY[NULL::text");
+    for (k = 0; k < p->n_plans; k++)
+        for (j = 0; in[k] && j < p->plans[k].n_fks; j++) {
+            ADD(", CASE WHEN false");
+            fk_rows(p, k, &p->plans[k].fks[j], FK_BLOCKERS, out);
+            PRINTF(" THEN %s END", p->plans[k].fks[j].name_lit);
+        }
+    ADD("]) b), ''), false");
+    for (k = 0; k < p->n_plans; k++)
+        for (j = 0; in[k] && j < p->plans[k].n_fks; j++)
+            fk_rows(p, k, &p->plans[k].fks[j], FK_ERROR_CHILDREN, out);
+    free(in);
+}
+
+/* "the parent the text ref names is in none of column ci's tables" */
+static void
+ref_absent(const sink_plan_t *p, size_t ci, const char *ref, ferry_buf_t *out)
+{
+    const map_column_t *c = &p->e->columns[ci];
+    size_t q;
+
+    PRINTF("(%s IS NOT NULL AND NOT (false", ref);
+    for (q = 0; q < p->n_plans; q++)
+        if (refs_entity(c, q))
+            PRINTF(" OR EXISTS (SELECT 1 FROM %s x WHERE x.%s = (%s)::uuid)",
+                   p->plans[q].q_target, p->plans[q].q_id, ref);
+    ADD("))");
+}
+
+/* Appends "(<row> ->> '<column ci>')" into ref (a small buffer). */
+static void
+json_ref(const sink_plan_t *p, size_t ci, const char *row, ferry_buf_t *ref)
+{
+    ferry_buf_reset(ref);
+    ferry_buf_printf(ref, "(%s ->> ", row);
+    literal(ref, p->e->columns[ci].name);
+    ferry_buf_append_str(ref, ")");
+}
+
+void
+sink_sql_restore_row(const sink_plan_t *p, ferry_buf_t *out)
+{
+    ferry_buf_t ref;
+    const char *sep = "";
+    size_t ci, j;
+
+    for (ci = 0; ci < p->e->n_columns; ci++)
+        if (ref_with(p, ci, MAP_ON_MISSING_NULL))
+            break;
+    if (ci == p->e->n_columns) {
+        PRINTF("INSERT INTO %s SELECT r.* FROM jsonb_populate_record(NULL::%s, "
+               "$1::jsonb) r ON CONFLICT DO NOTHING",
+               p->q_target, p->q_target);
+        return;
+    }
+    ferry_buf_init(&ref);
+    ADD("WITH j AS (SELECT $1::jsonb AS v), f AS (SELECT j.v || "
+        "jsonb_build_object(");
+    for (ci = 0; ci < p->e->n_columns; ci++) {
+        if (!ref_with(p, ci, MAP_ON_MISSING_NULL))
+            continue;
+        json_ref(p, ci, "j.v", &ref);
+        ADD(sep);
+        literal(out, p->e->columns[ci].name);
+        ADD(", CASE WHEN ");
+        ref_absent(p, ci, ferry_buf_cstr(&ref), out);
+        ADD(" THEN NULL ELSE j.v -> ");
+        literal(out, p->e->columns[ci].name);
+        ADD(" END");
+        sep = ", ";
+    }
+    ADD(") AS v");
+    for (ci = 0, j = 0; ci < p->e->n_columns; ci++) {
+        if (!ref_with(p, ci, MAP_ON_MISSING_NULL))
+            continue;
+        json_ref(p, ci, "j.v", &ref);
+        ADD(", ");
+        ref_absent(p, ci, ferry_buf_cstr(&ref), out);
+        PRINTF(" AS m%zu, %s::uuid AS p%zu", j, ferry_buf_cstr(&ref), j);
+        j++;
+    }
+    PRINTF(" FROM j), ins AS (INSERT INTO %s SELECT r.* FROM f CROSS JOIN "
+           "LATERAL jsonb_populate_record(NULL::%s, f.v) r ON CONFLICT DO "
+           "NOTHING RETURNING %s::uuid AS id) INSERT INTO %s.deferred AS d "
+           "(entity, col, row_uuid, parent_uuid) SELECT ",
+           p->q_target, p->q_target, p->q_id, p->q_state);
+    literal(out, p->e->name);
+    ADD(", v.col, ins.id, v.pid FROM ins CROSS JOIN f CROSS JOIN LATERAL "
+        "(VALUES ");
+    sep = "";
+    for (ci = 0, j = 0; ci < p->e->n_columns; ci++) {
+        if (!ref_with(p, ci, MAP_ON_MISSING_NULL))
+            continue;
+        PRINTF("%s(", sep);
+        literal(out, p->e->columns[ci].name);
+        PRINTF(", f.m%zu, f.p%zu)", j, j);
+        sep = ", ";
+        j++;
+    }
+    ADD(") v(col, m, pid) WHERE v.m" DEFER_UPSERT);
+    if (ref.failed)
+        out->failed = true;
+    ferry_buf_close(&ref);
+}
+
+/* " AND CASE WHEN p.kind = 'row' THEN ... END": a parked target row is
+ * taken out only once the parent of each of its "park" and "error" refs
+ * is there (its "null" refs are the restore's business); p is parked. */
+static void
+row_refs_ready(const sink_plan_t *p, ferry_buf_t *out)
+{
+    ferry_buf_t ref;
+    bool any = false;
+    size_t k, ci;
+
+    ferry_buf_init(&ref);
+    for (k = 0; k < p->n_plans; k++) {
+        const sink_plan_t *cp = &p->plans[k];
+        bool parkable = false;
+
+        for (ci = 0; ci < cp->e->n_columns; ci++)
+            parkable = parkable || ref_with(cp, ci, MAP_ON_MISSING_PARK);
+        if (!parkable)
+            continue;
+        ADD(any ? " WHEN "
+                : " AND CASE WHEN p.kind = 'row' THEN CASE "
+                  "p.entity WHEN ");
+        any = true;
+        literal(out, cp->e->name);
+        ADD(" THEN true");
+        for (ci = 0; ci < cp->e->n_columns; ci++) {
+            if (cp->e->columns[ci].kind == MAP_COLUMN_COPY ||
+                ref_with(cp, ci, MAP_ON_MISSING_NULL))
+                continue;
+            json_ref(cp, ci, "p.event::jsonb", &ref);
+            ADD(" AND NOT ");
+            ref_absent(cp, ci, ferry_buf_cstr(&ref), out);
+        }
+    }
+    if (any)
+        ADD(" ELSE true END ELSE true END");
+    if (ref.failed)
+        out->failed = true;
+    ferry_buf_close(&ref);
 }

@@ -17,6 +17,18 @@
 
 #include <stdbool.h>
 
+/* A foreign key of the target that references an entity's table, as the
+ * catalog told at start-up.  All strings are owned by the plan. */
+typedef struct sink_fk {
+    char *schema, *table; /* the referencing table (raw names) */
+    char *column;         /* its column when the key has one, else NULL */
+    char *ref_column;     /* the referenced column when one, else NULL */
+    char *q_table;        /* the referencing table, quoted */
+    char *name_lit;       /* "schema.table" as an SQL literal */
+    char *cond;           /* "c.<col> = t.<ref col> AND ...": row c of the
+                             referencing table points at row t */
+} sink_fk_t;
+
 /* One entity, as the SQL sees it.  All strings are owned by the plan. */
 typedef struct sink_plan {
     const map_entity_t *e;         /* borrowed: the entity */
@@ -35,6 +47,10 @@ typedef struct sink_plan {
     char *soft_type;               /* its type, or NULL */
     const struct sink_plan *plans; /* borrowed: every entity's plan, by
                                       index, for parent lookups */
+    size_t n_plans;                /* entries in plans (0: parents only) */
+    sink_fk_t *fks;                /* the foreign keys that reference the
+                                      entity's table */
+    size_t n_fks;                  /* entries in fks */
 } sink_plan_t;
 
 /* Each builder appends one statement to out (caller-owned); as with every
@@ -71,8 +87,9 @@ void sink_sql_defer_forget(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
  * column ci misses its parent. */
 void sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
-/* Takes the pending patches of column ci whose parent is now in the
- * target and writes the parent's UUID into the target rows. */
+/* Takes the pending patches of column ci whose parent and row are now in
+ * the target and writes the parent's UUID into the target rows (the patch
+ * of a row parked with its parent, kind 'row', waits for the row). */
 void sink_sql_defer_patch(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
 /* The set-based upsert; with one_row, only staging row $1. */
@@ -84,22 +101,65 @@ void sink_sql_delete(const sink_plan_t *p, bool one_row, ferry_buf_t *out);
 /* Records the pairs of every staged row in row_lsn; $1 entity. */
 void sink_sql_row_lsn(const sink_plan_t *p, ferry_buf_t *out);
 
-/* Deletes the target rows that have a legacy id (a source TRUNCATE). */
+/* A source TRUNCATE: deletes the target rows that have a legacy id; for an
+ * entity without legacy id columns, the rows whose UUID is in
+ * pg_temp.ferry_trunc (the keys of sink_sql_truncate_keys(), turned into
+ * UUIDs by the sink, a chunk at a time). */
 void sink_sql_truncate(const sink_plan_t *p, ferry_buf_t *out);
 
+/* For an entity without legacy id columns: DECLARE of the cursor
+ * ferry_trunc_keys over the entity's legacy keys in row_lsn (the rows the
+ * sink applied); "" for any other entity. */
+void sink_sql_truncate_keys(const sink_plan_t *p, ferry_buf_t *out);
+
+/* Parents deleted under children (docs/sink.md): the hard delete of the
+ * staged deletes (only staging row $1 with one_row) together with what the
+ * children's on_missing policies make of the rows that still reference
+ * them, in one statement: children whose ref is "null" (or deferred) get
+ * NULL and a pending patch in <state>.deferred; children whose ref is
+ * "park" leave the target with their own descendants, recursively, and are
+ * parked as kind 'row' (their row as JSON); "error" children are left, and
+ * the target's FK refuses the delete.  Only rows with a legacy id are
+ * touched.  Returns one row: rows deleted, rows parked, rows nulled.  ""
+ * when no child ref would do anything. */
+void sink_sql_delete_children(const sink_plan_t *p, bool one_row,
+                              ferry_buf_t *out);
+
+/* After the delete of staging row $1 was refused (23503): one row, the
+ * names of the tables whose rows the mapping does not know (tables outside
+ * it, unmapped FK columns, rows without a legacy id) that still reference
+ * the rows that would leave, comma-separated ("" for none), and whether
+ * rows of a child whose policy is error (or park without legacy id
+ * columns) do. */
+void sink_sql_delete_blockers(const sink_plan_t *p, ferry_buf_t *out);
+
+/* Puts a row parked as kind 'row' back: $1 the target row as JSON,
+ * inserted as it was unless a row with its key is there (a newer one);
+ * a "null" ref whose parent is missing now is written NULL and noted in
+ * <state>.deferred. */
+void sink_sql_restore_row(const sink_plan_t *p, ferry_buf_t *out);
+
 /* Drops parked rows of the staged keys that are older than the staged
- * (applied) event: they could only ever be stale; $1 entity. */
+ * (applied) event, whatever they wait for: they could only ever be stale;
+ * $1 entity. */
 void sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out);
 
 /* Takes out of parked, oldest first, the rows waiting for a parent of
- * entity $1 that is now in the target; returns their entity, event_key,
- * event and kafka_offset.  SKIP LOCKED: rows another sink is taking are
- * its business. */
+ * entity $1 that is now in the target (a parked target row, kind 'row',
+ * once every parent of its park and error refs is there); returns, per
+ * row, the columns of SINK_SQL_TAKEN_COLS.  SKIP LOCKED: rows another sink
+ * is taking are its business. */
 void sink_sql_drain(const sink_plan_t *p, ferry_buf_t *out);
 
-/* As sink_sql_drain(), for every delete parked while rows referenced it
- * (waits_for = 'children'); no parameter.  q_state quoted. */
-void sink_sql_retry_blocked(const char *q_state, ferry_buf_t *out);
+/* The columns a take-out of parked rows returns, in order. */
+#define SINK_SQL_TAKEN_COLS                                                    \
+    "entity, event_key, event, kafka_offset, kind, legacy_key, topic, "        \
+    "partition, blocked_by, retries, parked_at"
+
+/* As sink_sql_drain(), for the deletes parked while rows referenced them
+ * (waits_for = 'children') whose next_retry_at has come (or is NULL), at
+ * most limit of them; no parameter.  q_state quoted. */
+void sink_sql_retry_blocked(const char *q_state, int limit, ferry_buf_t *out);
 
 /* Scale-out mode: takes a transaction-level advisory lock on every staged
  * legacy key ($1 = entity), in a fixed order, so that two sinks never apply

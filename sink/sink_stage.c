@@ -1,5 +1,6 @@
 /* Staging: the rows of one entity COPYed into its temporary staging
- * table, from which set-based statements apply them.
+ * table, from which set-based statements apply them; and the UUIDs of a
+ * truncate's chunk of keys.
  * sink/sink_stage.c */
 #include "sink_stage.h"
 
@@ -86,6 +87,37 @@ sink_stage_push(sink_target_t *t, const map_config_t *cfg, const sink_plan_t *p,
     if (rc == 0)
         rc = sink_target_push_copy(t, "COPY into the staging table", copy_sql,
                                    &data, err);
+    ferry_buf_close(&data);
+    return rc;
+}
+
+int
+sink_stage_push_uuids(sink_target_t *t, const sink_uuidctx_t *u,
+                      const char *entity, const PGresult *keys,
+                      ferry_err_t *err)
+{
+    ferry_buf_t data;
+    char uuid[MAP_UUID_STRLEN];
+    int i, rc = 0;
+
+    ferry_buf_init(&data);
+    for (i = 0; rc == 0 && i < PQntuples(keys); i++) {
+        rc = sink_row_uuid(u, entity, PQgetvalue(keys, i, 0), uuid);
+        ferry_buf_append_str(&data, uuid);
+        ferry_buf_putc(&data, '\n');
+    }
+    if (rc != 0 ||
+        (rc = ferry_buf_status(&data, err, "staging %d UUIDs of entity \"%s\"",
+                               PQntuples(keys), entity)) != 0) {
+        ferry_buf_close(&data);
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory staging the UUIDs of entity "
+                             "\"%s\"",
+                             entity);
+    }
+    rc = sink_target_push_copy(t, "COPY into the truncate's UUIDs",
+                               "COPY pg_temp.ferry_trunc FROM STDIN", &data,
+                               err);
     ferry_buf_close(&data);
     return rc;
 }

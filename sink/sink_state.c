@@ -5,6 +5,7 @@
 #include "ferry_buf.h"
 #include "ferry_log.h"
 #include "map_idmap.h"
+#include "map_state.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -162,16 +163,18 @@ sink_state_push_session(sink_state_t *s, bool *conflict, ferry_err_t *err)
     if (rc == 0)
         rc = sink_target_push(
             s->t,
-            &(sink_stmt_t){.what = "lock the state schema",
-                           .sql = s->shared
-                                      ? "SELECT pg_try_advisory_lock_shared("
-                                        "hashtext('ferry-sink'), hashtext($1))"
-                                      : "SELECT pg_try_advisory_lock("
-                                        "hashtext('ferry-sink'), hashtext($1))",
-                           .n = 1,
-                           .params = p1,
-                           .done = locked,
-                           .arg = s},
+            &(sink_stmt_t){
+                .what = "lock the state schema",
+                .sql = s->shared
+                           ? "SELECT "
+                             "pg_try_advisory_lock_shared(" MAP_STATE_LOCK_KEYS
+                             ")"
+                           : "SELECT pg_try_advisory_lock(" MAP_STATE_LOCK_KEYS
+                             ")",
+                .n = 1,
+                .params = p1,
+                .done = locked,
+                .arg = s},
             err);
     return rc;
 }
@@ -215,7 +218,10 @@ ddl(sink_state_t *s, ferry_err_t *err)
         "event text NOT NULL, parked_at timestamptz NOT NULL DEFAULT "
         "now());"
         "ALTER TABLE %s.parked ADD COLUMN IF NOT EXISTS waits_for text "
-        "NOT NULL DEFAULT 'parent';"
+        "NOT NULL DEFAULT 'parent', ADD COLUMN IF NOT EXISTS kind text NOT "
+        "NULL DEFAULT 'event', ADD COLUMN IF NOT EXISTS blocked_by text, ADD "
+        "COLUMN IF NOT EXISTS retries int NOT NULL DEFAULT 0, ADD COLUMN IF "
+        "NOT EXISTS next_retry_at timestamptz;"
         "CREATE INDEX IF NOT EXISTS parked_missing ON %s.parked "
         "(missing_entity, missing_uuid);"
         "CREATE INDEX IF NOT EXISTS parked_key ON %s.parked "
@@ -257,6 +263,21 @@ ddl(sink_state_t *s, ferry_err_t *err)
         "partition int NOT NULL, end_offset bigint NOT NULL, PRIMARY KEY "
         "(topic, partition));",
         q, q, q, q, q, q, q);
+    /* The snapshot loads (a bulk load's kind), what the sweep after a
+     * re-snapshot must not remove (keys recorded as errors), and the
+     * snapshots applied; created last (complete() looks for them). */
+    ferry_buf_printf(
+        &s->sql,
+        "ALTER TABLE %s.bulk ADD COLUMN IF NOT EXISTS kind text NOT NULL "
+        "DEFAULT 'rebuild', ADD COLUMN IF NOT EXISTS snapshot_lsn bigint, "
+        "ADD COLUMN IF NOT EXISTS snapshot_record bigint, ADD COLUMN IF NOT "
+        "EXISTS sweep bool NOT NULL DEFAULT false;"
+        "CREATE INDEX IF NOT EXISTS errors_key ON %s.errors (entity, "
+        "legacy_key);"
+        "CREATE TABLE IF NOT EXISTS %s.snapshot_applied (slot text PRIMARY "
+        "KEY, lsn bigint NOT NULL, record_offset bigint NOT NULL, "
+        "applied_at timestamptz NOT NULL DEFAULT now());",
+        q, q, q);
     if (s->sql.failed) {
         ferry_err_set(err, FERRY_ENOMEM,
                       "out of memory building the DDL of state schema \"%s\"",
@@ -289,10 +310,12 @@ sink_state_push_init(sink_state_t *s, ferry_err_t *err)
 
     return push(
         s, "inspect the state schema",
-        "SELECT to_regclass($1 || '.bulk_end') IS NOT NULL AND "
+        "SELECT to_regclass($1 || '.snapshot_applied') IS NOT NULL AND "
+        "to_regclass($1 || '.errors_key') IS NOT NULL AND "
+        "to_regclass($1 || '.bulk_end') IS NOT NULL AND "
         "to_regclass($1 || '.row_lsn_max') IS NOT NULL AND EXISTS (SELECT 1 "
         "FROM pg_attribute WHERE attrelid = to_regclass($1 || '.parked') AND "
-        "attname = 'waits_for' AND NOT attisdropped) AND coalesce((SELECT "
+        "attname = 'next_retry_at' AND NOT attisdropped) AND coalesce((SELECT "
         "reloptions FROM pg_class WHERE oid = to_regclass($1 || '.row_lsn')) "
         "@> '{fillfactor=50}', false) AND EXISTS (SELECT 1 FROM pg_attribute "
         "a JOIN pg_collation c ON c.oid = a.attcollation WHERE a.attrelid = "
@@ -429,6 +452,7 @@ got_offsets(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     int i;
 
     (void)aux, (void)rc, (void)sqlstate;
+    out->has_offsets = PQntuples(res) > 0;
     for (i = 0; i < PQntuples(res); i++) {
         int64_t *o = malloc(sizeof(*o));
 
@@ -484,6 +508,21 @@ got_unfinished(void *arg, size_t aux, PGresult *res, int rc,
     return 0;
 }
 
+static int
+got_snap_applied(void *arg, size_t aux, PGresult *res, int rc,
+                 const char *sqlstate, ferry_err_t *err)
+{
+    sink_state_start_t *out = arg;
+
+    (void)aux, (void)rc, (void)sqlstate, (void)err;
+    out->snap_applied = PQntuples(res) == 1;
+    if (out->snap_applied) {
+        out->snap_lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        out->snap_record = atoll(PQgetvalue(res, 0, 1));
+    }
+    return 0;
+}
+
 int
 sink_state_push_load(sink_state_t *s, sink_state_start_t *out, ferry_err_t *err)
 {
@@ -510,6 +549,16 @@ sink_state_push_load(sink_state_t *s, sink_state_start_t *out, ferry_err_t *err)
         rc = push(s, "read the bulk load state",
                   build(s, err, "SELECT NOT done FROM %s.bulk", s->q), 0, NULL,
                   got_unfinished, out, err);
+    if (rc == 0) {
+        const char *p1[1] = {s->cfg->source_slot};
+
+        rc = push(s, "read the applied snapshot",
+                  build(s, err,
+                        "SELECT lsn, record_offset FROM %s.snapshot_applied "
+                        "WHERE slot = $1",
+                        s->q),
+                  1, p1, got_snap_applied, out, err);
+    }
     return rc;
 }
 
@@ -784,12 +833,19 @@ sink_state_push_group_read(sink_state_t *s, const sink_consumer_t *c,
 
 int
 sink_state_push_bulk_start(sink_state_t *s, const sink_consumer_t *c,
-                           ferry_err_t *err)
+                           const sink_state_bulk_t *b, ferry_err_t *err)
 {
     ferry_buf_t a[3];
+    char lsn[24], rec[24];
+    const char *p4[4] = {b->kind == SINK_BULK_SNAPSHOT ? "snapshot" : "rebuild",
+                         b->kind == SINK_BULK_SNAPSHOT ? lsn : NULL,
+                         b->kind == SINK_BULK_SNAPSHOT ? rec : NULL,
+                         b->sweep ? "t" : "f"};
     size_t i, n = 0;
     int rc;
 
+    snprintf(lsn, sizeof(lsn), "%" PRIu64, b->snap_lsn);
+    snprintf(rec, sizeof(rec), "%" PRId64, b->snap_record);
     for (i = 0; i < 3; i++) {
         ferry_buf_init(&a[i]);
         ferry_buf_putc(&a[i], '{');
@@ -797,7 +853,7 @@ sink_state_push_bulk_start(sink_state_t *s, const sink_consumer_t *c,
     for (i = 0; i < c->n_slots; i++) {
         const sink_slot_t *sl = &c->slots[i];
 
-        if (sl->is_tx)
+        if (sl->is_tx || sl->is_snap)
             continue;
         ferry_buf_printf(&a[0], "%s\"%s\"", n > 0 ? "," : "", sl->topic);
         ferry_buf_printf(&a[1], "%s%d", n > 0 ? "," : "", (int)sl->partition);
@@ -807,6 +863,10 @@ sink_state_push_bulk_start(sink_state_t *s, const sink_consumer_t *c,
     for (i = 0; i < 3; i++)
         ferry_buf_putc(&a[i], '}');
     rc = push(s, "begin a transaction", "BEGIN", 0, NULL, NULL, NULL, err);
+    if (rc == 0)
+        rc = push(s, "forget the last bulk load's end offsets",
+                  build(s, err, "DELETE FROM %s.bulk_end", s->q), 0, NULL, NULL,
+                  NULL, err);
     if (rc == 0)
         rc = push_arrays(s, "record the bulk load's end offsets",
                          build(s, err,
@@ -820,9 +880,16 @@ sink_state_push_bulk_start(sink_state_t *s, const sink_consumer_t *c,
     if (rc == 0)
         rc = push(s, "record the bulk load",
                   build(s, err,
-                        "INSERT INTO %s.bulk (cut_lsn, done) VALUES (0, false)",
+                        "INSERT INTO %s.bulk (cut_lsn, done, kind, "
+                        "snapshot_lsn, snapshot_record, sweep, started_at) "
+                        "VALUES (0, false, $1, $2, $3, $4, now()) ON CONFLICT "
+                        "(one) DO UPDATE SET cut_lsn = 0, done = false, "
+                        "kind = EXCLUDED.kind, snapshot_lsn = "
+                        "EXCLUDED.snapshot_lsn, snapshot_record = "
+                        "EXCLUDED.snapshot_record, sweep = EXCLUDED.sweep, "
+                        "started_at = now(), done_at = NULL",
                         s->q),
-                  0, NULL, NULL, NULL, err);
+                  4, p4, NULL, NULL, err);
     return rc != 0 ? rc : push(s, "commit", "COMMIT", 0, NULL, NULL, NULL, err);
 }
 
@@ -836,6 +903,12 @@ got_bulk(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     if (PQntuples(res) == 1) {
         out->cut = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         out->active = strcmp(PQgetvalue(res, 0, 1), "f") == 0;
+        out->kind = strcmp(PQgetvalue(res, 0, 2), "snapshot") == 0
+                        ? SINK_BULK_SNAPSHOT
+                        : SINK_BULK_REBUILD;
+        out->snap_lsn = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+        out->snap_record = atoll(PQgetvalue(res, 0, 4));
+        out->sweep = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
     }
     return 0;
 }
@@ -868,8 +941,11 @@ sink_state_push_bulk_read(sink_state_t *s, const sink_consumer_t *c,
     s->bulk_c = c;
     s->bulk_end = end;
     rc = push(s, "read the bulk load state",
-              build(s, err, "SELECT cut_lsn, done FROM %s.bulk", s->q), 0, NULL,
-              got_bulk, out, err);
+              build(s, err,
+                    "SELECT cut_lsn, done, kind, coalesce(snapshot_lsn, 0), "
+                    "coalesce(snapshot_record, 0), sweep FROM %s.bulk",
+                    s->q),
+              0, NULL, got_bulk, out, err);
     return rc != 0 || end == NULL
                ? rc
                : push(s, "read the bulk load's end offsets",
@@ -907,12 +983,46 @@ got_cut(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
 }
 
 int
+sink_state_push_snapshot_mark(sink_state_t *s, uint64_t lsn, int64_t record,
+                              ferry_err_t *err)
+{
+    char l[24], r[24];
+    const char *p3[3] = {s->cfg->source_slot, l, r};
+
+    snprintf(l, sizeof(l), "%" PRIu64, lsn);
+    snprintf(r, sizeof(r), "%" PRId64, record);
+    return push(s, "record the applied snapshot",
+                build(s, err,
+                      "INSERT INTO %s.snapshot_applied (slot, lsn, "
+                      "record_offset) VALUES ($1, $2, $3) ON CONFLICT (slot) "
+                      "DO UPDATE SET lsn = EXCLUDED.lsn, record_offset = "
+                      "EXCLUDED.record_offset, applied_at = now()",
+                      s->q),
+                3, p3, NULL, NULL, err);
+}
+
+int
 sink_state_push_bulk_done(sink_state_t *s, uint64_t *cut, ferry_err_t *err)
 {
-    return push(s, "finish the bulk load",
-                build(s, err,
-                      "UPDATE %s.bulk SET done = true, done_at = now() "
-                      "RETURNING cut_lsn",
-                      s->q),
-                0, NULL, got_cut, cut, err);
+    const char *p1[1] = {s->cfg->source_slot};
+    int rc;
+
+    rc = push(s, "finish the bulk load",
+              build(s, err,
+                    "UPDATE %s.bulk SET done = true, done_at = now() "
+                    "RETURNING cut_lsn",
+                    s->q),
+              0, NULL, got_cut, cut, err);
+    /* A snapshot's is applied for the slot once its load is done. */
+    return rc != 0 ? rc
+                   : push(s, "record the applied snapshot",
+                          build(s, err,
+                                "INSERT INTO %s.snapshot_applied (slot, lsn, "
+                                "record_offset) SELECT $1, snapshot_lsn, "
+                                "snapshot_record FROM %s.bulk WHERE kind = "
+                                "'snapshot' ON CONFLICT (slot) DO UPDATE SET "
+                                "lsn = EXCLUDED.lsn, record_offset = "
+                                "EXCLUDED.record_offset, applied_at = now()",
+                                s->q, s->q),
+                          1, p1, NULL, NULL, err);
 }

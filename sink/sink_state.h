@@ -15,7 +15,10 @@
  *   deferred     deferred refs waiting for their parent
  *   errors       what could not be applied
  *   sink_mode    the mode of the sinks that ran last (ordered, scale-out)
- *   bulk, bulk_end  --rebuild's bulk load: its cut and end offsets
+ *   bulk, bulk_end  the bulk load (--rebuild's, or a snapshot's): its
+ *                kind, its cut and end offsets
+ *   snapshot_applied  per slot, the last snapshot of ferry-cdc applied
+ *                (its LSN and the offset of its record on <prefix>.snapshot)
  *   id_map       UUIDs imported with ferry-map import-ids (mapping/)
  *
  * Everything pushes steps onto the target's job (sink_target.h); results
@@ -79,7 +82,13 @@ typedef struct sink_state_start {
                                int64_t * (new, free with free()) */
     sink_lsnset_t *applied; /* borrowed: filled with applied commit LSNs */
     long parked;            /* rows in the parked table */
-    bool bulk_unfinished;   /* a rebuild's bulk load is not done */
+    bool bulk_unfinished;   /* a bulk load is not done */
+    bool has_offsets;       /* positions were stored before (the sink has
+                               run against this state schema) */
+    bool snap_applied;      /* a snapshot of the slot was applied ... */
+    uint64_t snap_lsn;      /* ... at this LSN ... */
+    int64_t snap_record;    /* ... whose record was at this offset of
+                               <prefix>.snapshot */
 } sink_state_start_t;
 
 /* Pushes the reads of *out (caller-owned; offsets and applied set up by
@@ -116,15 +125,29 @@ int sink_state_push_group_read(sink_state_t *s, const sink_consumer_t *c,
                                const size_t *idx, size_t n, int64_t *found,
                                ferry_err_t *err) FERRY_WUR;
 
-/* --rebuild's bulk load. */
+/* What a bulk load is for. */
+typedef enum sink_bulk_kind {
+    SINK_BULK_REBUILD = 0, /* --rebuild: every topic from the beginning */
+    SINK_BULK_SNAPSHOT     /* a snapshot of ferry-cdc, from the stored
+                              offsets */
+} sink_bulk_kind_t;
+
+/* A bulk load (sink_bulkload.h). */
 typedef struct sink_state_bulk {
-    bool active;  /* unfinished */
-    uint64_t cut; /* the highest commit LSN it applied (cut_lsn) */
+    bool active;           /* unfinished */
+    uint64_t cut;          /* the highest commit LSN it applied (cut_lsn) */
+    sink_bulk_kind_t kind; /* what it is for */
+    uint64_t snap_lsn;     /* a snapshot's: its LSN (sequence[0] of its
+                              rows) */
+    int64_t snap_record;   /* its record's offset on <prefix>.snapshot */
+    bool sweep;            /* remove afterwards the rows it did not hold */
 } sink_state_bulk_t;
 
-/* Pushes the record of a new bulk load with the end offset of every entity
- * slot of c (the high watermark at assignment). */
+/* Pushes the record of a new bulk load described by b (copied) with the
+ * end offset of every entity slot of c (its high watermark now, slot.end),
+ * in one transaction; an earlier, finished one is replaced. */
 int sink_state_push_bulk_start(sink_state_t *s, const sink_consumer_t *c,
+                               const sink_state_bulk_t *b,
                                ferry_err_t *err) FERRY_WUR;
 
 /* Pushes the read of the bulk load's state into *out and, when end is not
@@ -138,7 +161,15 @@ int sink_state_push_bulk_read(sink_state_t *s, const sink_consumer_t *c,
 int sink_state_push_bulk_cut(sink_state_t *s, uint64_t cut,
                              ferry_err_t *err) FERRY_WUR;
 
-/* Pushes the end of the bulk load; its final cut goes to *cut. */
+/* Pushes the record of the slot's snapshot at lsn (its record at offset
+ * record of <prefix>.snapshot) as applied, without a load: for a sink that
+ * applied the topics before it followed snapshots. */
+int sink_state_push_snapshot_mark(sink_state_t *s, uint64_t lsn, int64_t record,
+                                  ferry_err_t *err) FERRY_WUR;
+
+/* Pushes the end of the bulk load; its final cut goes to *cut.  A
+ * snapshot's records it as applied for the slot, in the same
+ * transaction. */
 int sink_state_push_bulk_done(sink_state_t *s, uint64_t *cut,
                               ferry_err_t *err) FERRY_WUR;
 

@@ -94,6 +94,34 @@ sink_tx_free(sink_tx_t *tx)
     free(tx);
 }
 
+int
+sink_tx_loose_add(sink_tx_t **loose, sink_event_t *ev)
+{
+    sink_tx_t *tx = *loose;
+
+    if (tx == NULL) {
+        if ((tx = calloc(1, sizeof(*tx))) == NULL)
+            return FERRY_ENOMEM;
+        tx->expected = -1;
+        tx->begin_pos.slot = -1;
+        tx->end_pos.slot = -1;
+        *loose = tx;
+    }
+    if (tx->n_events == tx->cap_events) {
+        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
+        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return FERRY_ENOMEM;
+        tx->events = grown;
+        tx->cap_events = cap;
+    }
+    if (tx->ts_ms == 0)
+        tx->ts_ms = ev->ts_ms;
+    tx->events[tx->n_events++] = ev;
+    return 0;
+}
+
 void
 sink_txbuf_free(sink_txbuf_t *b)
 {
@@ -174,6 +202,8 @@ sink_txbuf_add_event(sink_txbuf_t *b, sink_event_t *ev)
         tx->events = e;
         tx->cap_events = cap;
     }
+    if (tx->ts_ms == 0)
+        tx->ts_ms = ev->ts_ms;
     tx->events[tx->n_events++] = ev;
     b->n_events++;
     return 0;
@@ -374,6 +404,12 @@ lower(int64_t *min_offset, size_t n_slots, sink_pos_t pos)
     if (pos.slot >= 0 && (size_t)pos.slot < n_slots &&
         pos.offset < min_offset[pos.slot])
         min_offset[pos.slot] = pos.offset;
+}
+
+int64_t
+sink_tx_commit_ts(const sink_tx_t *tx)
+{
+    return tx != NULL ? tx->ts_ms : 0;
 }
 
 void

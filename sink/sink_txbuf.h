@@ -38,6 +38,8 @@ typedef struct sink_tx {
     long spilled;          /* distinct events taken out so far */
     uint8_t *seen;         /* owned: bitmap of total_order taken out */
     size_t seen_len;       /* bytes in seen */
+    int64_t ts_ms;         /* source.ts_ms of the first event added (the
+                              commit time), 0 before */
 } sink_tx_t;
 
 typedef struct sink_txbuf sink_txbuf_t;
@@ -102,5 +104,18 @@ void sink_tx_min_offsets(const sink_tx_t *tx, int64_t *min_offset,
 
 /* Frees a transaction and its events; NULL is a no-op. */
 void sink_tx_free(sink_tx_t *tx);
+
+/* Adds ev (owned by the collection on success) to *loose, a collection of
+ * events applied without their transaction (a bulk load's, or those past
+ * a cut), creating it when *loose is NULL; the caller owns *loose and
+ * frees it with sink_tx_free().  0 or FERRY_ENOMEM (ev stays the
+ * caller's). */
+int sink_tx_loose_add(sink_tx_t **loose, sink_event_t *ev) FERRY_WUR;
+
+/* The commit time (source.ts_ms) of tx: that of the first event added
+ * (every event of a source transaction has the same; for a collection of
+ * loose events, the first read), even once spilled; 0 when none was
+ * added or tx is NULL. */
+int64_t sink_tx_commit_ts(const sink_tx_t *tx);
 
 #endif

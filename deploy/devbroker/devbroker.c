@@ -5,7 +5,8 @@
  * consumer groups, idempotence) so that ferry, kcat and Python clients can
  * talk to it, but it keeps everything in memory, keeps only about 5 MiB per
  * partition, has no compaction and no CreateTopics.  Production points ferry
- * at a real Kafka cluster.
+ * at a real Kafka cluster.  With --no-auto-create, a topic exists only
+ * once --topic or the "create" command made it (devbroker_proxy.h).
  */
 #include "devbroker_control.h"
 #include "ferry_log.h"
@@ -16,6 +17,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,9 @@ usage(FILE *out)
         "                            without a count (default 4; topics that\n"
         "                            clients auto-create always get 4)\n"
         "  -t, --topic=NAME[:PARTS]  create a topic at start (repeatable)\n"
+        "  -A, --no-auto-create      topics exist only once --topic or\n"
+        "                            \"create\" made them, as on a Kafka with\n"
+        "                            auto.create.topics.enable=false\n"
         "  -f, --bootstrap-file=FILE write the bootstrap servers "
         "(host:port,...)\n"
         "                            to FILE once the brokers listen\n"
@@ -190,13 +195,15 @@ main(int argc, char **argv)
         {"topic", required_argument, NULL, 't'},
         {"bootstrap-file", required_argument, NULL, 'f'},
         {"control", required_argument, NULL, 'c'},
+        {"no-auto-create", no_argument, NULL, 'A'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *topics[MAX_TOPICS];
     int ntopics = 0;
     const char *bootstrap_file = NULL, *control = NULL;
-    devbroker_ctx_t ctx = {NULL, 1, 4, 1};
+    devbroker_ctx_t ctx = {NULL, 1, 4, 1, NULL};
+    bool no_auto_create = false;
     char errstr[512], ctlbuf[4096];
     size_t ctlused = 0;
     rd_kafka_conf_t *conf;
@@ -204,7 +211,7 @@ main(int argc, char **argv)
     int c, ctlfd = -1, rc = 1;
 
     ferry_log_init("ferry-devbroker");
-    while ((c = getopt_long(argc, argv, "n:p:t:f:c:Vh", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "n:p:t:f:c:AVh", longopts, NULL)) !=
            -1) {
         switch (c) {
         case 'n':
@@ -233,6 +240,9 @@ main(int argc, char **argv)
             break;
         case 'c':
             control = optarg;
+            break;
+        case 'A':
+            no_auto_create = true;
             break;
         case 'V':
             printf("ferry-devbroker %s (librdkafka %s)\n", FERRY_VERSION,
@@ -295,14 +305,22 @@ main(int argc, char **argv)
             goto done;
         }
     }
+    if (no_auto_create &&
+        devbroker_no_auto_create(&ctx, errstr, sizeof(errstr)) != 0) {
+        ferry_error("could not turn topic auto-creation off: %s", errstr);
+        goto done;
+    }
     if (control != NULL && (ctlfd = open_control(control)) < 0)
         goto done;
     if (bootstrap_file != NULL &&
-        write_bootstrap_file(bootstrap_file, rd_kafka_mock_cluster_bootstraps(
-                                                 ctx.mcluster)) != 0)
+        write_bootstrap_file(bootstrap_file, devbroker_bootstraps(&ctx)) != 0)
         goto done;
-    ferry_info("%d broker(s) listening on %s (in-memory, for demos and tests)",
-               ctx.broker_cnt, rd_kafka_mock_cluster_bootstraps(ctx.mcluster));
+    ferry_info("%d broker(s) listening on %s (in-memory, for demos and "
+               "tests)%s",
+               ctx.broker_cnt, devbroker_bootstraps(&ctx),
+               no_auto_create ? "; topics are not auto-created: only --topic "
+                                "and \"create\" make them"
+                              : "");
 
     while (!stop_requested) {
         struct pollfd pfd = {ctlfd, POLLIN, 0};
@@ -326,6 +344,7 @@ done:
         close(ctlfd);
     if (bootstrap_file != NULL)
         unlink(bootstrap_file);
+    devbroker_proxy_stop(ctx.proxy);
     if (ctx.mcluster != NULL)
         rd_kafka_mock_cluster_destroy(ctx.mcluster);
     rd_kafka_destroy(rk);

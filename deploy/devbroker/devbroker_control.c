@@ -236,6 +236,34 @@ cmd_create(devbroker_ctx_t *ctx, char **w, int n, char *reply, size_t len)
                                                   ctx->replication_factor));
 }
 
+/* The Metadata API's key in the Kafka protocol. */
+#define METADATA_API_KEY 3
+
+int
+devbroker_no_auto_create(devbroker_ctx_t *ctx, char *errbuf, size_t errlen)
+{
+    rd_kafka_resp_err_t err;
+
+    /* From version 4 a Metadata request carries AllowAutoTopicCreation,
+     * which the mock obeys and the proxy clears. */
+    err = rd_kafka_mock_set_apiversion(ctx->mcluster, METADATA_API_KEY, 4, 4);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errlen, "could not pin the Metadata API: %s",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    ctx->proxy = devbroker_proxy_start(
+        rd_kafka_mock_cluster_bootstraps(ctx->mcluster), errbuf, errlen);
+    return ctx->proxy != NULL ? 0 : -1;
+}
+
+const char *
+devbroker_bootstraps(const devbroker_ctx_t *ctx)
+{
+    return ctx->proxy != NULL ? devbroker_proxy_bootstraps(ctx->proxy)
+                              : rd_kafka_mock_cluster_bootstraps(ctx->mcluster);
+}
+
 int
 devbroker_control_exec(devbroker_ctx_t *ctx, char *line, char *reply,
                        size_t replylen)
@@ -258,8 +286,7 @@ devbroker_control_exec(devbroker_ctx_t *ctx, char *line, char *reply,
     if (strcasecmp(w[0], "create") == 0)
         return cmd_create(ctx, w, n, reply, replylen);
     if (strcasecmp(w[0], "bootstrap") == 0) {
-        snprintf(reply, replylen, "ok %s",
-                 rd_kafka_mock_cluster_bootstraps(ctx->mcluster));
+        snprintf(reply, replylen, "ok %s", devbroker_bootstraps(ctx));
         return 0;
     }
     if (strcasecmp(w[0], "help") == 0) {

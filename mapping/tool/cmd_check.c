@@ -23,7 +23,15 @@ check_usage(FILE *out)
             "not uuid, source tables whose updates and deletes would be lost\n"
             "(no primary key or replica identity), NOT NULL target columns "
             "that\n"
-            "nothing fills.\n\n"
+            "nothing fills.  It also warns, without failing, about what works "
+            "but\n"
+            "costs: no DDL event trigger for ferry-cdc on the source, "
+            "TOAST-able\n"
+            "columns without REPLICA IDENTITY FULL (compacted topics lose "
+            "unchanged\n"
+            "TOAST values), NaN or Infinity in numeric and float columns "
+            "(wal2json\n"
+            "2.5 streams them as null).\n\n"
             "Usage:\n"
             "  ferry-map check [--config FILE]\n\n"
             "Options:\n"
@@ -55,13 +63,14 @@ tool_cmd_check(int argc, char **argv)
     map_config_t *cfg = NULL;
     PGconn *src = NULL;
     PGconn *tgt = NULL;
-    map_diags_t diags;
+    map_diags_t diags, warnings;
     ferry_err_t err = {0};
     char msg[1024];
     int c;
     int rc = TOOL_EXIT_USAGE;
 
     map_diags_init(&diags);
+    map_diags_init(&warnings);
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -92,11 +101,15 @@ tool_cmd_check(int argc, char **argv)
     if (tgt == NULL)
         map_diags_add(&diags, path, (map_pos_t){0, 0}, "target.dsn", "%s", msg);
     rc = TOOL_EXIT_PROBLEMS;
-    if ((src || tgt) && map_check_run(cfg, src, tgt, &diags, &err) != 0) {
+    if ((src || tgt) &&
+        map_check_run(cfg, src, tgt, &diags, &warnings, &err) != 0) {
         fprintf(stderr, "ferry-map check: %s\n", err.msg);
         goto done;
     }
     map_diags_print(&diags, stdout);
+    map_diags_print(&warnings, stdout);
+    if (warnings.n > 0)
+        printf("%zu warning(s): they do not fail the check\n", warnings.n);
     if (diags.n > 0) {
         printf("%zu problem(s) found\n", diags.n);
         goto done;
@@ -108,6 +121,7 @@ done:
     PQfinish(src);
     PQfinish(tgt);
     map_diags_free(&diags);
+    map_diags_free(&warnings);
     map_config_free(cfg);
     return rc;
 }

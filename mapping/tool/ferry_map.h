@@ -21,6 +21,7 @@ int tool_cmd_check(int argc, char **argv);
 int tool_cmd_validate(int argc, char **argv);
 int tool_cmd_import_ids(int argc, char **argv);
 int tool_cmd_keys(int argc, char **argv);
+int tool_cmd_status(int argc, char **argv);
 
 /* Loads the mapping at path; on failure prints every diagnostic to stderr
  * and returns NULL.  Returns a new model (free with map_config_free()). */

@@ -25,7 +25,9 @@ usage(FILE *out)
         "  validate    compare source and target through the mapping\n"
         "  import-ids  import legacy key -> UUID pairs of an earlier "
         "migration\n"
-        "  keys        print the reference of every key ferry.yaml may hold\n\n"
+        "  keys        print the reference of every key ferry.yaml may hold\n"
+        "  status      the running pipeline at a glance (exit 0 healthy, 1\n"
+        "              warning, 2 critical)\n\n"
         "Options:\n"
         "  -c, --config=FILE   the mapping file (default ./ferry.yaml)\n"
         "  -V, --version       print the version and exit\n"
@@ -35,6 +37,7 @@ usage(FILE *out)
         "  ferry-map plan --config ferry.yaml --format json\n"
         "  LEGACY_PW=... ferry-map check --config ferry.yaml\n"
         "  ferry-map validate --config ferry.yaml --format json\n"
+        "  ferry-map status --config ferry.yaml --json\n"
         "  ferry-map import-ids --config ferry.yaml --entity offices \\\n"
         "      --csv offices.csv\n\n"
         "Run \"ferry-map COMMAND --help\" for a command's options.  Exit "
@@ -70,6 +73,8 @@ main(int argc, char **argv)
         return tool_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "import-ids") == 0)
         return tool_cmd_import_ids(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return tool_cmd_status(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return tool_cmd_keys(argc - 1, argv + 1);
     fprintf(stderr, "ferry-map: unknown command \"%s\"\n", cmd);

@@ -31,6 +31,29 @@ assert live == src, "kafka %d live keys, source %d; differ on %r" % (
 print("kafka's last event per key equals the source (%d rows)" % len(src))
 PY
 }
+# Every "complete" record's lsn is exactly the sequence[0] of the rows of
+# its snapshot (C for a new slot, F for always or a restarted snapshot),
+# and the last one's is the last rows'.
+complete_is_rows_lsn() { # BROKERS PREFIX
+  kcat -C -b "$1" -t "$2.snapshot" -o beginning -e -q >"$FERRY_TEST_TMP/snap.txt"
+  kcat -C -b "$1" -t "$2.public.t" -o beginning -e -q >"$FERRY_TEST_TMP/rows.txt"
+  /usr/bin/python3 - "$FERRY_TEST_TMP/snap.txt" "$FERRY_TEST_TMP/rows.txt" <<'PY'
+import json, sys
+def lsn(s):
+    hi, lo = s.split("/")
+    return int(hi, 16) << 32 | int(lo, 16)
+done = [lsn(r["lsn"]) for r in map(json.loads, open(sys.argv[1]))
+        if r["status"] == "complete"]
+seqs = [int(json.loads(e["source"]["sequence"])[0])
+        for e in map(json.loads, filter(str.strip, open(sys.argv[2])))
+        if e and e["op"] == "r"]
+assert done and seqs, (done, seqs[:3])
+assert set(seqs) == set(done), "rows at %r, complete records at %r" % (
+    sorted(set(seqs)), done)
+assert done[-1] == seqs[-1], (done, seqs[-1])
+print("complete records at the rows' sequence[0]: %r" % done)
+PY
+}
 
 # initial: the slot is created and the snapshot published.
 write_cdc_config "$FERRY_TEST_TMP/i.yaml" cdc_snapm_i "${PFX}i" "$FERRY_BROKERS" t
@@ -45,6 +68,7 @@ ferry-cdc -c "$FERRY_TEST_TMP/i.yaml" --endpos "$(src_lsn)" 2>"$FERRY_TEST_TMP/i
 [ "$(count_ops "${PFX}i.public.t" r "$FERRY_BROKERS")" -eq 300 ] || fail "initial: the second start took a snapshot"
 [ "$(count_ops "${PFX}i.public.t" u "$FERRY_BROKERS")" -eq 10 ] || fail "initial: updates not streamed"
 same_as_source "$FERRY_BROKERS" "${PFX}i.public.t"
+complete_is_rows_lsn "$FERRY_BROKERS" "${PFX}i" || fail "initial: the complete record's lsn"
 echo "initial: ok"
 
 # never: no snapshot, the new slot streams from its creation.
@@ -67,6 +91,7 @@ rows=$(src_psql -c "SELECT count(*) FROM t")
 [ "$(count_ops "${PFX}i.public.t" r "$FERRY_BROKERS")" -eq $((300 + rows)) ] ||
   fail "always: expected $((300 + rows)) r events, found $(count_ops "${PFX}i.public.t" r "$FERRY_BROKERS")"
 same_as_source "$FERRY_BROKERS" "${PFX}i.public.t"
+complete_is_rows_lsn "$FERRY_BROKERS" "${PFX}i" || fail "always: the complete record's lsn"
 echo "always: ok"
 
 # An interrupted initial snapshot: a slow broker, kill -9 half-way, restart.
@@ -96,6 +121,7 @@ rows=$(src_psql -c "SELECT count(*) FROM t")
 kcat -C -b "$DEV_BROKERS" -t "${PFX}k.snapshot" -o beginning -e -q | grep -o '"status":"[a-z]*"' | tr '\n' ' ' |
   grep -qx '"status":"started" "status":"started" "status":"complete" ' || fail "kill: unexpected snapshot records"
 same_as_source "$DEV_BROKERS" "${PFX}k.public.t"
+complete_is_rows_lsn "$DEV_BROKERS" "${PFX}k" || fail "kill: the complete record's lsn"
 # A further start streams only.
 ferry-cdc -c "$FERRY_TEST_TMP/k.yaml" --endpos "$(src_lsn)" 2>"$FERRY_TEST_TMP/k3.log" || fail "kill: third start"
 [ "$(count_ops "${PFX}k.public.t" r "$DEV_BROKERS")" -eq $((partial + rows)) ] || fail "kill: a third snapshot"

@@ -75,3 +75,28 @@ assert not diff, "%d keys differ" % len(diff)
 assert ops.get("r", 0) > 5000 and ops.get("u", 0) > 0, ops
 print("kafka's latest event per key equals the source: %d rows; ops %r" % (len(src), ops))
 PY
+# The table's re-snapshot records, on partition 0 of the snapshot topic
+# under a key of their own: started at its first chunk's watermark (the
+# lowest pair of its rows), complete at its last chunk's, after every row.
+kcat -C -b "$DEV_BROKERS" -t "$PFX.snapshot" -p 0 -o beginning -e -q -f '%k\t%s\n' >"$FERRY_TEST_TMP/snap.txt"
+/usr/bin/python3 - "$FERRY_TEST_TMP/snap.txt" "$FERRY_TEST_TMP/ev.txt" <<'PY'
+import json, sys
+def lsn(s):
+    hi, lo = s.split("/")
+    return int(hi, 16) << 32 | int(lo, 16)
+recs = [tuple(map(json.loads, l.rstrip("\n").split("\t", 1))) for l in open(sys.argv[1])]
+table = [(k, v) for k, v in recs if v["status"].startswith("table_")]
+assert [v["status"] for k, v in table] == ["table_started", "table_complete"], recs
+for k, v in table:
+    assert k == {"slot": "cdc_snapr", "schema": "public", "table": "t"}, k
+    assert (v["slot"], v["schema"], v["table"]) == ("cdc_snapr", "public", "t"), v
+seqs = []
+for line in open(sys.argv[2]):
+    _, _, val = line.rstrip("\n").partition("\t")
+    e = None if val in ("", "null") else json.loads(val)
+    if e is not None and e["op"] == "r":
+        seqs.append(int(json.loads(e["source"]["sequence"])[0]))
+assert lsn(table[0][1]["lsn"]) == min(seqs), (table[0][1]["lsn"], min(seqs))
+assert lsn(table[1][1]["lsn"]) >= max(seqs), (table[1][1]["lsn"], max(seqs))
+print("re-snapshot records: started at %s, complete at %s" % (table[0][1]["lsn"], table[1][1]["lsn"]))
+PY

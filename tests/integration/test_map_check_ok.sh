@@ -102,6 +102,28 @@ grep -q "no problems found" "$FERRY_TEST_TMP/out" || fail "no all-clear line"
 if grep -q "pw-never-shown" "$FERRY_TEST_TMP/out"; then
   fail "check printed the password"
 fi
+# Warnings do not fail the check: no DDL event trigger on the source (it
+# says what that risks), TOAST-able columns without REPLICA IDENTITY FULL
+# (note has FULL, the others not).
+grep -q 'source: warning: the source has no event trigger writing "ferry-ddl" messages: .*published as unchanged ("absent") instead of gone' \
+  "$FERRY_TEST_TMP/out" || fail "no warning about the missing DDL event trigger"
+grep -q 'warning: source table "public.order_line" has TOAST-able columns the mapping reads (note) and no REPLICA IDENTITY FULL' \
+  "$FERRY_TEST_TMP/out" || fail "no TOAST warning for order_line"
+grep -q 'source table "public.note" has TOAST-able' "$FERRY_TEST_TMP/out" &&
+  fail "a TOAST warning for note, which has REPLICA IDENTITY FULL"
+grep -q "warning(s): they do not fail the check" "$FERRY_TEST_TMP/out" || fail "no warning count"
+# With the trigger of docs/setup.md installed, its warning goes.
+sed -n '/^   CREATE OR REPLACE FUNCTION public.ferry_ddl_message/,/^     EXECUTE FUNCTION public.ferry_ddl_message();/p' \
+  "$FERRY_SRC_DIR/docs/setup.md" | sed 's/^   //' >"$FERRY_TEST_TMP/trigger.sql"
+grep -q "CREATE EVENT TRIGGER" "$FERRY_TEST_TMP/trigger.sql" || fail "no trigger SQL in docs/setup.md"
+src_psql -f "$FERRY_TEST_TMP/trigger.sql"
+ferry-map check --config "$FERRY_TEST_TMP/ferry.yaml" >"$FERRY_TEST_TMP/out2" 2>&1 ||
+  fail "check failed with the trigger installed"
+grep -q "no event trigger" "$FERRY_TEST_TMP/out2" && fail "the trigger warning stays with the trigger installed"
+src_psql -c "ALTER EVENT TRIGGER ferry_ddl DISABLE"
+ferry-map check --config "$FERRY_TEST_TMP/ferry.yaml" >"$FERRY_TEST_TMP/out3" 2>&1 || true
+grep -q "no event trigger" "$FERRY_TEST_TMP/out3" || fail "a disabled trigger counts as installed"
+src_psql -c "DROP EVENT TRIGGER ferry_ddl" -c "DROP FUNCTION public.ferry_ddl_message()"
 
 ferry-map plan --config "$FERRY_TEST_TMP/ferry.yaml" >"$FERRY_TEST_TMP/plan"
 cat "$FERRY_TEST_TMP/plan"

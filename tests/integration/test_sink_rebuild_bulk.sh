@@ -143,7 +143,7 @@ write_cfg "$cfg2" "$P" "$dsn2"
 loaded() { psql -qAtX -d "$dsn2" -c "SELECT (SELECT count(*) FROM offices) + (SELECT count(*) FROM doctors)"; }
 stored() { psql -qAtX -d "$dsn2" -c "SELECT coalesce(sum(next_offset), 0) FROM ferry.offsets" 2>/dev/null || echo 0; }
 progressed() { [ "$(stored)" -gt "$1" ]; }
-bulk_unfinished() { [ "$(psql -qAtX -d "$dsn2" -c 'SELECT count(*) FROM ferry.bulk WHERE NOT done' 2>/dev/null)" = 1 ]; }
+bulk_unfinished() { [ "$(psql -qAtX -d "$dsn2" -c 'SELECT count(*) FROM ferry.bulk WHERE NOT done' 2>/dev/null)" -ge 1 ]; }
 killed=0
 for round in 1 2 3; do
   before=$(stored)
@@ -159,8 +159,13 @@ for round in 1 2 3; do
 done
 [ "$killed" -ge 1 ] || fail "no kill landed during the bulk load"
 grep -q "resuming the bulk load" "$FERRY_TEST_TMP/kill.log" || fail "a killed rebuild did not resume"
-ferry-sink -c "$cfg2" --rebuild --exit-at-end 2>>"$FERRY_TEST_TMP/kill.log" ||
-  fail "final ferry-sink failed: $(tail -5 "$FERRY_TEST_TMP/kill.log")"
+# A round's kill may land after its bulk load finished; a second --rebuild
+# is then refused (the target is not empty), so the last run resumes only
+# an unfinished load.
+again=()
+bulk_unfinished && again=(--rebuild)
+ferry-sink -c "$cfg2" "${again[@]}" --exit-at-end 2>"$FERRY_TEST_TMP/final.log" ||
+  fail "final ferry-sink failed: $(tail -5 "$FERRY_TEST_TMP/final.log")"
 same_as_source "$dsn2" || fail "after kill -9 during the bulk load the target differs from the source"
 [ "$(psql -qAtX -d "$dsn2" -c 'SELECT count(*) FROM ferry.errors')" = 0 ] || fail "errors after the kills"
 [ "$(psql -qAtX -d "$dsn2" -c 'SELECT count(*) FROM ferry.parked')" = 0 ] || fail "rows left parked after the kills"

@@ -222,6 +222,42 @@ test_unchanged_toast_column_is_absent_not_null(void **state)
     assert_contains(v, "\"op\":\"u\"");
 }
 
+/* REPLICA IDENTITY FULL: the old row holds every column, TOAST values
+ * detoasted, so the unchanged TOAST column comes from it and the event is
+ * complete (a compacted topic can rebuild the row from it alone). */
+static void
+test_full_identity_fills_unchanged_toast_columns(void **state)
+{
+    const char *v;
+
+    (void)state;
+    parse("{\"action\":\"U\",\"xid\":1,\"lsn\":\"0/1\",\"schema\":\"public\","
+          "\"table\":\"t\",\"columns\":[{\"name\":\"id\",\"value\":7},"
+          "{\"name\":\"n\",\"value\":1},{\"name\":\"t\",\"value\":\"x\"}],"
+          "\"identity\":[{\"name\":\"id\",\"value\":7},"
+          "{\"name\":\"n\",\"value\":0},{\"name\":\"notes\",\"value\":"
+          "\"long\\ntext\"},{\"name\":\"by\",\"type\":\"bytea\","
+          "\"value\":\"00ff\"},{\"name\":\"t\",\"value\":\"old\"}]}");
+    v = value_of(CDC_ENV_WHOLE);
+    /* Numbers without a type are strings: only integer types go bare. */
+    assert_contains(v, "\"after\":{\"id\":\"7\",\"n\":\"1\",\"t\":\"x\","
+                       "\"notes\":\"long\\ntext\",\"by\":\"\\\\x00ff\"},"
+                       "\"source\":");
+    assert_null(strstr(v, "absent"));
+    /* The create half of a key change is as complete. */
+    assert_contains(value_of(CDC_ENV_KEY_CHANGE_CREATE),
+                    "\"notes\":\"long\\ntext\"");
+    /* A column neither image holds is still named absent. */
+    parse("{\"action\":\"U\",\"xid\":1,\"lsn\":\"0/1\",\"schema\":\"public\","
+          "\"table\":\"t\",\"columns\":[{\"name\":\"id\",\"value\":7},"
+          "{\"name\":\"t\",\"value\":\"x\"}],"
+          "\"identity\":[{\"name\":\"id\",\"value\":7},"
+          "{\"name\":\"notes\",\"value\":\"n\"}]}");
+    v = value_of(CDC_ENV_WHOLE);
+    assert_contains(v, "\"after\":{\"id\":\"7\",\"t\":\"x\",\"notes\":\"n\"},"
+                       "\"absent\":[\"n\",\"by\"],");
+}
+
 static void
 test_complete_update_and_insert_have_no_absent_marker(void **state)
 {
@@ -544,6 +580,7 @@ main(void)
         T(test_bytea_gets_its_backslash_x_back),
         T(test_strings_are_copied_verbatim_and_empty_differs_from_null),
         T(test_unchanged_toast_column_is_absent_not_null),
+        T(test_full_identity_fills_unchanged_toast_columns),
         T(test_complete_update_and_insert_have_no_absent_marker),
         T(test_delete_uses_identity_for_before_key_and_tombstone),
         T(test_key_change_splits_into_delete_and_create),

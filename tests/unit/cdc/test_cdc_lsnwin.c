@@ -130,6 +130,31 @@ test_ring_wraps_many_times(void **state)
     cdc_lsnwin_destroy(w);
 }
 
+/* A mark taken after some messages is reached once those are acknowledged,
+ * whatever comes after it (a re-snapshot's last chunk, then more changes). */
+static void
+test_mark_waits_for_the_messages_before_it(void **state)
+{
+    cdc_lsnwin_t *w = cdc_lsnwin_new(8, 0);
+    uint64_t a, b, c, mark;
+
+    (void)state;
+    assert_true(cdc_lsnwin_acked_before(w, cdc_lsnwin_next_seq(w)));
+    a = cdc_lsnwin_add(w);
+    b = cdc_lsnwin_add(w);
+    mark = cdc_lsnwin_next_seq(w);
+    c = cdc_lsnwin_add(w);
+    assert_false(cdc_lsnwin_acked_before(w, mark));
+    cdc_lsnwin_ack(w, b);
+    assert_false(cdc_lsnwin_acked_before(w, mark));
+    cdc_lsnwin_ack(w, a);
+    assert_true(cdc_lsnwin_acked_before(w, mark));
+    assert_false(cdc_lsnwin_acked_before(w, cdc_lsnwin_next_seq(w)));
+    cdc_lsnwin_ack(w, c);
+    assert_true(cdc_lsnwin_acked_before(w, cdc_lsnwin_next_seq(w)));
+    cdc_lsnwin_destroy(w);
+}
+
 int
 main(void)
 {
@@ -142,6 +167,7 @@ main(void)
         cmocka_unit_test(test_full_window_applies_backpressure),
         cmocka_unit_test(test_unadd_returns_a_sequence_never_produced),
         cmocka_unit_test(test_ring_wraps_many_times),
+        cmocka_unit_test(test_mark_waits_for_the_messages_before_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,6 +384,19 @@ test_snapshot_record_decode_rejects_malformed_records(void **state)
         "{\"slot\":\"s\",\"status\":\"started\",\"lsn\":\"0/"
         "0\",\"ts_ms\":\"1\"}",
         "{\"Slot\":\"s\",\"status\":\"started\",\"lsn\":\"0/0\",\"ts_ms\":1}",
+        /* A table's record without its schema or table. */
+        "{\"slot\":\"s\",\"status\":\"table_started\",\"lsn\":\"0/1\","
+        "\"ts_ms\":1}",
+        "{\"slot\":\"s\",\"status\":\"table_started\",\"schema\":\"p\","
+        "\"lsn\":\"0/1\",\"ts_ms\":1}",
+        "{\"slot\":\"s\",\"status\":\"table_complete\",\"table\":\"t\","
+        "\"lsn\":\"0/1\",\"ts_ms\":1}",
+        "{\"slot\":\"s\",\"status\":\"table_complete\",\"schema\":\"\","
+        "\"table\":\"t\",\"lsn\":\"0/1\",\"ts_ms\":1}",
+        "{\"slot\":\"s\",\"status\":\"table_complete\",\"schema\":\"p\","
+        "\"table\":1,\"lsn\":\"0/1\",\"ts_ms\":1}",
+        "{\"slot\":\"s\",\"status\":\"table_complete\",\"schema\":\"p\","
+        "\"table\":\"t\",\"ts_ms\":1}",
     };
     ferry_wire_snaprec_t out;
     ferry_err_t err = {0};
@@ -402,6 +415,90 @@ test_snapshot_record_decode_rejects_malformed_records(void **state)
         FERRY_EDATA);
     assert_string_equal(err.msg, "snapshot record of slot \"s\" with unknown "
                                  "status \"none\"");
+}
+
+/* A table's re-snapshot records: their own key (so that compaction keeps
+ * the slot's record beside them), schema and table in the value, and a
+ * decoder that needs both for the table statuses. */
+static void
+test_table_snapshot_records_have_their_own_key(void **state)
+{
+    ferry_wire_snaprec_t in = {.slot = "ferry_slot",
+                               .status = FERRY_WIRE_SNAP_TABLE_STARTED,
+                               .schema = "public",
+                               .table = "Odd \"t\"",
+                               .lsn = UINT64_C(0x152B938),
+                               .ts_ms = INT64_C(1700000000000)};
+    ferry_wire_snaprec_t out;
+    ferry_buf_t b;
+    char *s, *slot_key;
+
+    (void)state;
+    ferry_buf_init(&b);
+    ferry_wire_snaprec_key(&b, "ferry_slot");
+    slot_key = take(&b);
+    ferry_wire_snaprec_table_key(&b, "ferry_slot", "public", "Odd \"t\"");
+    s = take(&b);
+    assert_string_equal(s, "{\"slot\":\"ferry_slot\",\"schema\":\"public\","
+                           "\"table\":\"Odd \\\"t\\\"\"}");
+    assert_string_not_equal(s, slot_key);
+    free(s);
+    free(slot_key);
+    ferry_wire_snaprec_value(&b, &in);
+    s = take(&b);
+    assert_string_equal(s, "{\"slot\":\"ferry_slot\",\"status\":"
+                           "\"table_started\",\"schema\":\"public\","
+                           "\"table\":\"Odd \\\"t\\\"\",\"lsn\":\"0/152B938\","
+                           "\"ts_ms\":1700000000000}");
+    assert_int_equal(ferry_wire_snaprec_decode(s, strlen(s), &out, NULL), 0);
+    free(s);
+    assert_int_equal(out.status, FERRY_WIRE_SNAP_TABLE_STARTED);
+    assert_true(ferry_wire_snap_is_table(out.status));
+    assert_string_equal(out.slot, "ferry_slot");
+    assert_string_equal(out.schema, "public");
+    assert_string_equal(out.table, "Odd \"t\"");
+    assert_true(out.lsn == in.lsn);
+    ferry_wire_snaprec_clear(&out);
+
+    in.status = FERRY_WIRE_SNAP_TABLE_COMPLETE;
+    ferry_wire_snaprec_value(&b, &in);
+    s = take(&b);
+    assert_non_null(strstr(s, "\"status\":\"table_complete\""));
+    assert_int_equal(ferry_wire_snaprec_decode(s, strlen(s), &out, NULL), 0);
+    assert_int_equal(out.status, FERRY_WIRE_SNAP_TABLE_COMPLETE);
+    ferry_wire_snaprec_clear(&out);
+    free(s);
+
+    /* The slot's records carry no table, and decode without one. */
+    in.status = FERRY_WIRE_SNAP_COMPLETE;
+    ferry_wire_snaprec_value(&b, &in);
+    s = take(&b);
+    assert_null(strstr(s, "\"table\""));
+    assert_int_equal(ferry_wire_snaprec_decode(s, strlen(s), &out, NULL), 0);
+    assert_false(ferry_wire_snap_is_table(out.status));
+    assert_null(out.schema);
+    assert_null(out.table);
+    ferry_wire_snaprec_clear(&out);
+    free(s);
+}
+
+/* A table status needs both names; the slot's statuses do not. */
+static void
+test_table_snapshot_record_decode_needs_schema_and_table(void **state)
+{
+    static const char rec[] =
+        "{\"slot\":\"s\",\"status\":\"table_started\",\"lsn\":\"0/1\","
+        "\"ts_ms\":1}";
+    ferry_wire_snaprec_t out;
+    ferry_err_t err = {0};
+
+    (void)state;
+    assert_int_equal(ferry_wire_snaprec_decode(rec, strlen(rec), &out, &err),
+                     FERRY_EDATA);
+    assert_null(out.mem);
+    assert_string_equal(err.msg,
+                        "snapshot record \"table_started\" of slot \"s\" "
+                        "without \"schema\" or \"table\"");
 }
 
 static const ferry_wire_column_t old_cols[] = {
@@ -574,6 +671,9 @@ main(void)
         cmocka_unit_test(test_dead_letter_field_names),
         cmocka_unit_test(test_snapshot_record_bytes_and_round_trip),
         cmocka_unit_test(test_snapshot_record_decode_rejects_malformed_records),
+        cmocka_unit_test(test_table_snapshot_records_have_their_own_key),
+        cmocka_unit_test(
+            test_table_snapshot_record_decode_needs_schema_and_table),
         cmocka_unit_test(test_schema_change_key_and_value_bytes),
         cmocka_unit_test(test_schema_change_round_trips),
         cmocka_unit_test(test_schema_change_decode_rejects_malformed_records),

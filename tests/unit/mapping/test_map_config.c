@@ -179,6 +179,70 @@ test_apply_order_puts_parents_first(void **state)
     map_config_free(cfg);
 }
 
+/* kafka.topics: the defaults for every topic ferry-cdc creates, and one
+ * topic's override; left out, topics are created with the broker's
+ * defaults. */
+static void
+test_kafka_topics_defaults_and_overrides(void **state)
+{
+    static const char yaml[] =
+        "source: {dsn: \"host=a dbname=b\"}\n"
+        "kafka:\n"
+        "  brokers: \"k:9092\"\n"
+        "  topic_prefix: legacy\n"
+        "  topics:\n"
+        "    partitions: 12\n"
+        "    replication_factor: 3\n"
+        "    config: { retention.ms: \"604800000\" }\n"
+        "    overrides:\n"
+        "      legacy.transaction: { config: { cleanup.policy: delete } }\n"
+        "      legacy.public.p: { partitions: 48 }\n"
+        "target: {dsn: \"host=c dbname=d\", "
+        "uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f}\n"
+        "entities:\n"
+        "  p: {source: p, target: p}\n";
+    static const char plain[] =
+        "source: {dsn: \"host=a dbname=b\"}\n"
+        "kafka: {brokers: \"k:9092\", topic_prefix: legacy}\n"
+        "target: {dsn: \"host=c dbname=d\", "
+        "uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f}\n"
+        "entities:\n"
+        "  p: {source: p, target: p}\n";
+    map_diags_t diags;
+    map_config_t *cfg = NULL;
+    const map_topic_settings_t *o;
+
+    (void)state;
+    map_diags_init(&diags);
+    if (map_config_parse(yaml, sizeof(yaml) - 1, "t.yaml", &cfg, &diags) != 0)
+        map_diags_print(&diags, stderr);
+    assert_non_null(cfg);
+    assert_true(cfg->kafka_topics_create);
+    assert_int_equal(cfg->kafka_topics.partitions, 12);
+    assert_int_equal(cfg->kafka_topics.replication_factor, 3);
+    assert_int_equal(cfg->kafka_topics.n_config, 1);
+    assert_string_equal(cfg->kafka_topics.config[0].key, "retention.ms");
+    assert_int_equal(cfg->n_kafka_topic_overrides, 2);
+    o = map_config_topic_override(cfg, "legacy.transaction");
+    assert_non_null(o);
+    assert_int_equal(o->partitions, 0);
+    assert_string_equal(o->config[0].value, "delete");
+    o = map_config_topic_override(cfg, "legacy.public.p");
+    assert_int_equal(o->partitions, 48);
+    assert_null(map_config_topic_override(cfg, "legacy.heartbeat"));
+    map_config_free(cfg);
+
+    cfg = NULL;
+    assert_int_equal(
+        map_config_parse(plain, sizeof(plain) - 1, "t.yaml", &cfg, &diags), 0);
+    assert_true(cfg->kafka_topics_create);
+    assert_int_equal(cfg->kafka_topics.partitions, 0);
+    assert_int_equal(cfg->kafka_topics.replication_factor, 0);
+    assert_int_equal(cfg->n_kafka_topic_overrides, 0);
+    map_config_free(cfg);
+    map_diags_free(&diags);
+}
+
 int
 main(void)
 {
@@ -188,6 +252,7 @@ main(void)
         cmocka_unit_test(test_column_specs),
         cmocka_unit_test(test_composite_and_conditional_refs),
         cmocka_unit_test(test_apply_order_puts_parents_first),
+        cmocka_unit_test(test_kafka_topics_defaults_and_overrides),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

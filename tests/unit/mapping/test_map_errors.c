@@ -22,6 +22,12 @@
     "target: {dsn: \"host=c dbname=d\", "                                      \
     "uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f}\n"
 #define ENT HEAD "entities:\n"
+/* HEAD with kafka.topics set to T. */
+#define HEAD_TOPICS(T)                                                         \
+    "source: {dsn: \"host=a dbname=b\"}\n"                                     \
+    "kafka: {brokers: \"k:9092\", topic_prefix: legacy, topics: " T "}\n"      \
+    "target: {dsn: \"host=c dbname=d\", "                                      \
+    "uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f}\n"
 /* A valid parent entity to ref. */
 #define PARENT "  p: {source: p, target: p}\n"
 
@@ -42,7 +48,7 @@ static const err_case_t cases[] = {
      "more than one YAML document", 0},
     {"unknown_top_key", ENT PARENT "extra: 1\n", "extra",
      "unknown key \"extra\" (expected one of: source, kafka, target, "
-     "entities)",
+     "entities, monitoring)",
      6},
     {"missing_section", "source: {dsn: \"host=a\"}\n", "",
      "missing required key \"kafka\"", 1},
@@ -74,6 +80,31 @@ static const err_case_t cases[] = {
      "kafka.properties.acks", "expected a string, found a list", 3},
     {"topic_prefix_invalid", "kafka: {brokers: k, topic_prefix: \"a b\"}\n",
      "kafka.topic_prefix", "invalid topic prefix", 1},
+    {"topics_unknown_key", "kafka: {topics: {partition: 3}}\n",
+     "kafka.topics.partition",
+     "unknown key \"partition\" (expected one of: create, partitions, "
+     "replication_factor, config, overrides)",
+     1},
+    {"topics_partitions_not_a_number",
+     "kafka:\n  topics:\n    partitions: many\n", "kafka.topics.partitions",
+     "invalid value \"many\" (expected a number from 1 to 100000)", 3},
+    {"topics_replication_zero",
+     "kafka:\n  topics:\n    replication_factor: 0\n",
+     "kafka.topics.replication_factor", "expected a number from 1 to 32767", 3},
+    {"topics_create_not_bool", "kafka: {topics: {create: maybe}}\n",
+     "kafka.topics.create", "expected true or false", 1},
+    {"topic_override_unknown_key",
+     "kafka: {topics: {overrides: {legacy.heartbeat: {size: 1}}}}\n",
+     "kafka.topics.overrides.legacy.heartbeat.size",
+     "unknown key \"size\" (expected one of: partitions, replication_factor, "
+     "config)",
+     1},
+    {"topic_override_unknown_topic",
+     HEAD_TOPICS(
+         "{overrides: {legacy.heartbaet: {partitions: 1}}}") "entities:"
+                                                             "\n" PARENT,
+     "kafka.topics.overrides.legacy.heartbaet",
+     "unknown topic \"legacy.heartbaet\": ferry-cdc does not publish to it", 0},
     {"uuid_namespace_invalid",
      "target: {dsn: \"host=a\", uuid_namespace: nope}\n",
      "target.uuid_namespace", "invalid UUID \"nope\"", 1},

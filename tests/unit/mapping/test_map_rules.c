@@ -255,6 +255,31 @@ test_legacy_key_escapes_backslash_and_comma(void **state)
     free(k);
 }
 
+/* Splitting gives the values back, whatever they hold. */
+static void
+test_legacy_key_splits_back_into_its_values(void **state)
+{
+    const char *vals[] = {"a,b", "c\\d", "", "\xc3\xa9", "x\\", ","};
+    char *k, **back = NULL;
+    size_t n = 0, i;
+
+    (void)state;
+    k = map_rules_legacy_key(vals, 6);
+    assert_int_equal(map_rules_legacy_key_split(k, &back, &n), 0);
+    assert_int_equal(n, 6);
+    for (i = 0; i < n; i++) {
+        assert_string_equal(back[i], vals[i]);
+        free(back[i]);
+    }
+    free(back);
+    free(k);
+    assert_int_equal(map_rules_legacy_key_split("42", &back, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(back[0], "42");
+    free(back[0]);
+    free(back);
+}
+
 /* Callbacks that write s."col" and quoted literals. */
 static void
 col_cb(ferry_buf_t *b, const char *name, void *arg)
@@ -345,6 +370,7 @@ main(void)
         cmocka_unit_test(
             test_number_scanner_takes_the_rfc_grammar_and_says_where_it_broke),
         cmocka_unit_test(test_legacy_key_escapes_backslash_and_comma),
+        cmocka_unit_test(test_legacy_key_splits_back_into_its_values),
         cmocka_unit_test(test_sql_twin_nests_the_same_steps),
     };
 

@@ -1,8 +1,9 @@
-/* --rebuild's bulk load, entity by entity.
- * sink/sink_rebuild.c */
-#include "sink_rebuild.h"
+/* The bulk load, entity by entity, and the sweep after a re-snapshot.
+ * sink/sink_bulkload.c */
+#include "sink_bulkload.h"
 
 #include "ferry_log.h"
+#include "ferry_lsn.h"
 #include "ferry_time.h"
 
 #include <inttypes.h>
@@ -27,11 +28,24 @@ typedef struct rebuild {
     int64_t *minoff;            /* owned: per slot, the offsets to store */
     uint64_t cut;               /* the highest commit LSN applied so far */
     uint64_t batch_cut;         /* the batch's */
+    const sink_state_bulk_t *b; /* borrowed: what the load is */
+    size_t n_paused;            /* partitions paused at their end */
+    bool sweeping;              /* the entities are loaded: sweeping */
+    size_t sweep_k;             /* the entity swept, from the last in apply
+                                   order */
+    size_t sweep_got;           /* rows the last sweep chunk took */
+    long swept;                 /* rows swept from the entity so far */
     bool finishing;             /* the load is done: recording that */
     bool done;                  /* recorded */
     int rc;                     /* the error that stops it */
     ferry_err_t err;            /* its message */
 } rebuild_t;
+
+static const char *
+what(const rebuild_t *rb)
+{
+    return rb->b->kind == SINK_BULK_SNAPSHOT ? "snapshot" : "rebuild";
+}
 
 static void
 fail(rebuild_t *rb, int rc, const ferry_err_t *err)
@@ -50,60 +64,88 @@ oom(ferry_err_t *err, const char *what)
 }
 
 int
-sink_rebuild_prepare(sink_parts_t *p, bool fresh, bool *active, uint64_t *cut,
-                     ferry_err_t *err)
+sink_bulkload_start(sink_parts_t *p, const sink_state_bulk_t *b,
+                    ferry_err_t *err)
 {
-    sink_state_bulk_t b = {false, 0};
-    int rc = 0;
+    int rc = sink_state_push_bulk_start(p->state, p->kc, b, err);
 
-    *active = false;
-    *cut = 0;
-    if (fresh) {
-        rc = sink_state_push_bulk_start(p->state, p->kc, err);
-        if (rc == 0)
-            rc = sink_target_run_wait(p->target, err);
-    }
-    if (rc == 0)
-        rc = sink_state_push_bulk_read(p->state, p->kc, &b, NULL, err);
     if (rc == 0)
         rc = sink_target_run_wait(p->target, err);
-    if (rc != 0)
-        return rc;
-    *active = b.active;
-    *cut = b.cut;
-    if (b.active)
-        ferry_info("rebuild: %s the bulk load (entities in dependency order, "
-                   "up to the end offsets captured when the rebuild started)",
-                   fresh ? "starting" : "resuming");
-    return 0;
+    if (rc == 0 && b->kind == SINK_BULK_SNAPSHOT)
+        ferry_info("snapshot: applying ferry-cdc's snapshot of slot \"%s\" "
+                   "at " FERRY_LSN_FMT " entity by entity in dependency "
+                   "order%s",
+                   p->cfg->source_slot, FERRY_LSN_ARGS(b->snap_lsn),
+                   b->sweep ? ", then removing the rows it does not hold" : "");
+    else if (rc == 0)
+        ferry_info("rebuild: starting the bulk load (entities in dependency "
+                   "order, up to the end offsets captured when the rebuild "
+                   "started)");
+    return rc;
+}
+
+int
+sink_bulkload_state(sink_parts_t *p, sink_state_bulk_t *b, ferry_err_t *err)
+{
+    int rc;
+
+    memset(b, 0, sizeof(*b));
+    rc = sink_state_push_bulk_read(p->state, p->kc, b, NULL, err);
+    if (rc == 0)
+        rc = sink_target_run_wait(p->target, err);
+    return rc;
 }
 
 /* --- reading ------------------------------------------------------------ */
 
-static int
-loose_add(rebuild_t *rb, sink_event_t *ev)
+/* A snapshot's load takes, in each partition, the changes streamed before
+ * the snapshot (older than its LSN: applied loose, as a rebuild's) and the
+ * snapshot's rows (op r at its LSN), and stops at the first change
+ * streamed after it: every partition's rows were published before
+ * streaming went on, so no transaction after the snapshot is cut. */
+static bool
+after_snapshot(const rebuild_t *rb, const sink_event_t *ev)
 {
-    sink_tx_t *tx = rb->loose;
+    if (rb->b->kind != SINK_BULK_SNAPSHOT || ev->op == 'X')
+        return false;
+    if (ev->op == 'r' && ev->pair.commit == rb->b->snap_lsn)
+        return false;
+    return ev->pair.commit >= rb->b->snap_lsn;
+}
 
-    if (tx == NULL) {
-        if ((tx = calloc(1, sizeof(*tx))) == NULL)
-            return FERRY_ENOMEM;
-        tx->expected = -1;
-        tx->begin_pos.slot = -1;
-        tx->end_pos.slot = -1;
-        rb->loose = tx;
-    }
-    if (tx->n_events == tx->cap_events) {
-        size_t cap = tx->cap_events ? tx->cap_events * 2 : 1024;
-        sink_event_t **grown = realloc(tx->events, cap * sizeof(*grown));
+/* Stops fetching slot s (its end is reached); the next topic's
+ * assignment replaces it. */
+static void
+pause_slot(rebuild_t *rb, const sink_slot_t *s)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 
-        if (grown == NULL)
-            return FERRY_ENOMEM;
-        tx->events = grown;
-        tx->cap_events = cap;
-    }
-    tx->events[tx->n_events++] = ev;
-    return 0;
+    if (l == NULL)
+        return; /* it is read to its high watermark and ignored past end */
+    rd_kafka_topic_partition_list_add(l, s->topic, s->partition);
+    (void)rd_kafka_pause_partitions(rb->p->kc->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rb->n_paused++;
+}
+
+/* Resumes every partition paused_slot() paused: librdkafka keeps a pause
+ * across assignments. */
+static void
+resume_all(rebuild_t *rb)
+{
+    sink_consumer_t *kc = rb->p->kc;
+    rd_kafka_topic_partition_list_t *l;
+
+    if (rb->n_paused == 0)
+        return;
+    if ((l = rd_kafka_topic_partition_list_new((int)kc->n_slots + 1)) == NULL)
+        return;
+    for (size_t i = 0; i < kc->n_slots; i++)
+        rd_kafka_topic_partition_list_add(l, kc->slots[i].topic,
+                                          kc->slots[i].partition);
+    if (rd_kafka_resume_partitions(kc->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rb->n_paused = 0;
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* Takes message m when it lies below its slot's end offset (past it, the
@@ -118,13 +160,27 @@ on_message(void *arg, const rd_kafka_message_t *m, int slot, ferry_err_t *err)
 
     if (m->offset >= rb->end[slot] || m->offset < s->next)
         return 0;
-    s->next = m->offset + 1;
     rb->last_read = ferry_mono_ms();
-    if (m->payload == NULL)
+    if (m->payload == NULL) {
+        s->next = m->offset + 1;
         return 0; /* a tombstone */
+    }
     if (sink_event_parse(m->key, m->key_len, m->payload, m->len, pos, &ev) ==
             FERRY_ENOMEM ||
-        ev == NULL || loose_add(rb, ev) != 0) {
+        ev == NULL) {
+        sink_event_free(ev);
+        return oom(err, "loading events");
+    }
+    if (after_snapshot(rb, ev)) {
+        /* The snapshot's rows end here in this partition: what follows
+         * streamed after it and is applied transaction by transaction. */
+        sink_event_free(ev);
+        rb->end[slot] = m->offset;
+        pause_slot(rb, s);
+        return 0;
+    }
+    s->next = m->offset + 1;
+    if (sink_tx_loose_add(&rb->loose, ev) != 0) {
         sink_event_free(ev);
         return oom(err, "loading events");
     }
@@ -174,7 +230,8 @@ assign_topic(rebuild_t *rb, ferry_err_t *err)
             ->offset = s->next;
         rb->total += (long)(rb->end[i] - s->next);
     }
-    e = rd_kafka_assign(kc->rk, list->cnt > 0 ? list : NULL);
+    resume_all(rb);
+    e = sink_consumer_assign_list(kc, list->cnt > 0 ? list : NULL);
     rd_kafka_topic_partition_list_destroy(list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ferry_err_set(err, FERRY_ETRANSIENT,
@@ -229,9 +286,9 @@ committed(void *arg, int rc, const ferry_err_t *err)
     rb->batch = NULL;
     if (now - rb->last_log >= 10000) {
         rb->last_log = now;
-        ferry_info("rebuild: entity \"%s\": %ld of %ld events (%.0f%%), "
+        ferry_info("%s: entity \"%s\": %ld of %ld events (%.0f%%), "
                    "%.0f events/s",
-                   rb->e->name, rb->loaded, rb->total,
+                   what(rb), rb->e->name, rb->loaded, rb->total,
                    100.0 * rb->loaded / (rb->total > 0 ? rb->total : 1),
                    rb->loaded * 1000.0 / (double)(now - rb->e_t0 + 1));
     }
@@ -272,15 +329,18 @@ recorded(void *arg, int rc, const ferry_err_t *err)
         fail(rb, rc, err);
         return;
     }
-    ferry_info("rebuild: bulk load done in %.1f s (cut at commit LSN %X/%X); "
+    ferry_info("%s: bulk load done in %.1f s (cut at commit LSN %X/%X); "
                "streaming live from the end offsets",
-               (ferry_mono_ms() - rb->t0) / 1000.0, (unsigned)(rb->cut >> 32),
-               (unsigned)rb->cut);
+               what(rb), (ferry_mono_ms() - rb->t0) / 1000.0,
+               (unsigned)(rb->cut >> 32), (unsigned)rb->cut);
     rb->done = true;
+    resume_all(rb);
     if (sink_consumer_assign_next(rb->p->kc, &e) != 0)
         fail(rb, e.status, &e);
     sink_loop_stop(rb->p->loop);
 }
+
+static bool sweep_step(rebuild_t *rb);
 
 static int
 body_done(void *arg, ferry_err_t *err)
@@ -288,6 +348,69 @@ body_done(void *arg, ferry_err_t *err)
     rebuild_t *rb = arg;
 
     return sink_state_push_bulk_done(rb->p->state, &rb->cut, err);
+}
+
+/* --- the sweep ----------------------------------------------------------- */
+
+static int
+body_sweep(void *arg, ferry_err_t *err)
+{
+    rebuild_t *rb = arg;
+    const map_config_t *cfg = rb->p->cfg;
+    size_t idx = cfg->apply_order[rb->sweep_k - 1];
+
+    rb->sweep_got = 0;
+    return sink_apply_push_sweep(rb->p->apply, idx,
+                                 (sink_pair_t){rb->b->snap_lsn, 0},
+                                 rb->p->opts->max_batch, &rb->sweep_got, err);
+}
+
+static void
+swept(void *arg, int rc, const ferry_err_t *err)
+{
+    rebuild_t *rb = arg;
+
+    if (rc != 0) {
+        fail(rb, rc, err);
+        return;
+    }
+    rb->swept += (long)rb->sweep_got;
+}
+
+/* One chunk of the sweep, children first; false once every entity is
+ * swept.  A chunk that took nothing ends its entity. */
+static bool
+sweep_step(rebuild_t *rb)
+{
+    const map_config_t *cfg = rb->p->cfg;
+    ferry_err_t e = {0, ""};
+    char desc[128];
+
+    if (!rb->sweeping) {
+        rb->sweeping = true;
+        rb->sweep_k = cfg->n_entities;
+        rb->sweep_got = 1; /* the first chunk of the first entity */
+        rb->swept = 0;
+    }
+    while (rb->sweep_k > 0 && rb->sweep_got == 0) {
+        const map_entity_t *en =
+            &cfg->entities[cfg->apply_order[rb->sweep_k - 1]];
+
+        if (rb->swept > 0)
+            ferry_info("snapshot: entity \"%s\": %ld rows the snapshot does "
+                       "not hold removed",
+                       en->name, rb->swept);
+        rb->swept = 0;
+        rb->sweep_got = 1;
+        rb->sweep_k--;
+    }
+    if (rb->sweep_k == 0)
+        return false;
+    snprintf(desc, sizeof(desc), "the sweep of entity \"%s\"",
+             cfg->entities[cfg->apply_order[rb->sweep_k - 1]].name);
+    if (sink_commit_run(rb->p->commit, desc, 0, body_sweep, swept, rb, &e) != 0)
+        fail(rb, e.status, &e);
+    return true;
 }
 
 /* --- the turn ----------------------------------------------------------- */
@@ -302,8 +425,8 @@ next_entity(rebuild_t *rb, ferry_err_t *err, int *rc)
     *rc = 0;
     while (rb->k < cfg->n_entities) {
         if (rb->e != NULL)
-            ferry_info("rebuild: entity \"%s\": %ld events loaded in %.1f s",
-                       rb->e->name, rb->loaded,
+            ferry_info("%s: entity \"%s\": %ld events loaded in %.1f s",
+                       what(rb), rb->e->name, rb->loaded,
                        (ferry_mono_ms() - rb->e_t0) / 1000.0);
         rb->e = &cfg->entities[cfg->apply_order[rb->k++]];
         if ((*rc = assign_topic(rb, err)) != 0)
@@ -313,14 +436,24 @@ next_entity(rebuild_t *rb, ferry_err_t *err, int *rc)
             continue;
         }
         rb->e_t0 = rb->last_log = rb->last_read = ferry_mono_ms();
-        ferry_info("rebuild: entity \"%s\": loading %ld events of topic "
-                   "\"%s\"",
-                   rb->e->name, rb->total, map_entity_topic(cfg, rb->e));
+        ferry_info("%s: entity \"%s\": loading %ld events of topic \"%s\"",
+                   what(rb), rb->e->name, rb->total,
+                   map_entity_topic(cfg, rb->e));
+        {
+            char why[300];
+
+            snprintf(why, sizeof(why), "%s: loading entity \"%s\" (%zu of %zu)",
+                     rb->b->kind == SINK_BULK_SNAPSHOT
+                         ? "applying ferry-cdc's snapshot"
+                         : "rebuilding from the topics",
+                     rb->e->name, rb->k, cfg->n_entities);
+            sink_metrics_phase(rb->p->metrics, false, why);
+        }
         sink_intake_resume(rb->p->intake);
         return true;
     }
     if (rb->e != NULL)
-        ferry_info("rebuild: entity \"%s\": %ld events loaded in %.1f s",
+        ferry_info("%s: entity \"%s\": %ld events loaded in %.1f s", what(rb),
                    rb->e->name, rb->loaded,
                    (ferry_mono_ms() - rb->e_t0) / 1000.0);
     rb->e = NULL;
@@ -333,7 +466,7 @@ tick(void *arg, ferry_err_t *err)
     rebuild_t *rb = arg;
     const sink_run_opts_t *opts = rb->p->opts;
     ferry_err_t e = {0, ""};
-    int rc;
+    int rc = 0;
 
     (void)err;
     if (rb->finishing || sink_commit_busy(rb->p->commit))
@@ -353,13 +486,15 @@ tick(void *arg, ferry_err_t *err)
             sink_intake_resume(rb->p->intake);
         return 0;
     }
-    if (next_entity(rb, &e, &rc))
+    if (!rb->sweeping && next_entity(rb, &e, &rc))
         return 0;
     if (rc != 0) {
         fail(rb, rc, &e);
         return 0;
     }
-    /* Every entity is loaded: the cut is final. */
+    if (rb->b->sweep && sweep_step(rb))
+        return 0;
+    /* Every entity is loaded (and swept): the cut is final. */
     rb->finishing = true;
     sink_intake_pause(rb->p->intake);
     if (sink_commit_run(rb->p->commit, "the end of the bulk load", 0, body_done,
@@ -369,14 +504,16 @@ tick(void *arg, ferry_err_t *err)
 }
 
 int
-sink_rebuild_run(sink_parts_t *p, uint64_t *cut, bool *done, ferry_err_t *err)
+sink_bulkload_run(sink_parts_t *p, const sink_state_bulk_t *b, uint64_t *cut,
+                  bool *done, ferry_err_t *err)
 {
     rebuild_t rb;
     int rc = 0;
 
     memset(&rb, 0, sizeof(rb));
     rb.p = p;
-    rb.cut = *cut;
+    rb.b = b;
+    rb.cut = b->cut;
     rb.t0 = ferry_mono_ms();
     rb.end = malloc((p->kc->n_slots + 1) * sizeof(*rb.end));
     rb.slots = malloc((p->kc->n_slots + 1) * sizeof(*rb.slots));
@@ -384,17 +521,22 @@ sink_rebuild_run(sink_parts_t *p, uint64_t *cut, bool *done, ferry_err_t *err)
     if (rb.end == NULL || rb.slots == NULL || rb.minoff == NULL)
         rc = oom(err, "starting the bulk load");
     if (rc == 0) {
-        sink_state_bulk_t b = {false, 0};
+        sink_state_bulk_t again;
         size_t i;
 
+        memset(&again, 0, sizeof(again));
         for (i = 0; i < p->kc->n_slots; i++)
             rb.end[i] = -1;
-        /* The end offsets (prepare read only the state). */
-        rc = sink_state_push_bulk_read(p->state, p->kc, &b, rb.end, err);
+        /* The end offsets (the state was read without them). */
+        rc = sink_state_push_bulk_read(p->state, p->kc, &again, rb.end, err);
         if (rc == 0)
             rc = sink_target_run_wait(p->target, err);
     }
     if (rc == 0) {
+        sink_metrics_phase(p->metrics, false,
+                           b->kind == SINK_BULK_SNAPSHOT
+                               ? "applying ferry-cdc's snapshot"
+                               : "rebuilding from the topics");
         sink_apply_set_park_deletes(p->apply, true);
         sink_intake_set_handler(p->intake, on_message, &rb);
         sink_loop_set_tick(p->loop, tick, &rb);
