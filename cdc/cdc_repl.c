@@ -2,6 +2,8 @@
  * cdc/cdc_repl.c */
 #include "cdc_repl.h"
 
+#include "ferry_buf.h"
+
 #include "ferry_log.h"
 #include "ferry_pg.h"
 
@@ -111,68 +113,73 @@ done:
     return rc;
 }
 
-/* Appends name to buf with wal2json's add-tables escaping: a backslash
- * before space, quote, comma, period and asterisk. */
-static size_t
-append_w2j_name(char *buf, size_t pos, size_t cap, const char *name)
+/* Appends name with wal2json's add-tables escaping. */
+static void
+w2j_name(ferry_buf_t *b, const char *name)
 {
-    for (const char *p = name; *p != '\0' && pos + 3 < cap; p++) {
+    for (const char *p = name; *p != '\0'; p++) {
         if (strchr(" ',.*\\", *p) != NULL)
-            buf[pos++] = '\\';
-        buf[pos++] = *p;
+            ferry_buf_append(b, "\\", 1);
+        ferry_buf_append(b, p, 1);
     }
-    buf[pos] = '\0';
-    return pos;
 }
 
-static char *
-build_add_tables(const char *const *tables, size_t ntables)
+/* Appends s between q's, each q inside doubled: a quoted identifier (")
+ * or a string literal (') of the replication grammar. */
+static void
+quoted(ferry_buf_t *b, const char *s, char q)
 {
-    size_t cap = 16, pos = 0;
-    char *buf;
-
-    for (size_t i = 0; i < ntables; i++)
-        cap += 2 * strlen(tables[i]) + 2;
-    buf = malloc(cap);
-    if (buf == NULL)
-        return NULL;
-    buf[0] = '\0';
-    for (size_t i = 0; i < ntables; i++) {
-        const char *dot = strchr(tables[i], '.');
-        char schema[256];
-
-        if (i > 0)
-            buf[pos++] = ',';
-        snprintf(schema, sizeof(schema), "%.*s", (int)(dot - tables[i]),
-                 tables[i]);
-        pos = append_w2j_name(buf, pos, cap, schema);
-        buf[pos++] = '.';
-        pos = append_w2j_name(buf, pos, cap, dot + 1);
+    ferry_buf_append(b, &q, 1);
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == q)
+            ferry_buf_append(b, &q, 1);
+        ferry_buf_append(b, p, 1);
     }
-    return buf;
+    ferry_buf_append(b, &q, 1);
+}
+
+char *
+cdc_repl_command(const char *slot, uint64_t start_lsn,
+                 const cdc_repl_table_t *tables, size_t ntables)
+{
+    ferry_buf_t add, cmd;
+    char *out = NULL;
+
+    ferry_buf_init(&add);
+    ferry_buf_init(&cmd);
+    for (size_t i = 0; i < ntables; i++) {
+        if (i > 0)
+            ferry_buf_append(&add, ",", 1);
+        w2j_name(&add, tables[i].schema);
+        ferry_buf_append(&add, ".", 1);
+        w2j_name(&add, tables[i].table);
+    }
+    ferry_buf_append_lit(&cmd, "START_REPLICATION SLOT ");
+    quoted(&cmd, slot, '"');
+    ferry_buf_printf(&cmd,
+                     " LOGICAL " FERRY_LSN_FMT
+                     " (\"format-version\" '2', \"include-xids\" '1', "
+                     "\"include-timestamp\" '1', \"include-lsn\" '1', "
+                     "\"include-pk\" '1', \"include-types\" '1', "
+                     "\"add-tables\" ",
+                     FERRY_LSN_ARGS(start_lsn));
+    quoted(&cmd, ferry_buf_cstr(&add), '\'');
+    ferry_buf_append_lit(&cmd, ")");
+    if (!add.failed && !cmd.failed)
+        out = strdup(ferry_buf_cstr(&cmd));
+    ferry_buf_close(&add);
+    ferry_buf_close(&cmd);
+    return out;
 }
 
 int
 cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
-               const char *const *tables, size_t ntables, ferry_err_t *err)
+               const cdc_repl_table_t *tables, size_t ntables, ferry_err_t *err)
 {
-    char *ident = PQescapeIdentifier(conn, slot, strlen(slot));
-    char *add = build_add_tables(tables, ntables);
-    char *addlit = NULL, *sql = NULL;
+    char *sql = cdc_repl_command(slot, start_lsn, tables, ntables);
     PGresult *res = NULL;
-    size_t len;
     int rc = FERRY_OK;
 
-    if (ident == NULL || add == NULL ||
-        (addlit = PQescapeLiteral(conn, add, strlen(add))) == NULL) {
-        rc = ferry_err_set(err, FERRY_ENOMEM,
-                           "out of memory building START_REPLICATION for "
-                           "slot \"%s\"",
-                           slot);
-        goto done;
-    }
-    len = strlen(addlit) + strlen(ident) + 512;
-    sql = malloc(len);
     if (sql == NULL) {
         rc = ferry_err_set(err, FERRY_ENOMEM,
                            "out of memory building START_REPLICATION for "
@@ -180,13 +187,6 @@ cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
                            slot);
         goto done;
     }
-    snprintf(sql, len,
-             "START_REPLICATION SLOT %s LOGICAL " FERRY_LSN_FMT
-             " (\"format-version\" '2', \"include-xids\" '1', "
-             "\"include-timestamp\" '1', \"include-lsn\" '1', "
-             "\"include-pk\" '1', \"include-types\" '1', "
-             "\"add-tables\" %s)",
-             ident, FERRY_LSN_ARGS(start_lsn), addlit);
     res = PQexec(conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {
         /* A lost connection, or the slot still held by a walsender that
@@ -207,11 +207,6 @@ cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
 done:
     PQclear(res);
     free(sql);
-    if (addlit != NULL)
-        PQfreemem(addlit);
-    if (ident != NULL)
-        PQfreemem(ident);
-    free(add);
     return rc;
 }
 

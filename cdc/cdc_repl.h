@@ -56,11 +56,27 @@ int cdc_repl_slot_info(PGconn *conn, const char *slot, bool *exists,
 int cdc_repl_create_slot(PGconn *conn, const char *slot, char *snapshot_name,
                          uint64_t *consistent_lsn, ferry_err_t *err) FERRY_WUR;
 
-/* Sends START_REPLICATION for slot from start_lsn with wal2json's options;
- * tables (borrowed, "schema.table" strings, count ntables) become
- * add-tables so that only they are decoded. */
+/* A table wal2json is to decode: its schema and name as the catalog
+ * spells them (borrowed, any legal PostgreSQL name). */
+typedef struct cdc_repl_table {
+    const char *schema;
+    const char *table;
+} cdc_repl_table_t;
+
+/* The START_REPLICATION command for slot from start_lsn with wal2json's
+ * options, tables (count ntables) as add-tables so that only they are
+ * decoded.  The slot is a quoted identifier ("" for a double quote); every
+ * option value is a string literal of the replication grammar ('' for a
+ * single quote; it knows no E'' and no backslash escapes); inside
+ * add-tables each schema and table name has wal2json's escaping (a
+ * backslash before a space, single quote, comma, period, asterisk and
+ * backslash).  Returns a new string (free it) or NULL when out of memory. */
+char *cdc_repl_command(const char *slot, uint64_t start_lsn,
+                       const cdc_repl_table_t *tables, size_t ntables);
+
+/* Sends cdc_repl_command()'s command and enters the CopyBoth stream. */
 int cdc_repl_start(PGconn *conn, const char *slot, uint64_t start_lsn,
-                   const char *const *tables, size_t ntables,
+                   const cdc_repl_table_t *tables, size_t ntables,
                    ferry_err_t *err) FERRY_WUR;
 
 /* Reads the next message without blocking into msg (which must be zeroed

@@ -73,9 +73,11 @@ typedef struct stream {
     resnap_done_t *done;               /* owned: completions awaiting acks */
     size_t ndone, capdone;             /* entries in done, allocated */
     cdc_schema_t *schema;              /* owned: schema-change checks */
-    const char **add_tables;           /* owned array of borrowed names:
+    cdc_repl_table_t *add_tables;      /* owned array of borrowed names:
                                           the tables and the signal table */
     size_t nadd;                       /* entries in add_tables */
+    char *signal_schema;               /* owned: the signal table's schema
+                                          (the text before its first dot) */
 } stream_t;
 
 void
@@ -766,7 +768,6 @@ static int
 setup_resnapshot(stream_t *s, ferry_err_t *err)
 {
     size_t n = cdc_tables_count(s->tables);
-    const char *const *names = cdc_tables_names(s->tables);
 
     s->inc = cdc_incsnap_new(s->tables, &s->env, s->opts->signal_table,
                              s->opts->resnapshot_chunk);
@@ -777,11 +778,25 @@ setup_resnapshot(stream_t *s, ferry_err_t *err)
                              "out of memory preparing the re-snapshots of "
                              "slot \"%s\"",
                              s->cfg->source_slot);
-    for (size_t i = 0; i < n; i++)
-        s->add_tables[i] = names[i];
+    for (size_t i = 0; i < n; i++) {
+        const cdc_table_t *t = cdc_tables_get(s->tables, i);
+
+        s->add_tables[i] = (cdc_repl_table_t){t->schema, t->table};
+    }
     s->nadd = n;
-    if (s->opts->signal_table != NULL)
-        s->add_tables[s->nadd++] = s->opts->signal_table;
+    if (s->opts->signal_table != NULL) {
+        const char *dot = strchr(s->opts->signal_table, '.');
+
+        if (dot == NULL || (s->signal_schema = strndup(
+                                s->opts->signal_table,
+                                (size_t)(dot - s->opts->signal_table))) == NULL)
+            return ferry_err_set(
+                err, dot == NULL ? FERRY_ECONFIG : FERRY_ENOMEM,
+                "--signal-table \"%s\": %s", s->opts->signal_table,
+                dot == NULL ? "expected SCHEMA.TABLE" : "out of memory");
+        s->add_tables[s->nadd++] =
+            (cdc_repl_table_t){s->signal_schema, dot + 1};
+    }
     return FERRY_OK;
 }
 
@@ -871,6 +886,7 @@ teardown(stream_t *s)
     cdc_schema_free(s->schema);
     free(s->done);
     free(s->add_tables);
+    free(s->signal_schema);
     cdc_tables_free(s->tables);
     if (s->sql != NULL)
         PQfinish(s->sql);

@@ -101,18 +101,8 @@ done
 
 # --- servers ---------------------------------------------------------------
 step "starting the legacy and new PostgreSQL 15 and ferry-devbroker" "$state/stack.log"
-# ferry-devbroker keeps only about 5 MiB per partition: give every topic
-# enough partitions for its share of the snapshot (the mapping compresses
-# with lz4), so that a sink still loading parents loses nothing.
-topics="-t clinic.transaction:1 -t clinic.snapshot:1 -t clinic.heartbeat:1 -t clinic.dlq:1"
-for tn in dispatch_office:523 auth_user:9751 dispatch_doctor:1200 \
-  dispatch_patient:7800 dispatch_jaw:39000 dispatch_instruction:23000 \
-  dispatch_instance:7800 dispatch_comment:40000 dispatch_record:60000 \
-  dispatch_file:294000 dispatch_treatment_plan:67000 dispatch_payment:16000 \
-  dispatch_state:60000 dispatch_notification:975000; do
-  parts=$(/usr/bin/python3 -c "import math; print(max(4, math.ceil(${tn#*:} * $scale / 8000)))")
-  topics="$topics -t clinic.public.${tn%%:*}:$parts"
-done
+# Enough partitions per topic for ferry-devbroker's 5 MiB per partition.
+topics=$("$top/deploy/examples/clinic/topics.sh" "$scale")
 FERRY_DEVBROKER_ARGS=$topics bash "$top/tests/integration/stack.sh" start "$state" "$build" >"$state/stack.log" 2>&1
 # shellcheck disable=SC1091
 . "$state/env"
@@ -131,7 +121,16 @@ echo "   source :$FERRY_SRC_PORT, target :$FERRY_TGT_PORT, brokers $FERRY_BROKER
 
 # --- data ------------------------------------------------------------------
 step "loading the legacy clinic database (scale $scale) and the new schema" "$state/load.log"
-"$clinic/generate.sh" "$CLINIC_SOURCE_DSN" --scale "$scale" >"$state/load.log" 2>&1
+"$clinic/generate.sh" "$CLINIC_SOURCE_DSN" --scale "$scale" >"$state/load.log" 2>&1 &
+gen_pid=$!
+pids+=($gen_pid)
+t_gen=$SECONDS
+while sleep 1 && kill -0 $gen_pid 2>/dev/null; do
+  [ $(((SECONDS - t_gen) % 5)) = 0 ] || continue
+  echo "   legacy load: $(src -c 'SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_user_tables' 2>/dev/null || echo '?') rows written so far, $((SECONDS - t_gen)) s"
+done
+wait $gen_pid
+echo "   legacy load: done in $((SECONDS - t_gen)) s"
 tgt -f "$clinic/target.sql" >>"$state/load.log" 2>&1
 source_rows() {
   src -c "SELECT (SELECT count(*) FROM dispatch_office) + (SELECT count(*) FROM auth_user) + (SELECT count(*) FROM dispatch_doctor) + (SELECT count(*) FROM dispatch_patient) + (SELECT count(*) FROM dispatch_jaw) + (SELECT count(*) FROM dispatch_instruction) + (SELECT count(*) FROM dispatch_instance) + (SELECT count(*) FROM dispatch_comment) + (SELECT count(*) FROM dispatch_record) + (SELECT count(*) FROM dispatch_file) + (SELECT count(*) FROM dispatch_treatment_plan) + (SELECT count(*) FROM dispatch_payment) + (SELECT count(*) FROM dispatch_state) + (SELECT count(*) FROM dispatch_notification)"
@@ -156,24 +155,27 @@ sed 's/^/   /' "$state/plan.txt"
 
 # --- sync ------------------------------------------------------------------
 step "ferry-cdc (snapshot, then streaming) and ferry-sink" "$state/cdc.log" "$state/sink.log"
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cdc_metrics=127.0.0.1:$(free_port)
+sink_metrics=127.0.0.1:$(free_port)
+echo "   metrics: ferry-cdc http://$cdc_metrics/metrics, ferry-sink http://$sink_metrics/metrics"
+initial=$(source_rows)
 t_start=$(date +%s.%N)
-ferry-cdc -c "$cfg" --status-interval 1 2>"$state/cdc.log" &
+ferry-cdc -c "$cfg" --status-interval 1 --metrics-listen "$cdc_metrics" 2>"$state/cdc.log" &
 cdc_pid=$!
 pids+=($cdc_pid)
-ferry-sink -c "$cfg" 2>"$state/sink.log" &
+ferry-sink -c "$cfg" --metrics-listen "$sink_metrics" 2>"$state/sink.log" &
 sink_pid=$!
 pids+=($sink_pid)
-initial=$(source_rows)
-loaded=0
-for _ in $(seq 3000); do
+# The initial load is done once ferry-sink is ready: the snapshot applied,
+# entity by entity, and streaming begun.  The figures are ferry's own.
+if ! /usr/bin/python3 "$top/deploy/demo-progress.py" --sink "$sink_metrics" --cdc "$cdc_metrics" \
+  --expected "$initial" --until ready --timeout 3600 --pid $cdc_pid --pid $sink_pid |
+  tee "$state/load-progress.txt"; then
   alive ferry-cdc $cdc_pid "$state/cdc.log"
   alive ferry-sink $sink_pid "$state/sink.log"
-  loaded=$(($(target_rows) + $(state_count parked) + $(state_count errors)))
-  [ "$loaded" -ge "$initial" ] && break
-  sleep 0.2
-done
-[ "$loaded" -ge "$initial" ] ||
-  die "the target holds $loaded of $initial rows after 10 minutes; ferry-sink did not finish the initial load"
+  die "ferry-sink did not finish the initial load"
+fi
 t_loaded=$(date +%s.%N)
 progress
 
@@ -185,7 +187,7 @@ while kill -0 $live_pid 2>/dev/null; do
   sleep 5
   alive ferry-cdc $cdc_pid "$state/cdc.log"
   alive ferry-sink $sink_pid "$state/sink.log"
-  progress
+  /usr/bin/python3 "$top/deploy/demo-progress.py" --sink "$sink_metrics" --cdc "$cdc_metrics" --once
 done
 wait $live_pid
 echo "   $(cat "$state/live.out") of live changes done"

@@ -321,6 +321,19 @@ finish_topics(map_parser_t *p)
         e->topic = map__strdup(p->arena, t);
         if (e->topic == NULL) {
             p->oom = true;
+        } else if (strchr(e->source_schema, '.') != NULL ||
+                   strchr(e->source_table, '.') != NULL) {
+            char path[MAP__PATH_MAX];
+
+            /* public."a.b" and "public.a".b would both be <prefix>.public.a.b
+             */
+            snprintf(path, sizeof(path), "entities.%s.source", e->name);
+            map_diag_hint(map_diags_add(p->diags, p->file, e->source_pos, path,
+                                        "the derived topic \"%s\" would not "
+                                        "say where the schema ends: the "
+                                        "source's name holds a dot",
+                                        e->topic),
+                          "set \"topic\" on the entity");
         } else if (valid_topic(cfg->kafka_topic_prefix) &&
                    !valid_topic(e->topic)) {
             char path[MAP__PATH_MAX];
@@ -334,6 +347,27 @@ finish_topics(map_parser_t *p)
         }
         free(t);
     }
+    /* Two source tables must never share a topic. */
+    for (size_t i = 0; i < cfg->n_entities; i++)
+        for (size_t k = 0; k < i; k++) {
+            const map_entity_t *a = &cfg->entities[k], *b = &cfg->entities[i];
+            char path[MAP__PATH_MAX];
+
+            if (a->topic == NULL || b->topic == NULL ||
+                a->source_table == NULL || b->source_table == NULL ||
+                strcmp(a->topic, b->topic) != 0 ||
+                (strcmp(a->source_schema, b->source_schema) == 0 &&
+                 strcmp(a->source_table, b->source_table) == 0))
+                continue;
+            snprintf(path, sizeof(path), "entities.%s.topic", b->name);
+            map_diag_hint(map_diags_add(p->diags, p->file, b->source_pos, path,
+                                        "topic \"%s\" is also the topic of "
+                                        "entity \"%s\", whose source is "
+                                        "another table",
+                                        b->topic, a->name),
+                          "give each source table its own topic");
+            break;
+        }
 }
 
 /* Whether name is a topic ferry-cdc publishes to: an entity's, or one of

@@ -41,34 +41,106 @@ map_entity_column(const map_entity_t *entity, const char *name)
     return NULL;
 }
 
-/* "[schema.]table" into its parts; schema defaults to public. */
+/* One part of a table name at *s, up to an unquoted '.' or the end, into
+ * *out (from the arena).  A part in double quotes follows PostgreSQL's
+ * rules for a quoted identifier ("" is one double quote; any other
+ * character, a dot included, is itself); an unquoted part is taken as
+ * written (its case kept) and cannot hold a '.' or a '"'.  NULL with *why
+ * set when the part is malformed. */
+static const char *
+name_part(map_parser_t *p, const char **s, const char **why)
+{
+    const char *c = *s;
+    char *out, *o;
+
+    if (*c != '"') {
+        size_t n = strcspn(c, ".\"");
+
+        if (n == 0) {
+            *why = "an empty name";
+            return NULL;
+        }
+        if (c[n] == '"') {
+            *why = "a double quote inside an unquoted name (quote the whole "
+                   "name: \"a\"\"b\" is a\"b)";
+            return NULL;
+        }
+        *s = c + n;
+        return (out = map__strndup(p->arena, c, n)) != NULL
+                   ? out
+                   : (p->oom = true, *why = "out of memory", NULL);
+    }
+    if ((out = map__strndup(p->arena, c, strlen(c))) == NULL) {
+        p->oom = true;
+        *why = "out of memory";
+        return NULL;
+    }
+    for (o = out, c++;; c++) {
+        if (*c == '\0') {
+            *why = "a double quote that is not closed";
+            return NULL;
+        }
+        if (*c == '"' && c[1] == '"') {
+            *o++ = '"';
+            c++;
+        } else if (*c == '"') {
+            break;
+        } else {
+            *o++ = *c;
+        }
+    }
+    *o = '\0';
+    if (o == out) {
+        *why = "an empty quoted name (\"\")";
+        return NULL;
+    }
+    c++;
+    if (*c != '\0' && *c != '.') {
+        *why = "characters after a closing double quote";
+        return NULL;
+    }
+    *s = c;
+    return out;
+}
+
+/* "[schema.]table" into its parts; schema defaults to public.  Either part
+ * may be a quoted identifier ("a.b", "Odd ""x""") for names that hold a
+ * dot or a double quote (docs/mapping.md). */
 static void
 parse_table(map_parser_t *p, yaml_node_t *n, const char *path,
             const char **schema, const char **table)
 {
     const char *s = map__string(p, n, path);
-    const char *dot;
+    const char *c = s, *why = NULL, *a, *b = NULL;
 
     if (s == NULL)
         return;
-    dot = strchr(s, '.');
-    if (s[0] == '\0' ||
-        (dot && (dot == s || dot[1] == '\0' || strchr(dot + 1, '.') != NULL))) {
-        map__diag(p, n, path,
-                  "invalid table name \"%s\" (expected "
-                  "\"table\" or \"schema.table\")",
-                  s);
+    a = name_part(p, &c, &why);
+    if (a != NULL && *c == '.') {
+        c++;
+        b = name_part(p, &c, &why);
+        if (b != NULL && *c != '\0')
+            why = "more than two dot-separated parts", b = NULL;
+    }
+    if (a == NULL || (why != NULL && b == NULL)) {
+        if (!p->oom)
+            map__diag(p, n, path,
+                      "invalid table name \"%s\": %s (expected \"table\" "
+                      "or \"schema.table\", each part optionally in double "
+                      "quotes)",
+                      s, why);
         return;
     }
-    if (dot == NULL) {
-        *schema = "public";
-        *table = s;
-        return;
-    }
-    *schema = map__strndup(p->arena, s, (size_t)(dot - s));
-    *table = dot + 1;
-    if (*schema == NULL)
-        p->oom = true;
+    for (const char *part = a; part != NULL; part = part == a ? b : NULL)
+        if (strlen(part) > 63) {
+            map__diag(p, n, path,
+                      "invalid table name \"%s\": \"%s\" is longer than "
+                      "63 bytes, which PostgreSQL cuts short",
+                      s, part);
+            return;
+        }
+    *schema = b != NULL ? a : "public";
+    *table = b != NULL ? b : a;
 }
 
 /* delete: hard | soft | {mode: hard|soft, column: COLUMN} */

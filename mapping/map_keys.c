@@ -76,9 +76,11 @@ const map__key_def_t map__keys[] = {
      "(--wedged-after wins)"},
 
     {"entity", "source", MAP__T_STRING, true, NULL,
-     "source table, [schema.]table (schema public by default)"},
+     "source table, [schema.]table (schema public by default; a part in "
+     "double quotes is a quoted identifier)"},
     {"entity", "target", MAP__T_STRING, true, NULL,
-     "target table, [schema.]table (schema public by default)"},
+     "target table, [schema.]table (schema public by default; a part in "
+     "double quotes is a quoted identifier)"},
     {"entity", "key", MAP__T_STRING_LIST, false, "the source primary key",
      "legacy key column(s) in the source"},
     {"entity", "id_column", MAP__T_STRING, false, "id",

@@ -36,6 +36,8 @@ struct sink_metrics {
     char why[256];         /* why not streaming */
     int64_t last_progress; /* mono ms of the last progress line */
     long last_rows;        /* rows applied at the last progress line */
+    long *ent_rows;        /* owned: rows applied per entity, now ... */
+    long *ent_last;        /* owned: ... and at the last progress line */
     const struct sink_parts *timer_parts; /* borrowed: the timer's */
 };
 
@@ -55,6 +57,8 @@ sink_metrics_new(const map_config_t *cfg, ferry_err_t *err)
     }
     r = m->reg;
     m->cfg = cfg;
+    m->ent_rows = calloc(cfg->n_entities + 1, sizeof(*m->ent_rows));
+    m->ent_last = calloc(cfg->n_entities + 1, sizeof(*m->ent_last));
     snprintf(m->why, sizeof(m->why), "starting");
     m->rows = ferry_metrics_family(
         r, FERRY_METRIC_COUNTER, "ferry_sink_rows_total",
@@ -107,10 +111,11 @@ sink_metrics_new(const map_config_t *cfg, ferry_err_t *err)
                                     "1 when the sink is connected and "
                                     "streaming (/readyz).",
                                     0, NULL, NULL, 0);
-    if (m->rows == NULL || m->stale == NULL || m->parked == NULL ||
-        m->drained == NULL || m->errors == NULL || m->lag_msgs == NULL ||
-        m->applied_ts == NULL || m->lag_s == NULL || m->batch == NULL ||
-        m->retries == NULL || m->waiting == NULL || m->ready == NULL) {
+    if (m->ent_rows == NULL || m->ent_last == NULL || m->rows == NULL ||
+        m->stale == NULL || m->parked == NULL || m->drained == NULL ||
+        m->errors == NULL || m->lag_msgs == NULL || m->applied_ts == NULL ||
+        m->lag_s == NULL || m->batch == NULL || m->retries == NULL ||
+        m->waiting == NULL || m->ready == NULL) {
         sink_metrics_free(m);
         ferry_err_set(err, FERRY_ENOMEM, "out of memory creating the metrics");
         return NULL;
@@ -130,6 +135,8 @@ sink_metrics_free(sink_metrics_t *m)
         return;
     ferry_http_stop(m->http);
     ferry_metrics_free(m->reg);
+    free(m->ent_rows);
+    free(m->ent_last);
     free(m);
 }
 
@@ -262,11 +269,51 @@ entity_counts(sink_metrics_t *m, const sink_apply_t *a, long *rows,
         if (i < n || c.errors > 0)
             ferry_metric_set(m->errors, e, (double)c.errors);
         *rows += c.upserted + c.deleted;
+        if (i < n)
+            m->ent_rows[i] = c.upserted + c.deleted;
         *parked += c.parked_now;
         *errors += c.errors;
     }
     sink_apply_entity_counts(a, n, &c);
     ferry_metric_set(m->drained, NULL, (double)c.drained);
+}
+
+/* "; a +N, b +M, c +K" for the (at most three) entities that
+ * applied the most rows since the last progress line, then ", ..." when
+ * more did; "" when none did. */
+static void
+busiest(sink_metrics_t *m, char *out, size_t cap)
+{
+    size_t n = m->cfg->n_entities, len = 0, k, i, more = 0;
+    bool *shown = calloc(n + 1, sizeof(*shown));
+
+    out[0] = '\0';
+    for (k = 0; shown != NULL && k < 3; k++) {
+        size_t best = n;
+        long best_d = 0;
+        int w;
+
+        for (i = 0; i < n; i++) {
+            long d = m->ent_rows[i] - m->ent_last[i];
+
+            if (!shown[i] && d > best_d)
+                best = i, best_d = d;
+        }
+        if (best == n)
+            break;
+        shown[best] = true;
+        w = snprintf(out + len, cap - len, "%s%s +%ld", k == 0 ? "; " : ", ",
+                     m->cfg->entities[best].name, best_d);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+    for (i = 0; shown != NULL && i < n; i++)
+        more += !shown[i] && m->ent_rows[i] != m->ent_last[i];
+    if (more > 0 && len + 6 < cap)
+        snprintf(out + len, cap - len, ", ...");
+    free(shown);
+    memcpy(m->ent_last, m->ent_rows, n * sizeof(*m->ent_last));
 }
 
 void
@@ -311,11 +358,13 @@ sink_metrics_tick(sink_metrics_t *m, const struct sink_parts *p)
                    "last ones");
     if (now - m->last_progress >= PROGRESS_MS) {
         double secs = (double)(now - m->last_progress) / 1000.0;
+        char busy[256];
 
-        ferry_info("%s: %.0f rows/s over %.0f s (%ld applied), lag %.1f s "
+        busiest(m, busy, sizeof(busy));
+        ferry_info("%s: %.0f rows/s over %.0f s (%ld applied%s), lag %.1f s "
                    "(%.0f messages), parked %ld, errors %ld%s%s%s",
                    m->streaming ? "streaming" : m->why,
-                   (double)(rows - m->last_rows) / secs, secs, rows,
+                   (double)(rows - m->last_rows) / secs, secs, rows, busy,
                    m->lag_seconds, lag_msgs, parked, errors,
                    missing > 0 ? ", waiting for topic \"" : "",
                    missing > 0 ? first : "", missing > 0 ? "\"" : "");

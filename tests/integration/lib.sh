@@ -2,7 +2,8 @@
 # tests/integration/lib.sh
 #
 #   fresh_dbs NAME     (re)create database NAME on source and target and set
-#                      SRC_DSN and TGT_DSN (libpq conninfo) to reach them
+#                      SRC_DSN and TGT_DSN (libpq conninfo) to reach them;
+#                      the test's slots in NAME are dropped when it ends
 #   src_psql / tgt_psql [psql args]   psql on SRC_DSN / TGT_DSN, -qAtX and
 #                      ON_ERROR_STOP; SQL on stdin or with -c
 #   track_pid PID      kill PID (and wait for it) when the test ends
@@ -21,8 +22,24 @@ done
 export PATH="$FERRY_BIN:$FERRY_BIN_DIR/tests/integration/tools:$PATH"
 
 _ferry_pids=()
+_ferry_dbs=()
 
 track_pid() { _ferry_pids+=("$1"); }
+
+# The slots a test made in its databases on the shared source go with it:
+# the stack's max_replication_slots is shared by every test of the run.
+_ferry_drop_slots() {
+  local db
+  for db in "${_ferry_dbs[@]}"; do
+    psql -qAtX -h "$FERRY_PGHOST" -p "$FERRY_SRC_PORT" -U postgres -d postgres >/dev/null 2>&1 <<SQL || true
+SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+ WHERE database = '$db' AND active_pid IS NOT NULL;
+SELECT pg_sleep(0.2);
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+ WHERE database = '$db' AND NOT active;
+SQL
+  done
+}
 
 _ferry_cleanup() {
   local rc=$?
@@ -33,6 +50,7 @@ _ferry_cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  _ferry_drop_slots
   return $rc
 }
 trap _ferry_cleanup EXIT
@@ -44,6 +62,7 @@ fail() {
 
 fresh_dbs() {
   local name=$1
+  _ferry_dbs+=("$name")
   for port in "$FERRY_SRC_PORT" "$FERRY_TGT_PORT"; do
     # A slot left by an earlier run pins the database; drop it first.
     psql -qAtX -h "$FERRY_PGHOST" -p "$port" -U postgres -d postgres \

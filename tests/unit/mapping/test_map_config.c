@@ -243,6 +243,42 @@ test_kafka_topics_defaults_and_overrides(void **state)
     map_diags_free(&diags);
 }
 
+/* Quoted identifiers in source and target: PostgreSQL's rules ("" is a
+ * double quote; a dot inside quotes is part of the name); unquoted names
+ * are taken as written. */
+static void
+test_quoted_table_names(void **state)
+{
+    static const char yaml[] =
+        "source: {dsn: \"host=a dbname=b\"}\n"
+        "kafka: {brokers: \"k:9092\", topic_prefix: legacy}\n"
+        "target: {dsn: \"host=c dbname=d\", "
+        "uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f}\n"
+        "entities:\n"
+        "  a: {source: '\"a.b\"', target: '\"Odd \"\"x\"\"\".\"t\"', "
+        "topic: t-a}\n"
+        "  b: {source: 'My Schema.\"it''s\"', target: PatientVisits, "
+        "topic: t-b}\n";
+    map_diags_t diags;
+    map_config_t *cfg = NULL;
+
+    (void)state;
+    map_diags_init(&diags);
+    if (map_config_parse(yaml, sizeof(yaml) - 1, "t.yaml", &cfg, &diags) != 0)
+        map_diags_print(&diags, stderr);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->entities[0].source_schema, "public");
+    assert_string_equal(cfg->entities[0].source_table, "a.b");
+    assert_string_equal(cfg->entities[0].target_schema, "Odd \"x\"");
+    assert_string_equal(cfg->entities[0].target_table, "t");
+    assert_string_equal(cfg->entities[1].source_schema, "My Schema");
+    assert_string_equal(cfg->entities[1].source_table, "it's");
+    assert_string_equal(cfg->entities[1].target_schema, "public");
+    assert_string_equal(cfg->entities[1].target_table, "PatientVisits");
+    map_config_free(cfg);
+    map_diags_free(&diags);
+}
+
 int
 main(void)
 {
@@ -253,6 +289,7 @@ main(void)
         cmocka_unit_test(test_composite_and_conditional_refs),
         cmocka_unit_test(test_apply_order_puts_parents_first),
         cmocka_unit_test(test_kafka_topics_defaults_and_overrides),
+        cmocka_unit_test(test_quoted_table_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
