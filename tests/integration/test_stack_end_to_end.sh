@@ -2,7 +2,7 @@
 # changes, librdkafka produces them to ferry-devbroker, kcat and the pure-Python
 # kafka client (python3-kafka) both read them back, and rows reach the target.
 fresh_dbs stack_e2e
-topic=stack_e2e.public.smoke
+topic=stack_e2e_$(date +%s%N | tail -c 8).public.smoke  # fresh per run: the broker outlives tests
 
 src_psql <<'SQL'
 CREATE TABLE smoke (id int PRIMARY KEY, name text);
