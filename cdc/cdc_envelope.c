@@ -62,6 +62,10 @@ append_snapshot_flag(ferry_buf_t *b, cdc_env_snapshot_t snap)
     case CDC_ENV_SNAPSHOT_LAST:
         ferry_buf_append_lit(b, SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_LAST));
         return;
+    case CDC_ENV_SNAPSHOT_INCREMENTAL:
+        ferry_buf_append_lit(b,
+                             SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_INCREMENTAL));
+        return;
     default:
         ferry_buf_append_lit(b, SNAPSHOT_FLAG(FERRY_WIRE_V_SNAPSHOT_FALSE));
         return;
@@ -418,8 +422,7 @@ append_tx_id(ferry_buf_t *b, const cdc_env_tx_t *tx)
  * not share; the rest comes from env.  Numbers are decimal text, so that a
  * transaction formats its own once for all its events. */
 typedef struct source {
-    const char *ts;              /* source.ts_ms */
-    size_t ts_len;               /* bytes at ts */
+    int64_t ts_us;               /* source.ts_us (and ts_ms, ts_ns) */
     cdc_env_snapshot_t snapshot; /* source.snapshot */
     const char *commit;          /* sequence[0]: the commit LSN */
     size_t commit_len;           /* bytes at commit */
@@ -446,12 +449,28 @@ append_name(ferry_buf_t *b, const char *s, size_t n, bool escaped)
         ferry_buf_append_json_esc(b, s, n);
 }
 
+/* Appends us/1000 (after the "ts_ms": already written), then
+ * ,"<f_us>":us,"<f_ns>":us*1000 (the clocks read microseconds). */
+static void
+append_times(ferry_buf_t *b, int64_t us, const char *f_us, const char *f_ns)
+{
+    ferry_buf_append_i64(b, us >= 0 ? us / 1000 : -((-us + 999) / 1000));
+    ferry_buf_append_lit(b, ",\"");
+    ferry_buf_append(b, f_us, strlen(f_us));
+    ferry_buf_append_lit(b, "\":");
+    ferry_buf_append_i64(b, us);
+    ferry_buf_append_lit(b, ",\"");
+    ferry_buf_append(b, f_ns, strlen(f_ns));
+    ferry_buf_append_lit(b, "\":");
+    ferry_buf_append_i64(b, us * 1000);
+}
+
 /* Appends ,"source":{...}. */
 static void
 append_source(ferry_buf_t *b, const cdc_env_t *env, const source_t *s)
 {
     ferry_buf_append(b, env->source_head.data, env->source_head.len);
-    ferry_buf_append(b, s->ts, s->ts_len);
+    append_times(b, s->ts_us, FERRY_WIRE_F_SRC_TS_US, FERRY_WIRE_F_SRC_TS_NS);
     append_snapshot_flag(b, s->snapshot);
     ferry_buf_append(b, env->source_db.data, env->source_db.len);
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_SEQUENCE "\":");
@@ -468,14 +487,14 @@ append_source(ferry_buf_t *b, const cdc_env_t *env, const source_t *s)
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_XMIN "\":null}");
 }
 
-/* Appends ,"op":"<op>","ts_ms":<ts_ms>. */
+/* Appends ,"op":"<op>","ts_ms":..,"ts_us":..,"ts_ns":.. */
 static void
-append_op(ferry_buf_t *b, char op, int64_t ts_ms)
+append_op(ferry_buf_t *b, char op, int64_t ts_us)
 {
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_OP "\":\"");
     ferry_buf_putc(b, op);
     ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_TS_MS "\":");
-    ferry_buf_append_i64(b, ts_ms);
+    append_times(b, ts_us, FERRY_WIRE_F_TS_US, FERRY_WIRE_F_TS_NS);
 }
 
 int
@@ -492,8 +511,7 @@ cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
                              "action \"%c\" of table \"%s\".\"%s\"",
                              row->msg->action ? row->msg->action : '?',
                              row->table->schema, row->table->table);
-    source_t src = {.ts = tx->ts_text,
-                    .ts_len = tx->ts_len,
+    source_t src = {.ts_us = tx->commit_ts_us,
                     .snapshot = row->snapshot,
                     .commit = tx->lsn_text,
                     .commit_len = tx->lsn_len,
@@ -509,7 +527,7 @@ cdc_env_row_value(const cdc_env_t *env, const cdc_env_tx_t *tx,
 
     src.change_len = src.lsn_len = ferry_buf_u64_digits(m->lsn, change);
     append_source(val, env, &src);
-    append_op(val, op, row->ts_ms);
+    append_op(val, op, row->ts_us);
     ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TRANSACTION
                               "\":{\"" FERRY_WIRE_F_TXN_ID "\":\"");
     append_tx_id(val, tx);
@@ -569,14 +587,17 @@ cdc_env_tx_begin(cdc_env_tx_t *tx, const cdc_w2j_msg_t *begin, ferry_err_t *err)
     if (missing != NULL)
         return ferry_err_set(err, FERRY_EDATA,
                              "wal2json BEGIN message without %s", missing);
-    if (!cdc_env_parse_ts_ms(begin->timestamp.ptr, begin->timestamp.len,
-                             &tx->commit_ts_ms))
+    if (!cdc_env_parse_ts_us(begin->timestamp.ptr, begin->timestamp.len,
+                             &tx->commit_ts_us))
         return ferry_err_set(
             err, FERRY_EDATA,
             "invalid commit timestamp \"%.*s\" of "
             "transaction %llu",
             (int)(begin->timestamp.len > 64 ? 64 : begin->timestamp.len),
             begin->timestamp.ptr, (unsigned long long)begin->xid);
+    tx->commit_ts_ms = tx->commit_ts_us >= 0
+                           ? tx->commit_ts_us / 1000
+                           : -((-tx->commit_ts_us + 999) / 1000);
     tx->xid = begin->xid;
     tx->commit_lsn = begin->lsn;
     /* Formatted once here: every event of the transaction repeats them. */
@@ -746,12 +767,11 @@ cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
                    ferry_buf_t *val, ferry_err_t *err)
 {
     const cdc_table_t *t = r->table;
-    char lsn[20], ts[21];
+    char lsn[20];
     /* A snapshot row sorts as [<hand-off LSN>, 0], below every change
      * streamed after the hand-off (docs/format.md); source.lsn is the
      * hand-off LSN and txId is null. */
-    source_t src = {.ts = ts,
-                    .ts_len = i64_digits(r->source_ts_ms, ts),
+    source_t src = {.ts_us = r->source_ts_us,
                     .snapshot = r->snapshot,
                     .commit = lsn,
                     .change = "0",
@@ -774,7 +794,7 @@ cdc_env_read_value(const cdc_env_t *env, const cdc_env_read_t *r,
     }
     ferry_buf_putc(val, '}');
     append_source(val, env, &src);
-    append_op(val, FERRY_WIRE_OP_READ, r->ts_ms);
+    append_op(val, FERRY_WIRE_OP_READ, r->ts_us);
     ferry_buf_append_lit(val, ",\"" FERRY_WIRE_F_TRANSACTION "\":null}");
     return ferry_buf_status(val, err,
                             "building the value of a snapshot row of table "
@@ -842,8 +862,19 @@ parse_offset(const char **p, const char *end, int *secs)
 bool
 cdc_env_parse_ts_ms(const char *s, size_t n, int64_t *ms)
 {
+    int64_t us;
+
+    if (!cdc_env_parse_ts_us(s, n, &us))
+        return false;
+    *ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+    return true;
+}
+
+bool
+cdc_env_parse_ts_us(const char *s, size_t n, int64_t *us)
+{
     const char *p = s, *end = s + n;
-    int y, mo, d, h, mi, sec, off = 0, frac_ms = 0, scale = 100;
+    int y, mo, d, h, mi, sec, off = 0, frac_us = 0, scale = 100000;
 
     if (!digits(&p, end, 4, &y) || !lit(&p, end, '-') ||
         !digits(&p, end, 2, &mo) || !lit(&p, end, '-') ||
@@ -858,15 +889,15 @@ cdc_env_parse_ts_ms(const char *s, size_t n, int64_t *ms)
         if (p >= end || *p < '0' || *p > '9')
             return false;
         for (; p < end && *p >= '0' && *p <= '9'; p++, scale /= 10)
-            frac_ms += (*p - '0') * scale;
+            frac_us += (*p - '0') * scale;
     }
     if (p < end && !parse_offset(&p, end, &off))
         return false;
     if (p != end)
         return false;
-    *ms =
+    *us =
         ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) *
-            1000 +
-        frac_ms;
+            INT64_C(1000000) +
+        frac_us;
     return true;
 }

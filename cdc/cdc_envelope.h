@@ -52,9 +52,11 @@ typedef struct cdc_table {
 
 /* The source.snapshot flag. */
 typedef enum cdc_env_snapshot {
-    CDC_ENV_SNAPSHOT_FALSE = 0, /* streaming: "false" */
-    CDC_ENV_SNAPSHOT_TRUE,      /* a snapshot read: "true", op "r" */
-    CDC_ENV_SNAPSHOT_LAST       /* the snapshot's last read: "last", op "r" */
+    CDC_ENV_SNAPSHOT_FALSE = 0,  /* streaming: "false" */
+    CDC_ENV_SNAPSHOT_TRUE,       /* a snapshot read: "true", op "r" */
+    CDC_ENV_SNAPSHOT_LAST,       /* the snapshot's last read: "last", op "r" */
+    CDC_ENV_SNAPSHOT_INCREMENTAL /* a re-snapshot read while streaming:
+                                    "incremental", op "r" */
 } cdc_env_snapshot_t;
 
 /* Which event of a change to build.  An UPDATE that changes the key becomes
@@ -91,6 +93,7 @@ typedef struct cdc_env_tx {
     uint64_t xid;               /* from BEGIN */
     uint64_t commit_lsn;        /* from BEGIN (wal2json gives the commit LSN) */
     int64_t commit_ts_ms;       /* commit time, ms since the Unix epoch */
+    int64_t commit_ts_us;       /* the same in microseconds */
     uint64_t total;             /* events counted so far */
     cdc_env_tx_table_t *tables; /* owned; ntables entries in first-seen
                                    order */
@@ -116,7 +119,7 @@ typedef struct cdc_env_row {
                                     change */
     cdc_env_snapshot_t snapshot; /* CDC_ENV_SNAPSHOT_FALSE when streaming */
     cdc_env_order_t order;       /* from cdc_env_tx_count() */
-    int64_t ts_ms;               /* processing time, ms since the epoch */
+    int64_t ts_us;               /* processing time, us since the epoch */
 } cdc_env_row_t;
 
 /* Preformats the constant part of "source".  version (e.g. FERRY_VERSION),
@@ -187,11 +190,11 @@ typedef struct cdc_env_read {
     const char *const *values;      /* borrowed: the text form of each column
                                        of table->columns, NULL for SQL NULL */
     const int *lengths;             /* borrowed: the length of each value */
-    cdc_env_snapshot_t snapshot;    /* CDC_ENV_SNAPSHOT_TRUE or _LAST */
+    cdc_env_snapshot_t snapshot;    /* _TRUE, _LAST or _INCREMENTAL */
     uint64_t lsn;                   /* the position the snapshot hands over at:
                                        source.lsn and sequence [lsn, 0] */
-    int64_t source_ts_ms;           /* when the snapshot started */
-    int64_t ts_ms;                  /* processing time, ms since the epoch */
+    int64_t source_ts_us;           /* when the snapshot started (us) */
+    int64_t ts_us;                  /* processing time, us since the epoch */
 } cdc_env_read_t;
 
 /* Appends the Kafka key of a snapshot read: the key columns, in the same
@@ -214,5 +217,9 @@ bool cdc_env_key_changed(const cdc_w2j_msg_t *msg, const cdc_table_t *table);
  * offsets like "+05:30") into ms since the Unix epoch.  false if it does
  * not parse. */
 bool cdc_env_parse_ts_ms(const char *s, size_t n, int64_t *ms) FERRY_WUR;
+
+/* As cdc_env_parse_ts_ms(), in microseconds (wal2json gives up to six
+ * digits of fraction; more are cut). */
+bool cdc_env_parse_ts_us(const char *s, size_t n, int64_t *us) FERRY_WUR;
 
 #endif

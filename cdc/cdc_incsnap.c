@@ -6,6 +6,7 @@
 #include "cdc_repl.h"
 #include "cdc_snapshot.h"
 #include "ferry_log.h"
+#include "ferry_time.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -316,10 +317,10 @@ keep_rows(cdc_incsnap_t *inc, size_t ti, PGresult *res, ferry_err_t *err)
                         .key_index = kidx,
                         .values = inc->values,
                         .lengths = inc->lengths,
-                        .snapshot = CDC_ENV_SNAPSHOT_TRUE,
+                        .snapshot = CDC_ENV_SNAPSHOT_INCREMENTAL,
                         .lsn = inc->hw_lsn,
-                        .source_ts_ms = (int64_t)time(NULL) * 1000,
-                        .ts_ms = (int64_t)time(NULL) * 1000};
+                        .source_ts_us = ferry_wall_us(),
+                        .ts_us = ferry_wall_us()};
     int n = PQntuples(res), rc;
 
     ferry_buf_reset(&inc->arena);

@@ -27,7 +27,7 @@ typedef struct shared {
     const cdc_snapshot_ctx_t *ctx;   /* borrowed */
     const cdc_snapshot_opts_t *opts; /* borrowed */
     uint64_t lsn;                    /* source.lsn of every row */
-    int64_t ts_ms;                   /* source.ts_ms: snapshot start */
+    int64_t ts_us;                   /* source.ts_us: snapshot start */
     cdc_progress_t *prog;            /* owned; thread-safe counters */
     pthread_mutex_t mu;              /* guards the fields below */
     size_t next_table;               /* the next table to hand out */
@@ -165,8 +165,8 @@ build_row(reader_t *rd, const cdc_table_t *t, cdc_env_snapshot_t snap,
                         .lengths = rd->lengths,
                         .snapshot = snap,
                         .lsn = rd->sh->lsn,
-                        .source_ts_ms = rd->sh->ts_ms,
-                        .ts_ms = ferry_wall_ms()};
+                        .source_ts_us = rd->sh->ts_us,
+                        .ts_us = ferry_wall_us()};
     int rc;
 
     if (with_key) {
@@ -737,7 +737,7 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
     sh.ctx = ctx;
     sh.opts = opts;
     sh.lsn = lsn;
-    sh.ts_ms = ferry_wall_ms();
+    sh.ts_us = ferry_wall_us();
     pthread_mutex_init(&sh.mu, NULL);
     sh.prog = cdc_progress_new(ctx->tables, ctx->cfg->source_slot);
     if (sh.prog == NULL) {

@@ -193,7 +193,7 @@ emit(stream_t *s, const cdc_table_t *t, cdc_env_part_t part, bool tombstone,
 {
     rd_kafka_topic_t *topic = s->topics[cdc_tables_index(s->tables, t)];
     cdc_env_row_t row = {
-        &s->msg, t, part, CDC_ENV_SNAPSHOT_FALSE, {0, 0}, ferry_wall_ms()};
+        &s->msg, t, part, CDC_ENV_SNAPSHOT_FALSE, {0, 0}, ferry_wall_us()};
     int rc;
 
     if ((rc = cdc_env_tx_count(&s->tx, t, &row.order, err)) != FERRY_OK)

@@ -24,3 +24,12 @@ ferry_wall_ms(void)
 {
     return read_ms(CLOCK_REALTIME);
 }
+
+int64_t
+ferry_wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -16,4 +16,7 @@ int64_t ferry_mono_ms(void);
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t ferry_wall_ms(void);
 
+/* Microseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t ferry_wall_us(void);
+
 #endif

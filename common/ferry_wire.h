@@ -79,6 +79,8 @@ bool ferry_wire_topic_parse(const char *topic, size_t n, const char *prefix,
 #define FERRY_WIRE_F_SOURCE "source"           /* the block below */
 #define FERRY_WIRE_F_OP "op"                   /* one of the ops below */
 #define FERRY_WIRE_F_TS_MS "ts_ms"             /* built at, wall clock ms */
+#define FERRY_WIRE_F_TS_US "ts_us"             /* the same in microseconds */
+#define FERRY_WIRE_F_TS_NS "ts_ns"             /* ... and in nanoseconds */
 #define FERRY_WIRE_F_TRANSACTION "transaction" /* the block below or null */
 
 /* The source block. */
@@ -86,6 +88,8 @@ bool ferry_wire_topic_parse(const char *topic, size_t n, const char *prefix,
 #define FERRY_WIRE_F_SRC_CONNECTOR "connector" /* FERRY_WIRE_V_CONNECTOR */
 #define FERRY_WIRE_F_SRC_NAME "name"           /* the topic prefix */
 #define FERRY_WIRE_F_SRC_TS_MS "ts_ms"         /* commit time, ms */
+#define FERRY_WIRE_F_SRC_TS_US "ts_us"         /* the same in microseconds */
+#define FERRY_WIRE_F_SRC_TS_NS "ts_ns"         /* ... and in nanoseconds */
 #define FERRY_WIRE_F_SRC_SNAPSHOT "snapshot"   /* FERRY_WIRE_V_SNAPSHOT_* */
 #define FERRY_WIRE_F_SRC_DB "db"               /* the source database */
 #define FERRY_WIRE_F_SRC_SEQUENCE "sequence"   /* ferry_wire_seq_append() */
@@ -99,6 +103,8 @@ bool ferry_wire_topic_parse(const char *topic, size_t n, const char *prefix,
 #define FERRY_WIRE_V_SNAPSHOT_FALSE "false" /* streamed */
 #define FERRY_WIRE_V_SNAPSHOT_TRUE "true"   /* a snapshot read */
 #define FERRY_WIRE_V_SNAPSHOT_LAST "last"   /* the snapshot's last read */
+#define FERRY_WIRE_V_SNAPSHOT_INCREMENTAL                                      \
+    "incremental" /* a table's re-snapshot read while streaming */
 
 /* The transaction block of a change event. */
 #define FERRY_WIRE_F_TXN_ID "id" /* ferry_wire_txid_append() */

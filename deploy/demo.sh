@@ -196,10 +196,12 @@ step "catching up" "$state/cdc.log" "$state/sink.log"
 t_writes_end=$(date +%s.%N)
 end_lsn=$(src -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
 conf=0
-for _ in $(seq 600); do
+for i in $(seq 600); do
   alive ferry-cdc $cdc_pid "$state/cdc.log"
   conf=$(src -c "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint FROM pg_replication_slots WHERE slot_name = 'ferry_clinic'")
   [ "$conf" -ge "$end_lsn" ] && break
+  [ $((i % 25)) = 0 ] &&
+    /usr/bin/python3 "$top/deploy/demo-progress.py" --sink "$sink_metrics" --cdc "$cdc_metrics" --once
   sleep 0.2
 done
 [ "$conf" -ge "$end_lsn" ] || die "ferry-cdc did not confirm the last change within 2 minutes"
@@ -213,7 +215,13 @@ progress
 
 step "ferry-map validate" "$state/validate.txt"
 rc=0
-ferry-map validate -c "$cfg" >"$state/validate.txt" 2>&1 || rc=$?
+ferry-map validate -c "$cfg" >"$state/validate.txt" 2>&1 &
+validate_pid=$!
+t_val=$SECONDS
+while sleep 1 && kill -0 $validate_pid 2>/dev/null; do
+  [ $(((SECONDS - t_val) % 5)) = 0 ] && echo "   validate: comparing $initial legacy rows, $((SECONDS - t_val)) s so far"
+done
+wait $validate_pid || rc=$?
 sed 's/^/   /' "$state/validate.txt"
 
 step "summary"

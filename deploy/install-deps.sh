@@ -9,7 +9,8 @@ packages=(
   libpq-dev librdkafka-dev libjansson-dev libyaml-dev uuid-dev libcmocka-dev
   libmicrohttpd-dev prometheus curl jq
   postgresql-15 postgresql-15-wal2json postgresql-client-15
-  kcat python3-kafka python3-confluent-kafka procps
+  kcat python3-kafka python3-confluent-kafka python3-jsonschema procps
+  nodejs
 )
 
 missing=()
@@ -18,6 +19,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# The TypeScript example consumer's test runs npm ci: Debian's nodejs comes
+# without npm (NodeSource's includes it).
+if ! command -v npm >/dev/null 2>&1 && [[ ! " ${missing[*]} " =~ " nodejs " ]]; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: everything is installed"
@@ -32,5 +39,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends npm
+fi
 # The Debian package creates a default cluster we do not use; ferry's tests
 # start their own throwaway clusters.

@@ -42,6 +42,14 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
     if (ferry_kafka_conf_set(conf, "queued.max.messages.kbytes", "32768",
                              err) != 0)
         goto fail;
+    /* A fetch that finds nothing waits at most 50 ms (librdkafka's 500 ms
+     * by default): a broker that does not answer a waiting fetch as soon
+     * as data arrives (ferry-devbroker, librdkafka's mock cluster) would
+     * otherwise add up to half a second to every change's delay
+     * (tests/bench/bench_latency.sh: p99 547 ms with 500, 85 ms with 50).
+     * The mapping may override it. */
+    if (ferry_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err) != 0)
+        goto fail;
     /* A subscribed topic that does not exist yet (a Kafka that does not
      * create topics on first use) is seen within 10 s of its creation,
      * not 5 minutes. */

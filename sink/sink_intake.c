@@ -176,6 +176,12 @@ sink_intake_count(const sink_intake_t *in)
     return in->count;
 }
 
+bool
+sink_intake_idle(const sink_intake_t *in)
+{
+    return !in->paused && rd_kafka_queue_length(in->queue) == 0;
+}
+
 /* The consumer-error policy. */
 static int
 consumer_error(sink_intake_t *in, const rd_kafka_message_t *m, int slot,

@@ -66,4 +66,11 @@ int sink_intake_read(sink_intake_t *in, size_t max, size_t *got,
 /* Messages taken since the intake was created. */
 unsigned long sink_intake_count(const sink_intake_t *in);
 
+/* Whether everything fetched has been taken: librdkafka's queue is empty
+ * and the intake is not paused.  The ordered mode commits a batch at once
+ * then (nothing is coming to join it), and waits --max-wait for more only
+ * while messages queue up: low delay when the pipeline is idle, big
+ * batches under a backlog. */
+bool sink_intake_idle(const sink_intake_t *in);
+
 #endif

@@ -682,10 +682,12 @@ tick(void *arg, ferry_err_t *err)
         return err->status;
     if (spill_step(o) || take_ready(o))
         return 0;
-    /* The batch under --batch waits a little for more, unless there is
-     * nothing more to wait for. */
+    /* The batch under --batch waits a little for more while more is
+     * queued; it goes at once when nothing is (the pipeline is idle: the
+     * delay is what counts) or nothing more can come. */
     if (o->n_batch > 0 && !o->spill_open &&
-        (now - o->batch_since >= opts->max_wait_ms || at_end(o))) {
+        (now - o->batch_since >= opts->max_wait_ms || at_end(o) ||
+         sink_intake_idle(o->p->intake))) {
         start_commit(o);
         return 0;
     }

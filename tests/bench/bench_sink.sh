@@ -3,8 +3,9 @@
 # updates) of an entity with one ref into the target; in the same run, COPY
 # loads the same rows into an identical empty table (three times; the
 # median is the baseline).  The events are made by
-# ferry-cdc (transactions of 1,000 rows) into a private ferry-devbroker (32
-# partitions, lz4) before the sink is timed.  Reports both rates, the ratios
+# ferry-cdc (transactions of 1,000 rows) into a private ferry-devbroker
+# (BENCH_PARTITIONS partitions, 32 by default; BENCH_COMPRESSION, lz4 by
+# default, or none) before the sink is timed.  Reports both rates, the ratios
 # to COPY and the sink's peak RSS.  A report, never a pass/fail test.
 # tests/bench/bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]
 # With BENCH_STMT_LOG=FILE, the target logs every statement's duration and
@@ -38,7 +39,7 @@ trap cleanup EXIT
 
 "$top/deploy/pg-cluster.sh" start "$work/pg" "$port" >/dev/null
 "$build/deploy/devbroker/ferry-devbroker" -f "$work/bs" \
-  -t bench.public.item:32 -t bench.public.parent:1 -t bench.transaction:1 \
+  -t bench.public.item:"${BENCH_PARTITIONS:-32}" -t bench.public.parent:1 -t bench.transaction:1 \
   >"$work/broker.log" 2>&1 &
 broker_pid=$!
 for _ in $(seq 50); do [ -s "$work/bs" ] && break; sleep 0.1; done
@@ -66,7 +67,7 @@ source: { dsn: "$src", slot: bench_sink }
 kafka:
   brokers: "$(cat "$work/bs")"
   topic_prefix: bench
-  properties: { compression.type: lz4${BENCH_KAFKA_PROPS:+, $BENCH_KAFKA_PROPS} }
+  properties: { compression.type: ${BENCH_COMPRESSION:-lz4}${BENCH_KAFKA_PROPS:+, $BENCH_KAFKA_PROPS} }
 target: { dsn: "$tgt", uuid_namespace: 3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f }
 entities:
   parents: { source: public.parent, target: public.parents, legacy_id_column: legacy_id,

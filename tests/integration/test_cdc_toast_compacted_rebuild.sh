@@ -125,6 +125,14 @@ grep -q '"op":"u"' "$FERRY_TEST_TMP/doc.events" || fail "no updates of doc publi
 grep -q '"absent"' "$FERRY_TEST_TMP/doc.events" && fail "an update of doc (REPLICA IDENTITY FULL) names a column absent"
 grep -q '"absent":\["body"\]' "$FERRY_TEST_TMP/doc_plain.events" ||
   fail "the updates of doc_plain do not name body absent"
+# ferry-map validate says the same: doc agrees, doc_plain does not.
+ferry-map validate -c "$FERRY_TEST_TMP/rb.yaml" --format json >"$FERRY_TEST_TMP/validate.json" 2>"$FERRY_TEST_TMP/validate.err" || true
+/usr/bin/python3 - "$FERRY_TEST_TMP/validate.json" <<'PY' || fail "validate: $(cat "$FERRY_TEST_TMP/validate.err" "$FERRY_TEST_TMP/validate.json")"
+import json, sys
+ents = {e["entity"]: e for e in json.load(open(sys.argv[1]))["entities"]}
+assert ents["doc"]["agree"], ents["doc"]
+assert not ents["doc_plain"]["agree"], ents["doc_plain"]
+PY
 psql -qAtX -h "$FERRY_PGHOST" -p "$FERRY_TGT_PORT" -U postgres -d postgres \
   -c "DROP DATABASE cdc_toastc_rb WITH (FORCE)" >/dev/null
 echo "compacted rebuild: doc equals the source; doc_plain (no REPLICA IDENTITY FULL) lost 5 bodies"

@@ -66,7 +66,7 @@ static const char *
 value_of(cdc_env_part_t part)
 {
     cdc_env_row_t row = {
-        .msg = &msg, .table = &tbl, .part = part, .ts_ms = NOW_MS};
+        .msg = &msg, .table = &tbl, .part = part, .ts_us = NOW_MS * 1000};
     ferry_err_t err = {0};
 
     ferry_buf_reset(&buf);
@@ -117,10 +117,13 @@ test_full_insert_value_is_debezium_shaped(void **state)
         value_of(CDC_ENV_WHOLE),
         "{\"before\":null,\"after\":{\"id\":42},\"source\":{\"version\":"
         "\"0.1.0\",\"connector\":\"ferry\",\"name\":\"p\",\"ts_ms\":"
-        "1795289728705,\"snapshot\":\"false\",\"db\":\"legacy\","
+        "1795289728705,\"ts_us\":1795289728705534,\"ts_ns\":"
+        "1795289728705534000,\"snapshot\":\"false\",\"db\":\"legacy\","
         "\"sequence\":\"[\\\"22180848\\\",\\\"22180296\\\"]\",\"schema\":"
         "\"public\",\"table\":\"t\",\"txId\":729,\"lsn\":22180296,\"xmin\":"
-        "null},\"op\":\"c\",\"ts_ms\":1700000000000,\"transaction\":{\"id\":"
+        "null},\"op\":\"c\",\"ts_ms\":1700000000000,\"ts_us\":"
+        "1700000000000000,\"ts_ns\":1700000000000000000,\"transaction\":{"
+        "\"id\":"
         "\"729:22180848\",\"total_order\":1,\"data_collection_order\":1}}");
     assert_string_equal(key_of(CDC_ENV_WHOLE), "{\"id\":42}");
 }
@@ -402,8 +405,8 @@ test_snapshot_read_key_and_value_are_exact(void **state)
                         .lengths = lens,
                         .snapshot = CDC_ENV_SNAPSHOT_TRUE,
                         .lsn = 22180848,
-                        .source_ts_ms = INT64_C(1795289728705),
-                        .ts_ms = NOW_MS};
+                        .source_ts_us = INT64_C(1795289728705000),
+                        .ts_us = NOW_MS * 1000};
 
     (void)state;
     ferry_buf_reset(&buf);
@@ -416,11 +419,13 @@ test_snapshot_read_key_and_value_are_exact(void **state)
         "{\"before\":null,\"after\":{\"id\":42,\"ok\":true,\"name\":"
         "\"a \\\"q\\\"\\n\",\"none\":null,\"Odd \\\"c\\\"\":\"\"},"
         "\"source\":{\"version\":\"0.1.0\",\"connector\":\"ferry\","
-        "\"name\":\"p\",\"ts_ms\":1795289728705,\"snapshot\":\"true\","
+        "\"name\":\"p\",\"ts_ms\":1795289728705,\"ts_us\":1795289728705000,"
+        "\"ts_ns\":1795289728705000000,\"snapshot\":\"true\","
         "\"db\":\"legacy\",\"sequence\":\"[\\\"22180848\\\",\\\"0\\\"]\","
         "\"schema\":\"s\\\"x\",\"table\":\"T\\\\1\",\"txId\":null,"
         "\"lsn\":22180848,\"xmin\":null},\"op\":\"r\",\"ts_ms\":"
-        "1700000000000,\"transaction\":null}");
+        "1700000000000,\"ts_us\":1700000000000000,\"ts_ns\":"
+        "1700000000000000000,\"transaction\":null}");
     r.snapshot = CDC_ENV_SNAPSHOT_LAST;
     r.col_types = NULL;
     ferry_buf_reset(&buf);
@@ -566,6 +571,15 @@ test_commit_timestamps_convert_to_epoch_ms(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (cdc_env_parse_ts_ms(bad[i], strlen(bad[i]), &ms))
             fail_msg("accepted \"%s\"", bad[i]);
+    /* Microseconds, as wal2json gives them (more digits are cut). */
+    assert_true(cdc_env_parse_ts_us("2024-02-29 10:34:56.789012+00", 29, &ms));
+    assert_int_equal(ms, INT64_C(1709202896789012));
+    assert_true(cdc_env_parse_ts_us("2024-02-29 10:34:56.7890129+00", 30, &ms));
+    assert_int_equal(ms, INT64_C(1709202896789012));
+    assert_true(cdc_env_parse_ts_us("1969-12-31 23:59:59.9996+00", 27, &ms));
+    assert_int_equal(ms, -400);
+    assert_true(cdc_env_parse_ts_ms("1969-12-31 23:59:59.9996+00", 27, &ms));
+    assert_int_equal(ms, -1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

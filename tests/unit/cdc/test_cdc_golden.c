@@ -127,7 +127,7 @@ emit_row(golden_t *g, const cdc_table_t *t, cdc_env_part_t part)
         emit(g, "ferry.transaction", false, false);
     }
     cdc_env_row_t row = {
-        .msg = &g->msg, .table = t, .part = part, .ts_ms = NOW_MS};
+        .msg = &g->msg, .table = t, .part = part, .ts_us = NOW_MS * 1000};
     ferry_err_t err = {0};
 
     if (cdc_env_row_key(&row, &g->key, &err) != 0 ||
