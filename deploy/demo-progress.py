@@ -14,7 +14,8 @@ it prints a plain line at most every 5 seconds.
 --until ready      stops once ferry-sink's /readyz says ready (the
                    snapshot is applied and it streams) and, with
                    --expected, that many rows are applied, parked or
-                   errors;
+                   errors (or three readings in a row find no message
+                   left to read);
 --until caught-up  stops once ferry-sink is ready and no message waits;
 --once             prints one plain line and stops.
 When done it prints what the load cost: rows applied, the peak of parked
@@ -78,6 +79,7 @@ def main():
     last_print = 0.0
     first = None
     peak = 0.0
+    caught = 0
     while True:
         now = time.monotonic()
         m = scrape(a.sink) or {}
@@ -103,10 +105,14 @@ def main():
             line += (f" | cdc snapshot {c.get('ferry_cdc_snapshot_rows_total', 0):,.0f}"
                      f" rows, {c.get('ferry_cdc_events_total', 0):,.0f} events")
         line += " | " + ("streaming" if ok else why)
-        # Every expected row accounted for: applied, parked or an error.
+        # Every expected row accounted for (applied, parked or an error),
+        # or nothing left to read three times in a row (rows the mapping
+        # leaves out, or stale ones, are never counted).
         held = (rows + m.get("ferry_sink_parked_rows", 0.0) +
                 m.get("ferry_sink_errors_total", 0.0))
-        done = ok and (not a.expected or held >= a.expected) and (
+        caught = caught + 1 if ok and m and m.get(
+            "ferry_sink_consumer_lag_messages", 1) == 0 else 0
+        done = ok and (not a.expected or held >= a.expected or caught >= 3) and (
             a.until == "ready" or
             m.get("ferry_sink_consumer_lag_messages", 1) == 0)
         if a.once:

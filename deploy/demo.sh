@@ -217,6 +217,7 @@ step "ferry-map validate" "$state/validate.txt"
 rc=0
 ferry-map validate -c "$cfg" >"$state/validate.txt" 2>&1 &
 validate_pid=$!
+pids+=($validate_pid)
 t_val=$SECONDS
 while sleep 1 && kill -0 $validate_pid 2>/dev/null; do
   [ $(((SECONDS - t_val) % 5)) = 0 ] && echo "   validate: comparing $initial legacy rows, $((SECONDS - t_val)) s so far"

@@ -59,8 +59,8 @@ n=$(kcat -C -b "$DEV_BROKERS" -t "$PFX.public.t" -o beginning -e -q | grep -c '"
 src_psql -c "UPDATE t SET v = 'later' WHERE id = 1"
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$(src_lsn)" 2>"$FERRY_TEST_TMP/cdc3.log" ||
   fail "ferry-cdc failed to stream: $(tail -3 "$FERRY_TEST_TMP/cdc3.log")"
-kcat -C -b "$DEV_BROKERS" -t "$PFX.public.t" -o beginning -e -q | grep -q '"op":"u"' ||
+kcat -C -b "$DEV_BROKERS" -t "$PFX.public.t" -o beginning -e -q | grep '"op":"u"' >/dev/null ||
   fail "the update was not streamed"
 # The existing topic was left as it was.
-kcat -L -b "$DEV_BROKERS" -t "$PFX.public.t" | grep -q 'with 3 partitions' || fail "the table topic changed"
+kcat -L -b "$DEV_BROKERS" -t "$PFX.public.t" | grep 'with 3 partitions' >/dev/null || fail "the table topic changed"
 echo "late topics: refused clearly, then published once created"

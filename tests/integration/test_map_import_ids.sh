@@ -101,7 +101,7 @@ INSERT INTO public.migration_mappings VALUES
   ('dispatch_office', 1, '11111111-1111-4111-8111-111111111111');
 SQL
 ferry-map import-ids -c "$cfg" --entity doctors --from-table public.migration_mappings \
-  --source-table dispatch_doctor | grep -q "imported 2 mapping(s)" || fail "table import"
+  --source-table dispatch_doctor | grep "imported 2 mapping(s)" >/dev/null || fail "table import"
 src_psql <<'SQL'
 CREATE SCHEMA "Old Migration";
 CREATE TABLE "Old Migration".maps (source_table text, source_id int,
@@ -110,7 +110,7 @@ INSERT INTO "Old Migration".maps VALUES
   ('dispatch_doctor', 10, 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
 SQL
 ferry-map import-ids -c "$cfg" --entity doctors --from-table "Old Migration.maps" \
-  --source-table dispatch_doctor --from-db source | grep -q "imported 1 mapping(s)" ||
+  --source-table dispatch_doctor --from-db source | grep "imported 1 mapping(s)" >/dev/null ||
   fail "table import from the source"
 got=$(tgt_psql -c "SELECT string_agg(legacy_key || '=' || uuid, ' ' ORDER BY legacy_key) FROM ferry_state.id_map WHERE entity = 'doctors'")
 [ "$got" = "10=aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa 7=77777777-7777-4777-8777-777777777777 8=88888888-8888-4888-8888-888888888888" ] ||

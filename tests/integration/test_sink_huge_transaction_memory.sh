@@ -18,7 +18,9 @@ CREATE TABLE doctors (id uuid PRIMARY KEY, legacy_id int UNIQUE,
                       office_id uuid NOT NULL REFERENCES offices (id),
                       name text, born date, fee numeric(10,2));
 SQL
-start_devbroker "$FERRY_TEST_TMP/broker" --topic sink_huge$PFX.public.doctor:16
+# 32 partitions: 1,000,000 events must fit in ferry-devbroker's 5 MiB per
+# partition (lz4).
+start_devbroker "$FERRY_TEST_TMP/broker" --topic sink_huge$PFX.public.doctor:32
 cfg=$FERRY_TEST_TMP/ferry.yaml
 cat >"$cfg" <<EOF
 source: { dsn: "$SRC_DSN", slot: sink_huge }

@@ -66,7 +66,7 @@ grep -q 'entity "offices": 200 rows the snapshot does' "$FERRY_TEST_TMP/sink1.lo
 ferry-cdc -c "$cfg" --snapshot-chunk 200 --snapshot-threads 1 2>"$FERRY_TEST_TMP/cdc2.log" &
 cdc=$!
 track_pid $cdc
-slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sink_resnapshot_sweep'" | grep -q 1; }
+slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sink_resnapshot_sweep'" | grep 1 >/dev/null; }
 wait_until 30 slot_made || fail "ferry-cdc made no slot: $(cat "$FERRY_TEST_TMP/cdc2.log")"
 for i in $(seq 1 10); do
   src_psql -c "UPDATE doctor SET n = n + 1, name = 'racing ' || id WHERE id BETWEEN 500 + $i * 10 AND 600 + $i * 10"

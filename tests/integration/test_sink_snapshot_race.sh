@@ -36,7 +36,7 @@ EOF
 ferry-cdc -c "$cfg" --snapshot-chunk 500 --snapshot-threads 1 2>"$FERRY_TEST_TMP/cdc.log" &
 cdc=$!
 track_pid $cdc
-slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sink_snapshot_race'" | grep -q 1; }
+slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sink_snapshot_race'" | grep 1 >/dev/null; }
 wait_until 30 slot_made || fail "ferry-cdc did not start its snapshot: $(cat "$FERRY_TEST_TMP/cdc.log")"
 # Doctors of offices from the whole range, streamed while the snapshot runs.
 for i in $(seq 0 19); do
