@@ -134,6 +134,7 @@ cdc_producer_new(const map_config_t *cfg, cdc_lsnwin_t *win, ferry_err_t *err)
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    ferry_kafka_conf_logs(conf);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (p->rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG, "could not create the producer: %s",

@@ -4,6 +4,7 @@
  * The records' format is common/ferry_wire.h's (ferry_wire_snaprec_*). */
 #include "cdc_snapstate.h"
 
+#include "ferry_kafka.h"
 #include "ferry_buf.h"
 #include "cdc_repl.h"
 #include "ferry_log.h"
@@ -94,6 +95,7 @@ new_consumer(const map_config_t *cfg, ferry_err_t *err)
             goto bad;
     }
     rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG, "could not create a consumer: %s",

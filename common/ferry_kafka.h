@@ -20,4 +20,10 @@
 int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key,
                          const char *value, ferry_err_t *err) FERRY_WUR;
 
+/* Routes librdkafka's own log lines (a property a client ignores, a broker
+ * going down) through ferry's logger, so that they carry the program's
+ * format (text or JSON, one object per line) and level.  Call on every
+ * conf before rd_kafka_new(). */
+void ferry_kafka_conf_logs(rd_kafka_conf_t *conf);
+
 #endif

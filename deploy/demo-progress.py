@@ -95,7 +95,9 @@ def main():
         if a.expected and rate > 0 and rows < a.expected:
             eta = f" | ETA {(a.expected - rows) / rate:.0f} s"
         applied = f"{rows:,.0f}" + (f" / {a.expected:,}" if a.expected else "")
-        line = (f"   applied {applied} rows | {rate:,.0f} rows/s{eta} | "
+        # One reading (--once) has no rate.
+        rate_txt = "" if a.once else f" | {rate:,.0f} rows/s{eta}"
+        line = (f"   applied {applied} rows{rate_txt} | "
                 f"parked {m.get('ferry_sink_parked_rows', 0):,.0f} | "
                 f"errors {m.get('ferry_sink_errors_total', 0):,.0f} | "
                 f"lag {m.get('ferry_sink_lag_seconds', 0):.1f} s, "

@@ -127,7 +127,9 @@ pids+=($gen_pid)
 t_gen=$SECONDS
 while sleep 1 && kill -0 $gen_pid 2>/dev/null; do
   [ $(((SECONDS - t_gen) % 5)) = 0 ] || continue
-  echo "   legacy load: $(src -c 'SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_user_tables' 2>/dev/null || echo '?') rows written so far, $((SECONDS - t_gen)) s"
+  # Rows are counted only once their transaction commits; the bytes grow
+  # as they are written.
+  echo "   legacy load: $(src -c "SELECT pg_size_pretty(pg_database_size(current_database()))" 2>/dev/null || echo '?') written so far, $((SECONDS - t_gen)) s"
 done
 wait $gen_pid
 echo "   legacy load: done in $((SECONDS - t_gen)) s"

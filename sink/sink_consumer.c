@@ -89,6 +89,7 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
             rd_kafka_conf_set_opaque(conf, c);
         }
     }
+    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG,

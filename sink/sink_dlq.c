@@ -62,6 +62,7 @@ sink_dlq_new(const map_config_t *cfg, const char *q_state,
     if (ferry_kafka_conf_set(conf, "enable.idempotence", "true", err) != 0 ||
         ferry_kafka_conf_set(conf, "compression.type", "none", err) != 0)
         goto fail;
+    ferry_kafka_conf_logs(conf);
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (d->rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG,

@@ -39,6 +39,7 @@ status_kafka_open(const map_config_t *cfg, ferry_err_t *err)
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
