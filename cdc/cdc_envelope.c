@@ -449,28 +449,37 @@ append_name(ferry_buf_t *b, const char *s, size_t n, bool escaped)
         ferry_buf_append_json_esc(b, s, n);
 }
 
-/* Appends us/1000 (after the "ts_ms": already written), then
- * ,"<f_us>":us,"<f_ns>":us*1000 (the clocks read microseconds). */
-static void
-append_times(ferry_buf_t *b, int64_t us, const char *f_us, const char *f_ns)
+/* Microseconds to milliseconds, rounding down (before 1970 too). */
+static int64_t
+us_to_ms(int64_t us)
 {
-    ferry_buf_append_i64(b, us >= 0 ? us / 1000 : -((-us + 999) / 1000));
-    ferry_buf_append_lit(b, ",\"");
-    ferry_buf_append(b, f_us, strlen(f_us));
-    ferry_buf_append_lit(b, "\":");
+    return us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+}
+
+/* Appends us in ms (after the "ts_ms": already written), then
+ * <us_key>us<ns_key>us*1000 (the clocks read microseconds); the keys are
+ * ,"<name>": literals, see APPEND_TIMES. */
+static void
+append_times(ferry_buf_t *b, int64_t us, const char *us_key, size_t us_len,
+             const char *ns_key, size_t ns_len)
+{
+    ferry_buf_append_i64(b, us_to_ms(us));
+    ferry_buf_append(b, us_key, us_len);
     ferry_buf_append_i64(b, us);
-    ferry_buf_append_lit(b, ",\"");
-    ferry_buf_append(b, f_ns, strlen(f_ns));
-    ferry_buf_append_lit(b, "\":");
+    ferry_buf_append(b, ns_key, ns_len);
     ferry_buf_append_i64(b, us * 1000);
 }
+
+#define TIME_KEY(f) ",\"" f "\":", sizeof(",\"" f "\":") - 1
+#define APPEND_TIMES(b, us, f_us, f_ns)                                        \
+    append_times((b), (us), TIME_KEY(f_us), TIME_KEY(f_ns))
 
 /* Appends ,"source":{...}. */
 static void
 append_source(ferry_buf_t *b, const cdc_env_t *env, const source_t *s)
 {
     ferry_buf_append(b, env->source_head.data, env->source_head.len);
-    append_times(b, s->ts_us, FERRY_WIRE_F_SRC_TS_US, FERRY_WIRE_F_SRC_TS_NS);
+    APPEND_TIMES(b, s->ts_us, FERRY_WIRE_F_SRC_TS_US, FERRY_WIRE_F_SRC_TS_NS);
     append_snapshot_flag(b, s->snapshot);
     ferry_buf_append(b, env->source_db.data, env->source_db.len);
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_SRC_SEQUENCE "\":");
@@ -494,7 +503,7 @@ append_op(ferry_buf_t *b, char op, int64_t ts_us)
     ferry_buf_append_lit(b, ",\"" FERRY_WIRE_F_OP "\":\"");
     ferry_buf_putc(b, op);
     ferry_buf_append_lit(b, "\",\"" FERRY_WIRE_F_TS_MS "\":");
-    append_times(b, ts_us, FERRY_WIRE_F_TS_US, FERRY_WIRE_F_TS_NS);
+    APPEND_TIMES(b, ts_us, FERRY_WIRE_F_TS_US, FERRY_WIRE_F_TS_NS);
 }
 
 int
@@ -595,9 +604,7 @@ cdc_env_tx_begin(cdc_env_tx_t *tx, const cdc_w2j_msg_t *begin, ferry_err_t *err)
             "transaction %llu",
             (int)(begin->timestamp.len > 64 ? 64 : begin->timestamp.len),
             begin->timestamp.ptr, (unsigned long long)begin->xid);
-    tx->commit_ts_ms = tx->commit_ts_us >= 0
-                           ? tx->commit_ts_us / 1000
-                           : -((-tx->commit_ts_us + 999) / 1000);
+    tx->commit_ts_ms = us_to_ms(tx->commit_ts_us);
     tx->xid = begin->xid;
     tx->commit_lsn = begin->lsn;
     /* Formatted once here: every event of the transaction repeats them. */
@@ -866,7 +873,7 @@ cdc_env_parse_ts_ms(const char *s, size_t n, int64_t *ms)
 
     if (!cdc_env_parse_ts_us(s, n, &us))
         return false;
-    *ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+    *ms = us_to_ms(us);
     return true;
 }
 

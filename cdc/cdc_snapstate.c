@@ -9,6 +9,7 @@
 #include "cdc_repl.h"
 #include "ferry_log.h"
 #include "ferry_wire.h"
+#include "map_kafka.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -75,7 +76,7 @@ cdc_snapstate_write(cdc_producer_t *prod, const map_config_t *cfg,
 }
 
 /* A consumer for cfg's brokers, with the mapping's properties (TLS, SASL);
- * producer-only properties are ignored, quietly. */
+ * producer-only properties are ignored, quietly (log_level 3). */
 static rd_kafka_t *
 new_consumer(const map_config_t *cfg, ferry_err_t *err)
 {
@@ -83,19 +84,11 @@ new_consumer(const map_config_t *cfg, ferry_err_t *err)
     char errstr[512];
     rd_kafka_t *rk;
 
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK)
-        goto bad;
-    for (size_t i = 0; i < cfg->n_kafka_properties; i++) {
-        const map_kv_t *kv = &cfg->kafka_properties[i];
-
-        if (kv->value != NULL &&
-            rd_kafka_conf_set(conf, kv->key, kv->value, errstr,
-                              sizeof(errstr)) != RD_KAFKA_CONF_OK)
-            goto bad;
+    if (map_kafka_conf(cfg, conf, err) != 0 ||
+        ferry_kafka_conf_set(conf, "log_level", "3", err) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG, "could not create a consumer: %s",
@@ -103,12 +96,6 @@ new_consumer(const map_config_t *cfg, ferry_err_t *err)
         return NULL;
     }
     return rk;
-
-bad:
-    /* The value may be a secret: never echo it. */
-    ferry_err_set(err, FERRY_ECONFIG, "invalid kafka property: %s", errstr);
-    rd_kafka_conf_destroy(conf);
-    return NULL;
 }
 
 /* Applies one record: only the slot's own records count (not the records

@@ -8,6 +8,7 @@
 #include "ferry_log.h"
 #include "ferry_time.h"
 #include "ferry_wire.h"
+#include "map_kafka.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512], group[300];
-    size_t i;
     rd_kafka_t *rk;
 
     if (c->group != NULL)
@@ -32,9 +32,6 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
     else
         snprintf(group, sizeof(group), "ferry-sink-%s",
                  cfg->kafka_topic_prefix);
-    if (ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
-                             err) != 0)
-        goto fail;
     /* Bound what librdkafka prefetches while the sink applies (64 MB by
      * default) to 32 MB; lower (or a lower queued.min.messages) starves the
      * applier (measured with tests/bench/bench_sink.sh).  The mapping may
@@ -56,10 +53,8 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
     if (ferry_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms",
                              "10000", err) != 0)
         goto fail;
-    for (i = 0; i < cfg->n_kafka_properties; i++)
-        if (ferry_kafka_conf_set(conf, cfg->kafka_properties[i].key,
-                                 cfg->kafka_properties[i].value, err) != 0)
-            goto fail;
+    if (map_kafka_conf(cfg, conf, err) != 0)
+        goto fail;
     {
         if (ferry_kafka_conf_set(conf, "group.id", group, err) != 0 ||
             ferry_kafka_conf_set(conf, "enable.auto.commit", "false", err) !=
@@ -89,7 +84,6 @@ make_consumer(const map_config_t *cfg, sink_consumer_t *c, ferry_err_t *err)
             rd_kafka_conf_set_opaque(conf, c);
         }
     }
-    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG,

@@ -6,6 +6,7 @@
 #include "ferry_kafka.h"
 #include "ferry_log.h"
 #include "ferry_wire.h"
+#include "map_kafka.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -32,7 +33,6 @@ sink_dlq_new(const map_config_t *cfg, const char *q_state,
     rd_kafka_conf_t *conf = NULL;
     ferry_buf_t b;
     char errstr[512];
-    size_t i;
 
     ferry_buf_init(&b);
     if (d == NULL)
@@ -52,17 +52,11 @@ sink_dlq_new(const map_config_t *cfg, const char *q_state,
     if (b.failed || (d->insert_sql = strdup(ferry_buf_cstr(&b))) == NULL)
         goto oom;
     conf = rd_kafka_conf_new();
-    if (ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
-                             err) != 0)
+    if (map_kafka_conf(cfg, conf, err) != 0)
         goto fail;
-    for (i = 0; i < cfg->n_kafka_properties; i++)
-        if (ferry_kafka_conf_set(conf, cfg->kafka_properties[i].key,
-                                 cfg->kafka_properties[i].value, err) != 0)
-            goto fail;
     if (ferry_kafka_conf_set(conf, "enable.idempotence", "true", err) != 0 ||
         ferry_kafka_conf_set(conf, "compression.type", "none", err) != 0)
         goto fail;
-    ferry_kafka_conf_logs(conf);
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (d->rk == NULL) {
         ferry_err_set(err, FERRY_ECONFIG,

@@ -5,6 +5,7 @@
 #include "ferry_kafka.h"
 #include "ferry_time.h"
 #include "ferry_wire.h"
+#include "map_kafka.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -17,14 +18,9 @@ status_kafka_open(const map_config_t *cfg, ferry_err_t *err)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
     rd_kafka_t *rk;
-    size_t i;
     int rc;
 
-    rc = ferry_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers,
-                              err);
-    for (i = 0; rc == 0 && i < cfg->n_kafka_properties; i++)
-        rc = ferry_kafka_conf_set(conf, cfg->kafka_properties[i].key,
-                                  cfg->kafka_properties[i].value, err);
+    rc = map_kafka_conf(cfg, conf, err);
     /* Reading only: no group is joined (assign(), never subscribe()), no
      * offset committed.  No topic is created by asking about it either:
      * the topics are listed with a request for all of them, and only
@@ -39,7 +35,6 @@ status_kafka_open(const map_config_t *cfg, ferry_err_t *err)
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    ferry_kafka_conf_logs(conf);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);

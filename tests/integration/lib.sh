@@ -11,6 +11,7 @@
 #                      DEV_BROKERS and DEV_CONTROL; stopped at the end
 #   wait_until SECONDS CMD...   retry CMD every 0.2 s until it succeeds
 #   fail MSG           print MSG and end the test as failed
+#   free_port          print a loopback TCP port free right now
 #   FERRY_BIN          the directory holding ferry-cdc, ferry-sink, ferry-map
 
 FERRY_BIN=$FERRY_TEST_TMP/bin
@@ -127,6 +128,8 @@ write_cdc_config() {
     done
   } >"$file"
 }
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The source's current WAL position.
 src_lsn() { src_psql -c "SELECT pg_current_wal_lsn()"; }

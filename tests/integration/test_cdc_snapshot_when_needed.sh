@@ -5,7 +5,7 @@
 # own PostgreSQL: a small max_slot_wal_keep_size would endanger the slots of
 # the tests sharing the stack.
 PFX=snapn_$(date +%s%N)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 pgdir=$FERRY_TEST_TMP/pg
 trap '"$FERRY_SRC_DIR/deploy/pg-cluster.sh" stop "$pgdir" >/dev/null 2>&1 || true; _ferry_cleanup' EXIT
 "$FERRY_SRC_DIR/deploy/pg-cluster.sh" start "$pgdir" "$port" >/dev/null

@@ -12,8 +12,7 @@
 PFX=_$(date +%s%N | tail -c 8)
 fresh_dbs map_status
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SPORT=$(port); CDC_PORT=$(port)
+SPORT=$(free_port); CDC_PORT=$(free_port)
 sdir=$FERRY_TEST_TMP/source
 trap '"$FERRY_SRC_DIR/deploy/pg-cluster.sh" stop "$sdir" >/dev/null 2>&1 || true; _ferry_cleanup' EXIT
 "$FERRY_SRC_DIR/deploy/pg-cluster.sh" start "$sdir" "$SPORT" >/dev/null || fail "no source cluster"

@@ -35,8 +35,7 @@ entities:
       name: name
       office_id: { ref: offices, from: office_id }
 EOF
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-CDC_PORT=$(port); SINK_PORT=$(port); PROM_PORT=$(port)
+CDC_PORT=$(free_port); SINK_PORT=$(free_port); PROM_PORT=$(free_port)
 
 ferry-cdc -c "$cfg" --metrics-listen "127.0.0.1:$CDC_PORT" --status-interval 1 \
   2>"$FERRY_TEST_TMP/cdc.log" &

@@ -14,8 +14,7 @@
 PFX=_$(date +%s%N | tail -c 8)
 fresh_dbs observe_health
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-TPORT=$(port); CDC_PORT=$(port); SINK_PORT=$(port)
+TPORT=$(free_port); CDC_PORT=$(free_port); SINK_PORT=$(free_port)
 tdir=$FERRY_TEST_TMP/target
 trap '"$FERRY_SRC_DIR/deploy/pg-cluster.sh" stop "$tdir" >/dev/null 2>&1 || true; _ferry_cleanup' EXIT
 "$FERRY_SRC_DIR/deploy/pg-cluster.sh" start "$tdir" "$TPORT" >/dev/null || fail "no target cluster"

@@ -4,7 +4,7 @@
 PFX=_$(date +%s%N | tail -c 8)  # a fresh topic prefix per run
 fresh_dbs sink_restart
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 tdir=$FERRY_TEST_TMP/target
 "$FERRY_SRC_DIR/deploy/pg-cluster.sh" start "$tdir" "$port" >/dev/null
 trap '"$FERRY_SRC_DIR/deploy/pg-cluster.sh" stop "$tdir" >/dev/null 2>&1 || true; _ferry_cleanup' EXIT
