@@ -75,7 +75,7 @@ append_snapshot_flag(ferry_buf_t *b, cdc_env_snapshot_t snap)
 /* Integer types go out as bare JSON numbers; the rest of the numbers as
  * strings so that no consumer rounds them through a double. */
 static bool
-is_int_type(cdc_w2j_tok_t type)
+is_int_type(ferry_json_tok_t type)
 {
     if (type.ptr == NULL)
         return false;
@@ -101,7 +101,7 @@ static void
 append_value(ferry_buf_t *b, const cdc_w2j_col_t *col)
 {
     switch (col->kind) {
-    case CDC_W2J_NUMBER:
+    case FERRY_JSON_NUMBER:
         if (is_int_type(col->type)) {
             ferry_buf_append(b, col->value.ptr, col->value.len);
         } else {
@@ -110,7 +110,7 @@ append_value(ferry_buf_t *b, const cdc_w2j_col_t *col)
             ferry_buf_putc(b, '"');
         }
         return;
-    case CDC_W2J_STRING:
+    case FERRY_JSON_STRING:
         /* wal2json drops bytea's "\x"; put it back, JSON-escaped. */
         if (col->type.ptr != NULL && TOK_IS(col->type, "bytea")) {
             ferry_buf_append_lit(b, "\"\\\\x");
@@ -125,7 +125,7 @@ append_value(ferry_buf_t *b, const cdc_w2j_col_t *col)
         }
         ferry_buf_append(b, col->value.ptr, col->value.len);
         return;
-    case CDC_W2J_ABSENT:
+    case FERRY_JSON_ABSENT:
         ferry_buf_append_lit(b, "null");
         return;
     default:
@@ -158,7 +158,7 @@ append_row(ferry_buf_t *b, const cdc_w2j_cols_t *cols)
 }
 
 static bool
-tok_same(cdc_w2j_tok_t a, cdc_w2j_tok_t b)
+tok_same(ferry_json_tok_t a, ferry_json_tok_t b)
 {
     return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
@@ -188,11 +188,11 @@ key_missing(const cdc_env_row_t *row, size_t i, ferry_err_t *err)
     char name[256];
 
     if (t->nkey > 0)
-        cdc_w2j_tok_unescape(
-            (cdc_w2j_tok_t){t->key_columns[i], strlen(t->key_columns[i])}, name,
-            sizeof(name));
+        ferry_json_tok_unescape(
+            (ferry_json_tok_t){t->key_columns[i], strlen(t->key_columns[i])},
+            name, sizeof(name));
     else
-        cdc_w2j_tok_unescape(row->msg->pk.v[i].name, name, sizeof(name));
+        ferry_json_tok_unescape(row->msg->pk.v[i].name, name, sizeof(name));
     return ferry_err_set(err, FERRY_EDATA,
                          "key column \"%s\" of table \"%s\".\"%s\" is missing "
                          "from the change at LSN %X/%X",
@@ -301,7 +301,7 @@ next_missing(const cdc_table_t *t, const cdc_w2j_cols_t *cols, size_t *j,
         const char *name = t->columns[*j];
         size_t n = strlen(name);
 
-        if (*at < cols->n && cdc_w2j_tok_eq(cols->v[*at].name, name, n)) {
+        if (*at < cols->n && ferry_json_tok_eq(cols->v[*at].name, name, n)) {
             (*at)++;
             continue;
         }

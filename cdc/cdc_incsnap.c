@@ -143,10 +143,10 @@ bool
 cdc_incsnap_is_signal(const cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg)
 {
     return inc->signal_table[0] != '\0' &&
-           cdc_w2j_tok_eq(msg->table, inc->signal_table,
-                          strlen(inc->signal_table)) &&
-           cdc_w2j_tok_eq(msg->schema, inc->signal_schema,
-                          strlen(inc->signal_schema));
+           ferry_json_tok_eq(msg->table, inc->signal_table,
+                             strlen(inc->signal_table)) &&
+           ferry_json_tok_eq(msg->schema, inc->signal_schema,
+                             strlen(inc->signal_schema));
 }
 
 int
@@ -172,7 +172,7 @@ cdc_incsnap_request(cdc_incsnap_t *inc, size_t ti, ferry_err_t *err)
 
 /* Unescapes a JSON string token into a new string (free), or NULL. */
 static char *
-tok_string(cdc_w2j_tok_t tok)
+tok_string(ferry_json_tok_t tok)
 {
     json_t *j = json_loadb(tok.ptr, tok.len, JSON_DECODE_ANY, NULL);
     char *s = json_is_string(j) ? strdup(json_string_value(j)) : NULL;
@@ -249,8 +249,8 @@ cdc_incsnap_signal(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg)
 
     if (msg->action != 'I')
         return;
-    if (type == NULL || data == NULL || type->kind != CDC_W2J_STRING ||
-        data->kind != CDC_W2J_STRING ||
+    if (type == NULL || data == NULL || type->kind != FERRY_JSON_STRING ||
+        data->kind != FERRY_JSON_STRING ||
         (ts = tok_string(type->value)) == NULL ||
         (ds = tok_string(data->value)) == NULL) {
         ferry_warn("signal ignored: a signal row needs text columns \"type\" "
@@ -479,14 +479,14 @@ cdc_incsnap_on_change(cdc_incsnap_t *inc, const cdc_table_t *t, const char *key,
 bool
 cdc_incsnap_on_message(cdc_incsnap_t *inc, const cdc_w2j_msg_t *msg)
 {
-    cdc_w2j_tok_t content = msg->content;
+    ferry_json_tok_t content = msg->content;
 
-    if (!inc->pending || !cdc_w2j_tok_eq(msg->prefix, "ferry", 5) ||
+    if (!inc->pending || !ferry_json_tok_eq(msg->prefix, "ferry", 5) ||
         content.ptr == NULL || content.len < 2)
         return false;
     content.ptr++;
     content.len -= 2;
-    if (!cdc_w2j_tok_eq(content, inc->hw, strlen(inc->hw)))
+    if (!ferry_json_tok_eq(content, inc->hw, strlen(inc->hw)))
         return false;
     if (inc->gen != cdc_tables_generation(inc->tables, inc->queue[0])) {
         restart_table(inc);

@@ -16,7 +16,7 @@
 /* The values PostgreSQL prints for the three, and their JSON tokens. */
 static const struct {
     const char *text;
-    cdc_w2j_tok_t tok;
+    ferry_json_tok_t tok;
 } specials[] = {
     {"NaN", {"\"NaN\"", 5}},
     {"Infinity", {"\"Infinity\"", 10}},
@@ -31,12 +31,12 @@ append_key_text(ferry_buf_t *b, const cdc_w2j_col_t *c)
     size_t n;
 
     switch (c->kind) {
-    case CDC_W2J_STRING:
+    case FERRY_JSON_STRING:
         if (c->type.ptr != NULL && c->type.len == 5 &&
             memcmp(c->type.ptr, "bytea", 5) == 0)
             ferry_buf_append_lit(b, "\\x");
-        n = cdc_w2j_tok_unescape(
-            (cdc_w2j_tok_t){c->value.ptr + 1, c->value.len - 2}, tmp,
+        n = ferry_json_tok_unescape(
+            (ferry_json_tok_t){c->value.ptr + 1, c->value.len - 2}, tmp,
             sizeof(tmp));
         if (n < sizeof(tmp)) {
             ferry_buf_append(b, tmp, n);
@@ -47,17 +47,17 @@ append_key_text(ferry_buf_t *b, const cdc_w2j_col_t *c)
                 b->failed = true;
                 return;
             }
-            cdc_w2j_tok_unescape(
-                (cdc_w2j_tok_t){c->value.ptr + 1, c->value.len - 2}, big,
+            ferry_json_tok_unescape(
+                (ferry_json_tok_t){c->value.ptr + 1, c->value.len - 2}, big,
                 n + 1);
             ferry_buf_append(b, big, n);
             free(big);
         }
         return;
-    case CDC_W2J_TRUE:
+    case FERRY_JSON_TRUE:
         ferry_buf_putc(b, 't');
         return;
-    case CDC_W2J_FALSE:
+    case FERRY_JSON_FALSE:
         ferry_buf_putc(b, 'f');
         return;
     default:
@@ -102,7 +102,7 @@ build_query(PGconn *sql, const cdc_table_t *t, const cdc_w2j_msg_t *msg,
         const cdc_w2j_col_t *c =
             cdc_w2j_cols_find(&msg->columns, name, strlen(name), k);
 
-        if (c == NULL || c->kind == CDC_W2J_NULL ||
+        if (c == NULL || c->kind == FERRY_JSON_NULL ||
             (id = PQescapeIdentifier(sql, name, strlen(name))) == NULL)
             return false;
         ferry_buf_append_str(q, k ? " AND " : " WHERE ");
@@ -142,7 +142,7 @@ patch(cdc_w2j_col_t *c, const char *text)
     for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
         if (strcmp(text, specials[i].text) == 0) {
             c->value = specials[i].tok;
-            c->kind = CDC_W2J_STRING;
+            c->kind = FERRY_JSON_STRING;
             return true;
         }
     }
@@ -239,7 +239,7 @@ cdc_nan_recover(const cdc_tables_t *tables, size_t ti, cdc_w2j_msg_t *msg,
         cdc_w2j_col_t *c = &msg->columns.v[k];
         long j;
 
-        if (c->kind != CDC_W2J_NULL)
+        if (c->kind != FERRY_JSON_NULL)
             continue;
         j = cdc_tables_column(tables, ti, c->name, k);
         if (j < 0 || (flags[j] & need) != need)

@@ -260,18 +260,18 @@ cdc_schema_on_message(cdc_schema_t *sc, PGconn *sql, const cdc_w2j_msg_t *msg,
                       cdc_schema_result_t *res, ferry_err_t *err)
 {
     char text[1024], schema[256], table[256];
-    cdc_w2j_tok_t content = msg->content;
+    ferry_json_tok_t content = msg->content;
     long ti;
 
     memset(res, 0, sizeof(*res));
-    *handled = cdc_w2j_tok_eq(msg->prefix, MAP_CATALOG_DDL_PREFIX,
-                              strlen(MAP_CATALOG_DDL_PREFIX));
+    *handled = ferry_json_tok_eq(msg->prefix, MAP_CATALOG_DDL_PREFIX,
+                                 strlen(MAP_CATALOG_DDL_PREFIX));
     if (!*handled || content.ptr == NULL || content.len < 2 ||
         content.ptr[0] != '"')
         return FERRY_OK;
     content.ptr++;
     content.len -= 2;
-    if (cdc_w2j_tok_unescape(content, text, sizeof(text)) >= sizeof(text) ||
+    if (ferry_json_tok_unescape(content, text, sizeof(text)) >= sizeof(text) ||
         !cdc_schema_parse_name(text, schema, table, sizeof(schema))) {
         ferry_warn("slot \"%s\": ignoring a \"" MAP_CATALOG_DDL_PREFIX
                    "\" message at " FERRY_LSN_FMT " that names no table",

@@ -435,14 +435,15 @@ cdc_tables_names(const cdc_tables_t *t)
 }
 
 static bool
-matches(const cdc_table_t *tab, cdc_w2j_tok_t schema, cdc_w2j_tok_t table)
+matches(const cdc_table_t *tab, ferry_json_tok_t schema, ferry_json_tok_t table)
 {
-    return cdc_w2j_tok_eq(table, tab->table, strlen(tab->table)) &&
-           cdc_w2j_tok_eq(schema, tab->schema, strlen(tab->schema));
+    return ferry_json_tok_eq(table, tab->table, strlen(tab->table)) &&
+           ferry_json_tok_eq(schema, tab->schema, strlen(tab->schema));
 }
 
 const cdc_table_t *
-cdc_tables_find(cdc_tables_t *t, cdc_w2j_tok_t schema, cdc_w2j_tok_t table)
+cdc_tables_find(cdc_tables_t *t, ferry_json_tok_t schema,
+                ferry_json_tok_t table)
 {
     if (t->n == 0)
         return NULL;
@@ -459,19 +460,19 @@ cdc_tables_find(cdc_tables_t *t, cdc_w2j_tok_t schema, cdc_w2j_tok_t table)
 
 /* The cached column named by tok, looking at hint first; -1 if none. */
 static long
-find_column(const facts_t *f, cdc_w2j_tok_t tok, size_t hint)
+find_column(const facts_t *f, ferry_json_tok_t tok, size_t hint)
 {
     if (hint < f->ncolumns &&
-        cdc_w2j_tok_eq(tok, f->columns[hint], f->lens[hint]))
+        ferry_json_tok_eq(tok, f->columns[hint], f->lens[hint]))
         return (long)hint;
     for (size_t j = 0; j < f->ncolumns; j++)
-        if (j != hint && cdc_w2j_tok_eq(tok, f->columns[j], f->lens[j]))
+        if (j != hint && ferry_json_tok_eq(tok, f->columns[j], f->lens[j]))
             return (long)j;
     return -1;
 }
 
 long
-cdc_tables_column(const cdc_tables_t *t, size_t i, cdc_w2j_tok_t name,
+cdc_tables_column(const cdc_tables_t *t, size_t i, ferry_json_tok_t name,
                   size_t hint)
 {
     return find_column(&t->v[i].f, name, hint);
@@ -497,7 +498,8 @@ cdc_tables_fit(cdc_tables_t *t, size_t i, const cdc_w2j_msg_t *msg)
         if (j < 0)
             return CDC_TABLES_STALE;
         if (cols->v[k].type.ptr != NULL &&
-            !cdc_w2j_tok_eq(cols->v[k].type, f->types[j], strlen(f->types[j])))
+            !ferry_json_tok_eq(cols->v[k].type, f->types[j],
+                               strlen(f->types[j])))
             return CDC_TABLES_STALE;
         slot->seen[j] = 1;
         at = (size_t)j + 1;

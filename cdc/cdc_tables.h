@@ -116,12 +116,12 @@ const char *const *cdc_tables_names(const cdc_tables_t *t);
 
 /* Finds the table of a wal2json message by its escaped schema and table
  * tokens; NULL if it is not captured.  Cheap for runs of the same table. */
-const cdc_table_t *cdc_tables_find(cdc_tables_t *t, cdc_w2j_tok_t schema,
-                                   cdc_w2j_tok_t table);
+const cdc_table_t *cdc_tables_find(cdc_tables_t *t, ferry_json_tok_t schema,
+                                   ferry_json_tok_t table);
 
 /* The index of table i's column named by name (a wal2json token, still
  * escaped), looking at hint first (where it usually is), or -1. */
-long cdc_tables_column(const cdc_tables_t *t, size_t i, cdc_w2j_tok_t name,
+long cdc_tables_column(const cdc_tables_t *t, size_t i, ferry_json_tok_t name,
                        size_t hint);
 
 /* How msg (borrowed; an I or U of table i) fits the cached columns.  Other

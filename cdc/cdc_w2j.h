@@ -21,31 +21,20 @@
 #include <stdint.h>
 
 #include "ferry_err.h"
+#include "ferry_json.h"
 
-/* A slice of the input (borrowed from the parsed data). */
-typedef struct cdc_w2j_tok {
-    const char *ptr; /* first byte, or NULL when the field was absent/null */
-    size_t len;      /* bytes */
-} cdc_w2j_tok_t;
-
-/* The JSON type of a column value. */
-typedef enum cdc_w2j_kind {
-    CDC_W2J_ABSENT = 0, /* no "value" key (entries of "pk") */
-    CDC_W2J_NULL,       /* null: SQL NULL (or, in wal2json 2.5, NaN/Infinity
-                           of numeric and float types: see docs/format.md) */
-    CDC_W2J_FALSE,      /* false */
-    CDC_W2J_TRUE,       /* true */
-    CDC_W2J_NUMBER,     /* a JSON number, digits kept exactly */
-    CDC_W2J_STRING      /* a JSON string, escapes kept */
-} cdc_w2j_kind_t;
+/* Tokens and their kinds are common/ferry_json.h's: a ferry_json_tok_t
+ * points into the parsed data; kind FERRY_JSON_ABSENT is an entry without
+ * "value" (entries of "pk"), FERRY_JSON_NULL is SQL NULL (or, in wal2json
+ * 2.5, NaN/Infinity of numeric and float types: see docs/format.md). */
 
 /* One entry of "columns", "identity" or "pk". */
 typedef struct cdc_w2j_col {
-    cdc_w2j_tok_t name;  /* between the quotes, still JSON-escaped */
-    cdc_w2j_tok_t type;  /* between the quotes, still escaped; ptr NULL
+    ferry_json_tok_t name;  /* between the quotes, still JSON-escaped */
+    ferry_json_tok_t type;  /* between the quotes, still escaped; ptr NULL
                             without include-types */
-    cdc_w2j_tok_t value; /* the raw JSON token: a string keeps its quotes */
-    cdc_w2j_kind_t kind; /* the JSON type of value */
+    ferry_json_tok_t value; /* the raw JSON token: a string keeps its quotes */
+    ferry_json_kind_t kind; /* the JSON type of value */
 } cdc_w2j_col_t;
 
 /* A list of columns; the array is owned by the message. */
@@ -58,27 +47,27 @@ typedef struct cdc_w2j_cols {
 
 /* One decoded wal2json message. */
 typedef struct cdc_w2j_msg {
-    char action;             /* 'B', 'C', 'I', 'U', 'D', 'T' or 'M' */
-    bool has_xid;            /* "xid" was a number (include-xids) */
-    uint64_t xid;            /* transaction id */
-    bool has_lsn;            /* "lsn" was present (include-lsn) */
-    uint64_t lsn;            /* B and C: the commit LSN; I/U/D/T/M: the
-                                change's own LSN */
-    bool has_nextlsn;        /* "nextlsn" was present (B and C) */
-    uint64_t nextlsn;        /* B and C: the LSN after the commit record */
-    cdc_w2j_tok_t timestamp; /* commit time text between the quotes, e.g.
+    char action;                /* 'B', 'C', 'I', 'U', 'D', 'T' or 'M' */
+    bool has_xid;               /* "xid" was a number (include-xids) */
+    uint64_t xid;               /* transaction id */
+    bool has_lsn;               /* "lsn" was present (include-lsn) */
+    uint64_t lsn;               /* B and C: the commit LSN; I/U/D/T/M: the
+                                   change's own LSN */
+    bool has_nextlsn;           /* "nextlsn" was present (B and C) */
+    uint64_t nextlsn;           /* B and C: the LSN after the commit record */
+    ferry_json_tok_t timestamp; /* commit time text between the quotes, e.g.
                                 "2024-02-29 10:34:56.789012+00"; ptr NULL if
                                 absent or null */
-    cdc_w2j_tok_t schema;    /* I/U/D/T: escaped, between the quotes */
-    cdc_w2j_tok_t table;     /* I/U/D/T: escaped, between the quotes */
-    cdc_w2j_cols_t columns;  /* I/U: new values; an unchanged TOASTed column
-                                is missing from an UPDATE */
-    cdc_w2j_cols_t identity; /* U/D: old replica identity columns */
-    cdc_w2j_cols_t pk;       /* primary key names and types (include-pk);
-                                kind is CDC_W2J_ABSENT */
-    bool transactional;      /* M: "transactional" */
-    cdc_w2j_tok_t prefix;    /* M: escaped, between the quotes */
-    cdc_w2j_tok_t content;   /* M: the raw JSON token, quotes kept */
+    ferry_json_tok_t schema;    /* I/U/D/T: escaped, between the quotes */
+    ferry_json_tok_t table;     /* I/U/D/T: escaped, between the quotes */
+    cdc_w2j_cols_t columns;     /* I/U: new values; an unchanged TOASTed column
+                                   is missing from an UPDATE */
+    cdc_w2j_cols_t identity;    /* U/D: old replica identity columns */
+    cdc_w2j_cols_t pk;          /* primary key names and types (include-pk);
+                                   kind is FERRY_JSON_ABSENT */
+    bool transactional;         /* M: "transactional" */
+    ferry_json_tok_t prefix;    /* M: escaped, between the quotes */
+    ferry_json_tok_t content;   /* M: the raw JSON token, quotes kept */
 } cdc_w2j_msg_t;
 
 /* Makes an empty message without allocating.  msg: caller-owned. */
@@ -94,16 +83,6 @@ void cdc_w2j_msg_close(cdc_w2j_msg_t *msg);
  * FERRY_ENOMEM.  Any thread, one message at a time. */
 int cdc_w2j_parse(cdc_w2j_msg_t *msg, const char *data, size_t len,
                   ferry_err_t *err) FERRY_WUR;
-
-/* Returns whether the escaped token tok and the raw (unescaped) text s[0..n)
- * name the same string.  Fast when tok holds no backslash. */
-bool cdc_w2j_tok_eq(cdc_w2j_tok_t tok, const char *s, size_t n);
-
-/* Unescapes tok into out (caller-owned, outsz bytes, always NUL-terminated
- * when outsz > 0; truncated if too small).  Returns the length of the whole
- * unescaped text, which may exceed outsz - 1.  For logs and lookups, not for
- * the hot path. */
-size_t cdc_w2j_tok_unescape(cdc_w2j_tok_t tok, char *out, size_t outsz);
 
 /* Returns the column of cols named s[0..n) (raw text), or NULL.  hint is the
  * index to try first (the position where the name usually is).  Borrowed

@@ -382,7 +382,8 @@ check_unfilled(check_t *c, size_t i)
         if (!tc->not_null || tc->has_default || tc->generated ||
             strcmp(tc->name, e->id_column) == 0 ||
             map_entity_column(e, tc->name) != NULL ||
-            in_list(e->legacy_id_columns, e->n_legacy_id_columns, tc->name))
+            in_list(e->legacy_id_columns, e->n_legacy_id_columns, tc->name) ||
+            (e->lsn_column != NULL && strcmp(tc->name, e->lsn_column) == 0))
             continue;
         map_diag_hint(problem(c, e->pos, path,
                               "target column \"%s\" of \"%s.%s\" is NOT NULL "
@@ -390,6 +391,21 @@ check_unfilled(check_t *c, size_t i)
                               tc->name, e->target_schema, e->target_table),
                       "map it under columns, or give it a default");
     }
+}
+
+/* An lsn column holds values up to 2^127: numeric, with no typmod or one
+ * of 39 digits or more and no fraction (numeric(40,0)). */
+static bool
+lsn_type_ok(const map_pg_column_t *tc)
+{
+    int prec = 0, scale = -1;
+
+    if (strcmp(tc->base.name, "numeric") != 0)
+        return false;
+    if (strcmp(tc->type, "numeric") == 0)
+        return true;
+    return sscanf(tc->type, "numeric(%d,%d)", &prec, &scale) == 2 &&
+           prec >= 39 && scale == 0;
 }
 
 static void
@@ -424,6 +440,19 @@ check_target(check_t *c, size_t i)
                     "soft delete column \"%s\" has type %s (expected a "
                     "timestamp)",
                     tc->name, tc->type);
+    }
+    if (e->lsn_column != NULL) {
+        epath(path, sizeof(path), e, "lsn_column");
+        tc = target_column(c, i, e->lsn_pos, path, e->lsn_column);
+        if (tc != NULL && !lsn_type_ok(tc))
+            map_diag_hint(problem(c, e->lsn_pos, path,
+                                  "lsn column \"%s\" has type %s (expected "
+                                  "numeric, unconstrained or of at least 39 "
+                                  "digits and scale 0: it holds commit LSN * "
+                                  "2^64 + change LSN)",
+                                  tc->name, tc->type),
+                          "ALTER TABLE %s.%s ALTER COLUMN %s TYPE numeric;",
+                          e->target_schema, e->target_table, tc->name);
     }
     for (size_t k = 0; k < e->n_columns; k++)
         check_column(c, i, &e->columns[k]);

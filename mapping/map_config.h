@@ -140,8 +140,12 @@ typedef struct map_entity {
     const char *soft_delete_column;       /* soft: the column to stamp */
     map_pos_t delete_pos;                 /* where delete is written */
     enum map_truncate_mode truncate_mode; /* apply (default) or ignore */
-    const map_column_t *columns;          /* target columns in file order */
-    size_t n_columns;                     /* number of columns */
+    const char *lsn_column;      /* the target column holding each row's source
+                                    position (commit LSN * 2^64 + change LSN,
+                                    numeric), or NULL: docs/mapping.md */
+    map_pos_t lsn_pos;           /* where lsn_column is written */
+    const map_column_t *columns; /* target columns in file order */
+    size_t n_columns;            /* number of columns */
 } map_entity_t;
 
 /* How ferry-cdc creates a topic at start (kafka.topics and its

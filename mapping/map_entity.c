@@ -252,6 +252,18 @@ parse_entity(map_parser_t *p, map_entity_t *e, yaml_node_t *n, const char *path)
         if (map__enum(p, v, sub, truncs, 2, &t))
             e->truncate_mode = (enum map_truncate_mode)t;
     }
+    if ((v = map__get(p, n, "lsn_column")) != NULL) {
+        map__path(sub, path, "lsn_column");
+        e->lsn_pos = map__pos(v);
+        e->lsn_column = map__string(p, v, sub);
+        /* Without legacy ids the target cannot tell ferry's rows from the
+         * application's, and the sweep and truncate find the keys ferry
+         * applied in their positions: those of state_schema.row_lsn. */
+        if (e->lsn_column != NULL && e->n_legacy_id_columns == 0)
+            map__diag(p, v, sub,
+                      "lsn_column needs legacy_id_column (the target must "
+                      "keep the legacy key)");
+    }
     if ((v = map__get(p, n, "columns")) != NULL) {
         map__path(sub, path, "columns");
         map__parse_columns(p, e, v, sub);
@@ -304,6 +316,7 @@ check_entity(map_parser_t *p, const map_entity_t *e)
     check_reserved(p, e, e->id_column, "id_column");
     if (e->delete_mode == MAP_DELETE_SOFT)
         check_reserved(p, e, e->soft_delete_column, "soft delete column");
+    check_reserved(p, e, e->lsn_column, "lsn_column");
     for (size_t i = 0; i < e->n_columns; i++) {
         const map_column_t *c = &e->columns[i];
 

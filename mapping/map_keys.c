@@ -93,6 +93,9 @@ const map__key_def_t map__keys[] = {
      "hard, soft, or {mode: soft, column: COLUMN}"},
     {"entity", "truncate", MAP__T_ENUM, false, "apply",
      "apply or ignore: what a source TRUNCATE does to the target"},
+    {"entity", "lsn_column", MAP__T_STRING, false, "none",
+     "numeric target column ferry keeps each row's source position in; "
+     "makes the stale check part of the upsert"},
     {"entity", "columns", MAP__T_MAPPING, false, "none",
      "target column -> source column name, or a column spec"},
 

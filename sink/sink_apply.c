@@ -72,6 +72,27 @@ plan_column(PGconn *conn, const map_pg_table_t *t, const map_entity_t *e,
     return 0;
 }
 
+/* The entity's lsn_column: it must hold a position (up to 2^127) exactly,
+ * as ferry-map check also says. */
+static int
+plan_lsn_column(PGconn *conn, const map_pg_table_t *t, const map_entity_t *e,
+                char **q, ferry_err_t *err)
+{
+    const map_pg_column_t *c = map_catalog_column(t, e->lsn_column);
+    char *type = NULL;
+    int rc = plan_column(conn, t, e, e->lsn_column, q, &type, err);
+
+    if (rc == 0 && strcmp(c->base.name, "numeric") != 0)
+        rc = ferry_err_set(err, FERRY_ECONFIG,
+                           "entity \"%s\": lsn column \"%s\" of table "
+                           "\"%s.%s\" has type %s (expected numeric; "
+                           "ferry-map check tells more)",
+                           e->name, e->lsn_column, e->target_schema,
+                           e->target_table, type);
+    free(type);
+    return rc;
+}
+
 /* The foreign keys of the target that reference p's table, for the
  * diagnosis of a refused delete (sink_sql_delete_blockers()). */
 static int
@@ -175,6 +196,8 @@ plan_init(sink_apply_t *a, PGconn *conn, size_t idx, ferry_err_t *err)
     if (rc == 0 && e->delete_mode == MAP_DELETE_SOFT)
         rc = plan_column(conn, &t, e, e->soft_delete_column, &p->q_soft,
                          &p->soft_type, err);
+    if (rc == 0 && e->lsn_column != NULL)
+        rc = plan_lsn_column(conn, &t, e, &p->q_lsn, err);
     if (rc == 0)
         rc = plan_fks(conn, p, err);
 done:
@@ -184,7 +207,7 @@ done:
 
 /* The statements of s that every entity has (the per-column ones are
  * apart). */
-#define SQL_FIXED 23
+#define SQL_FIXED 24
 
 static void
 fixed_sql(plan_sql_t *s, char **out[SQL_FIXED])
@@ -197,7 +220,7 @@ fixed_sql(plan_sql_t *s, char **out[SQL_FIXED])
         &s->row_lsn,      &s->truncate,      &s->truncate_check,
         &s->take[0],      &s->take[1],       &s->take[2],
         &s->del_children, &s->del1_children, &s->blockers,
-        &s->restore,      &s->trunc_keys};
+        &s->restore,      &s->trunc_keys,    &s->count_up};
 
     memcpy(out, fixed, sizeof(fixed));
 }
@@ -249,6 +272,12 @@ sql_init(sink_apply_t *a, size_t idx, ferry_err_t *err)
     BUILD(s->row_lsn, sink_sql_row_lsn(p, &b));
     BUILD(s->truncate, sink_sql_truncate(p, &b));
     BUILD(s->truncate_check, sink_sql_truncate_stale(p, &b));
+    if (p->q_lsn != NULL)
+        BUILD(s->count_up,
+              ferry_buf_printf(&b, "SELECT count(*) FROM %s WHERE __op = 'u'",
+                               p->q_stage));
+    else
+        BUILD(s->count_up, (void)0);
     BUILD(s->trunc_keys, sink_sql_truncate_keys(p, &b));
     BUILD(s->del_children, sink_sql_delete_children(p, false, &b));
     BUILD(s->del1_children, sink_sql_delete_children(p, true, &b));
@@ -410,14 +439,16 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_target_t *t,
     a->sql = calloc(cfg->n_entities + 1, sizeof(*a->sql));
     a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
     a->lsn_bound = calloc(cfg->n_entities + 1, sizeof(*a->lsn_bound));
+    a->lsn_staged = calloc(cfg->n_entities + 1, sizeof(*a->lsn_staged));
     a->ent = calloc(cfg->n_entities + 1, sizeof(*a->ent));
     a->ent_att = calloc(cfg->n_entities + 1, sizeof(*a->ent_att));
     a->parked_by_att = calloc(cfg->n_entities + 1, sizeof(*a->parked_by_att));
     a->q_state = quote_ident(conn, cfg->state_schema);
     a->imported = sink_map_new();
     if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
-        a->lsn_bound == NULL || a->ent == NULL || a->ent_att == NULL ||
-        a->parked_by_att == NULL || a->q_state == NULL || a->imported == NULL) {
+        a->lsn_bound == NULL || a->lsn_staged == NULL || a->ent == NULL ||
+        a->ent_att == NULL || a->parked_by_att == NULL || a->q_state == NULL ||
+        a->imported == NULL) {
         ferry_err_set(err, FERRY_ENOMEM, "out of memory creating the applier");
         goto fail;
     }
@@ -471,6 +502,7 @@ plan_free(sink_plan_t *p, size_t n_cols)
     free(p->id_type);
     free(p->q_soft);
     free(p->soft_type);
+    free(p->q_lsn);
     for (i = 0; i < p->n_fks; i++) {
         free(p->fks[i].schema);
         free(p->fks[i].table);
@@ -530,6 +562,7 @@ sink_apply_free(sink_apply_t *a)
     free(a->sql);
     free(a->sets);
     free(a->lsn_bound);
+    free(a->lsn_staged);
     free(a->ent);
     free(a->ent_att);
     free(a->parked_by_att);

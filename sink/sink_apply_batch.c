@@ -148,6 +148,31 @@ with_children(const sink_apply_t *a, size_t idx)
     return ordered(a) && a->sql[idx].del_children[0] != '\0';
 }
 
+static int
+staged_counted(void *arg, size_t aux, PGresult *res, int rc,
+               const char *sqlstate, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+
+    (void)rc, (void)sqlstate, (void)err;
+    a->lsn_staged[aux] = PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
+    return 0;
+}
+
+/* Rows of entity idx that the upsert's lsn guard skipped (n of them) were
+ * older than their target rows: stale, as the stale check would have
+ * said. */
+static void
+guard_skipped(sink_apply_t *a, size_t idx, long n)
+{
+    if (n <= 0)
+        return;
+    a->ent_att[idx].stale += n;
+    ferry_debug("entity \"%s\": %ld rows older than their target rows "
+                "skipped by the lsn column's guard",
+                sink__entity_name(a, idx), n);
+}
+
 /* One staging row's statement is through: kept, or rolled back (with
  * whatever it did to the row's children) and the row parked (a delete
  * that rows still reference, when they may go later or the mapping does
@@ -167,6 +192,8 @@ row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     if (rc == 0) {
         if (op == 'D')
             sink__children_done(a, idx, res);
+        if (op == 'u' && a->sql[idx].count_up[0] != '\0')
+            guard_skipped(a, idx, atol(PQcmdTuples(res)) == 0 ? 1 : 0);
         return sink__push_plain(a, "release a savepoint", "RELEASE ferry_row",
                                 err);
     }
@@ -245,6 +272,8 @@ set_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
     if (rc == 0) {
         if (op == 'D')
             sink__children_done(a, idx, res);
+        if (op == 'u' && a->sql[idx].count_up[0] != '\0')
+            guard_skipped(a, idx, a->lsn_staged[idx] - atol(PQcmdTuples(res)));
         return sink__push_plain(a, "release a savepoint", "RELEASE ferry_set",
                                 err);
     }
@@ -354,6 +383,15 @@ push_upserts(sink_apply_t *a, size_t idx, ferry_err_t *err)
                                   err);
     }
     if (rc != 0)
+        return rc;
+    if (q->count_up[0] != '\0' &&
+        (rc = sink_target_push(a->t,
+                               &(sink_stmt_t){.what = "count staged upserts",
+                                              .sql = q->count_up,
+                                              .done = staged_counted,
+                                              .arg = a,
+                                              .aux = idx},
+                               err)) != 0)
         return rc;
     return push_set(a, idx, q->upsert, 'u', err);
 }

@@ -25,6 +25,9 @@ typedef struct sink_trunc {
 typedef struct plan_sql {
     char *stage_ddl, *copy, *empty, *drop_row, *stale, *lock, *unpark, *drain,
         *upsert, *upsert1, *del, *del1, *row_lsn, *truncate, *truncate_check;
+    /* With an lsn column: the staged upserts, counted before the upsert
+     * so that those its guard skips count as stale. */
+    char *count_up;
     /* The delete with the children's policies (sink_sql.h), set and row
      * $1; who refuses the delete of row $1; a parked target row put back
      * ($1); without legacy ids, the cursor over a truncate's keys. */
@@ -77,6 +80,8 @@ struct sink_apply {
                                       once (unknown), INT64_MAX never */
     char refused_msg[1024];        /* the refused delete being diagnosed */
     char refused_state[6];         /* its SQLSTATE */
+    long *lsn_staged;              /* owned: by entity index, count_up's
+                                      last count */
     uint64_t *lsn_bound;           /* owned: by entity index; every row_lsn
                                       and truncated entry of the entity has
                                       a commit LSN at most this.  Raised

@@ -109,19 +109,9 @@ tx_message(ordered_t *o, const rd_kafka_message_t *m, sink_pos_t pos,
     }
     if (rc != FERRY_EDATA)
         return oom(o, err, "parsing a transaction event");
-    if (sink_event_parse(m->key, m->key_len, "", 0, pos, &ev) == FERRY_ENOMEM ||
-        ev == NULL)
+    if (sink_event_malformed(m->key, m->key_len, m->payload, m->len, pos,
+                             perr.msg, &ev) != 0)
         return oom(o, err, "parsing a transaction event");
-    free(ev->raw);
-    free(ev->reason);
-    ev->raw = strndup(m->payload != NULL ? m->payload : "", m->len);
-    ev->reason = strdup(perr.msg);
-    ev->op = 'X';
-    ev->txid = NULL;
-    if (ev->raw == NULL || ev->reason == NULL) {
-        sink_event_free(ev);
-        return oom(o, err, "parsing a transaction event");
-    }
     return sink_txbuf_add_event(o->txbuf, ev) != 0
                ? oom(o, err, "reassembling transactions")
                : 0;

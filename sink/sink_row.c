@@ -38,44 +38,32 @@ sink_row_uuid(const sink_uuidctx_t *ctx, const char *entity, const char *lkey,
 static bool
 is_absent(const sink_event_t *ev, const char *col)
 {
-    size_t i;
-
-    for (i = 0; ev->absent != NULL && i < json_array_size(ev->absent); i++) {
-        const char *a = json_string_value(json_array_get(ev->absent, i));
-
-        if (a != NULL && strcmp(a, col) == 0)
-            return true;
-    }
-    return false;
+    return ev->absent.n > 0 && sink_image_get(&ev->absent, col, 0) != NULL;
 }
 
-/* The text of source column col of the row image img, into *out (new or
- * NULL). */
+/* The text of source column col of the row image img into *out (borrowed
+ * from the event, NULL for SQL NULL); hint is where col usually is. */
 static int
-source_text(const json_t *img, const char *col, char **out, ferry_err_t *err)
+source_text(const sink_image_t *img, const char *col, size_t hint,
+            const char **out, ferry_err_t *err)
 {
-    char buf[64];
-    bool ok;
-    const json_t *v = json_object_get(img, col);
-    const char *t;
+    const sink_field_t *f = sink_image_get(img, col, hint);
 
     *out = NULL;
     /* Absent is not NULL: the source no longer sends the column (dropped
      * or renamed).  Writing NULL would lose the value for good; the
      * caller stops with the mapping change to make. */
-    if (v == NULL)
+    if (f == NULL)
         return ferry_err_set(err, FERRY_ESCHEMA,
                              "source column \"%s\" is missing from the "
                              "change",
                              col);
-    t = sink_event_text(v, buf, sizeof(buf), &ok);
-    if (!ok)
+    if (f->kind == FERRY_JSON_OBJECT || f->kind == FERRY_JSON_ARRAY)
         return ferry_err_set(err, FERRY_EDATA,
                              "source column \"%s\" holds a JSON object or "
                              "array",
                              col);
-    if (t != NULL && (*out = strdup(t)) == NULL)
-        return FERRY_ENOMEM;
+    *out = f->text;
     return 0;
 }
 
@@ -83,44 +71,36 @@ static int
 build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
           const sink_event_t *ev, sink_row_t *row, ferry_err_t *err)
 {
-    const json_t *img = ev->op == 'd' ? ev->before : ev->after;
+    const sink_image_t *img = ev->op == 'd' ? &ev->before : &ev->after;
     size_t i, n = e->n_key;
     int rc;
 
     if (n == 0) {
-        if (!json_is_object(ev->key) || json_object_size(ev->key) == 0)
+        if (ev->key.n == 0)
             return ferry_err_set(err, FERRY_EDATA,
                                  "message has no key and the entity names "
                                  "no key columns");
-        n = json_object_size(ev->key);
+        n = ev->key.n;
     }
     row->keyvals = calloc(n, sizeof(char *));
     if (row->keyvals == NULL)
         return FERRY_ENOMEM;
     row->n_key = n;
-    if (e->n_key > 0) {
-        for (i = 0; i < n; i++)
-            if ((rc = source_text(img, e->key[i], &row->keyvals[i], err)) != 0)
+    for (i = 0; i < n; i++) {
+        const char *t = NULL;
+
+        if (e->n_key > 0) {
+            if ((rc = source_text(img, e->key[i], i, &t, err)) != 0)
                 return rc;
-    } else {
-        const char *k;
-        json_t *v;
-
-        i = 0;
-        json_object_foreach(ev->key, k, v)
-        {
-            char buf[64];
-            bool ok;
-            const char *t = sink_event_text(v, buf, sizeof(buf), &ok);
-
-            if (t != NULL && (row->keyvals[i] = strdup(t)) == NULL)
-                return FERRY_ENOMEM;
-            i++;
+        } else if (ev->key.f[i].kind != FERRY_JSON_OBJECT &&
+                   ev->key.f[i].kind != FERRY_JSON_ARRAY) {
+            t = ev->key.f[i].text;
         }
-    }
-    for (i = 0; i < n; i++)
-        if (row->keyvals[i] == NULL)
+        if (t == NULL)
             return ferry_err_set(err, FERRY_EDATA, "a key column is NULL");
+        if ((row->keyvals[i] = strdup(t)) == NULL)
+            return FERRY_ENOMEM;
+    }
     row->lkey = map_rules_legacy_key((const char *const *)row->keyvals, n);
     if (row->lkey == NULL)
         return FERRY_ENOMEM;
@@ -130,22 +110,19 @@ build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
 /* The parent entity of ref column c for this row, or NULL for a NULL
  * reference; sets *nocase for a discriminator value without a case. */
 static const char *
-ref_target(const map_column_t *c, const json_t *img, bool *nocase)
+ref_target(const map_column_t *c, const sink_image_t *img, bool *nocase)
 {
-    char buf[64];
-    bool ok;
-    const char *d;
+    const sink_field_t *f;
     size_t i;
 
     *nocase = false;
     if (c->kind == MAP_COLUMN_REF)
         return c->ref;
-    d = sink_event_text(json_object_get(img, c->discriminator), buf,
-                        sizeof(buf), &ok);
-    if (d == NULL)
+    f = sink_image_get(img, c->discriminator, 0);
+    if (f == NULL || f->text == NULL)
         return NULL;
     for (i = 0; i < c->n_cases; i++)
-        if (strcmp(c->cases[i].value, d) == 0)
+        if (strcmp(c->cases[i].value, f->text) == 0)
             return c->cases[i].entity;
     *nocase = true;
     return NULL;
@@ -155,13 +132,13 @@ static int
 build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
           const sink_event_t *ev, sink_row_t *row, size_t ci, ferry_err_t *err)
 {
-    char *vals[16];
+    const char *vals[16];
     size_t i, n = c->n_from < 16 ? c->n_from : 16;
     bool nocase;
     const char *parent;
+    char *lkey;
     int rc = 0;
 
-    memset(vals, 0, sizeof(vals));
     if (c->kind == MAP_COLUMN_COND_REF) {
         /* An unchanged discriminator keeps the ref as it is; a missing one
          * is a column the source no longer has. */
@@ -169,13 +146,13 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
             row->absent[ci] = true;
             return 0;
         }
-        if (json_object_get(ev->after, c->discriminator) == NULL)
+        if (sink_image_get(&ev->after, c->discriminator, 0) == NULL)
             return ferry_err_set(err, FERRY_ESCHEMA,
                                  "source column \"%s\" is missing from the "
                                  "change",
                                  c->discriminator);
     }
-    parent = ref_target(c, ev->after, &nocase);
+    parent = ref_target(c, &ev->after, &nocase);
     if (nocase) {
         if (c->on_missing == MAP_ON_MISSING_ERROR)
             return ferry_err_set(err, FERRY_EDATA,
@@ -191,30 +168,21 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
     for (i = 0; i < n; i++) {
         if (is_absent(ev, c->from[i])) {
             row->absent[ci] = true;
-            goto done;
+            return 0;
         }
-        if ((rc = source_text(ev->after, c->from[i], &vals[i], err)) != 0)
-            goto done;
+        if ((rc = source_text(&ev->after, c->from[i], ci, &vals[i], err)) != 0)
+            return rc;
         if (vals[i] == NULL)
-            goto done;
+            return 0;
     }
-    {
-        char *lkey = map_rules_legacy_key((const char *const *)vals, n);
-
-        if (lkey == NULL) {
-            rc = FERRY_ENOMEM;
-            goto done;
-        }
-        row->vals[ci] = malloc(MAP_UUID_STRLEN);
-        rc = row->vals[ci] == NULL
-                 ? FERRY_ENOMEM
-                 : sink_row_uuid(ctx, parent, lkey, row->vals[ci]);
-        free(lkey);
-        row->ref_entity[ci] = parent;
-    }
-done:
-    for (i = 0; i < n; i++)
-        free(vals[i]);
+    if ((lkey = map_rules_legacy_key(vals, n)) == NULL)
+        return FERRY_ENOMEM;
+    row->vals[ci] = malloc(MAP_UUID_STRLEN);
+    rc = row->vals[ci] == NULL
+             ? FERRY_ENOMEM
+             : sink_row_uuid(ctx, parent, lkey, row->vals[ci]);
+    free(lkey);
+    row->ref_entity[ci] = parent;
     return rc;
 }
 
@@ -227,7 +195,7 @@ build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
 
     for (i = 0; i < e->n_columns; i++) {
         const map_column_t *c = &e->columns[i];
-        char *src = NULL;
+        const char *src = NULL;
 
         if (c->kind != MAP_COLUMN_COPY) {
             if ((rc = build_ref(ctx, c, ev, row, i, err)) != 0)
@@ -239,11 +207,9 @@ build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
             continue;
         }
         if (c->n_from > 0 &&
-            (rc = source_text(ev->after, c->from[0], &src, err)) != 0)
+            (rc = source_text(&ev->after, c->from[0], i, &src, err)) != 0)
             return rc;
-        rc = map_rules_value(c, src, &row->vals[i], err);
-        free(src);
-        if (rc != 0)
+        if ((rc = map_rules_value(c, src, &row->vals[i], err)) != 0)
             return rc;
     }
     return 0;

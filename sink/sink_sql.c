@@ -31,6 +31,11 @@ sink_sql_stage_ddl(const sink_plan_t *p, ferry_buf_t *out)
     ADD(")");
 }
 
+static void match(const sink_plan_t *p, const char *t, ferry_buf_t *out);
+
+/* The staged row's position as the lsn column holds it. */
+#define STAGED_LSN "(s.__cl::numeric * " SINK_SQL_LSN_SCALE " + s.__ch)"
+
 void
 sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out)
 {
@@ -40,6 +45,13 @@ sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out)
            "(SELECT 1 FROM %s.truncated t WHERE t.entity = $1 AND "
            "(t.commit_lsn, t.change_lsn) >= (s.__cl, s.__ch))",
            p->q_stage, p->q_state, p->q_state);
+    /* With an lsn column, row_lsn holds the positions of deletes only: a
+     * row's own is in the row. */
+    if (p->q_lsn != NULL) {
+        PRINTF(" OR EXISTS (SELECT 1 FROM %s o WHERE ", p->q_target);
+        match(p, "o", out);
+        PRINTF(" AND o.%s >= " STAGED_LSN ")", p->q_lsn);
+    }
 }
 
 /* "the row of parent entity pi with UUID s.c<ci> is in neither the target
@@ -233,6 +245,8 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
         PRINTF(", %s", p->q_cols[i]);
     if (p->q_soft != NULL)
         PRINTF(", %s", p->q_soft);
+    if (p->q_lsn != NULL)
+        PRINTF(", %s", p->q_lsn);
     PRINTF(") SELECT s.__id::%s", p->id_type);
     for (i = 0; i < p->n_lcols; i++)
         PRINTF(", s.k%zu::%s", i, p->lcol_types[i]);
@@ -245,6 +259,8 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
     }
     if (p->q_soft != NULL)
         PRINTF(", to_timestamp(s.__dts / 1000.0)::%s", p->soft_type);
+    if (p->q_lsn != NULL)
+        ADD(", " STAGED_LSN);
     PRINTF(" FROM %s s WHERE s.__op = 'u'%s ON CONFLICT (", p->q_stage,
            one_row ? " AND s.__n = $1" : "");
     if (p->n_lcols == 0)
@@ -262,6 +278,15 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
                p->q_soft);
         any_set = true;
     }
+    /* The stale guard in the upsert: an older position never overwrites
+     * a newer one (the stale check before it drops such rows when any can
+     * be; this makes the upsert safe on its own). */
+    if (p->q_lsn != NULL) {
+        PRINTF("%s%s = EXCLUDED.%s WHERE t.%s IS NULL OR t.%s < EXCLUDED.%s",
+               any_set ? ", " : "UPDATE SET ", p->q_lsn, p->q_lsn, p->q_lsn,
+               p->q_lsn, p->q_lsn);
+        any_set = true;
+    }
     if (!any_set)
         ADD("NOTHING");
 }
@@ -269,15 +294,22 @@ sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
 void
 sink_sql_delete(const sink_plan_t *p, bool one_row, ferry_buf_t *out)
 {
-    if (p->q_soft != NULL)
-        PRINTF("UPDATE %s t SET %s = to_timestamp(s.__ts / 1000.0)::%s "
-               "FROM %s s WHERE s.__op = 'd'%s AND ",
-               p->q_target, p->q_soft, p->soft_type, p->q_stage,
+    if (p->q_soft != NULL) {
+        PRINTF("UPDATE %s t SET %s = to_timestamp(s.__ts / 1000.0)::%s",
+               p->q_target, p->q_soft, p->soft_type);
+        if (p->q_lsn != NULL)
+            PRINTF(", %s = " STAGED_LSN, p->q_lsn);
+        PRINTF(" FROM %s s WHERE s.__op = 'd'%s AND ", p->q_stage,
                one_row ? " AND s.__n = $1" : "");
-    else
+    } else {
         PRINTF("DELETE FROM %s t USING %s s WHERE s.__op = 'd'%s AND ",
                p->q_target, p->q_stage, one_row ? " AND s.__n = $1" : "");
+    }
     match(p, "t", out);
+    /* A delete older than the row (drained late, say) leaves it. */
+    if (p->q_lsn != NULL)
+        PRINTF(" AND (t.%s IS NULL OR t.%s < " STAGED_LSN ")", p->q_lsn,
+               p->q_lsn);
 }
 
 void
@@ -292,10 +324,13 @@ void
 sink_sql_row_lsn(const sink_plan_t *p, ferry_buf_t *out)
 {
     PRINTF("INSERT INTO %s.row_lsn AS r (entity, legacy_key, commit_lsn, "
-           "change_lsn) SELECT $1, s.__lkey, s.__cl, s.__ch FROM %s s "
+           "change_lsn) SELECT $1, s.__lkey, s.__cl, s.__ch FROM %s s%s "
            "ON CONFLICT (entity, legacy_key) DO UPDATE SET commit_lsn = "
-           "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn",
-           p->q_state, p->q_stage);
+           "EXCLUDED.commit_lsn, change_lsn = EXCLUDED.change_lsn WHERE "
+           "(r.commit_lsn, r.change_lsn) < (EXCLUDED.commit_lsn, "
+           "EXCLUDED.change_lsn)",
+           p->q_state, p->q_stage,
+           p->q_lsn != NULL ? " WHERE s.__op = 'd'" : "");
 }
 
 void
@@ -382,6 +417,10 @@ sink_sql_truncate_stale(const sink_plan_t *p, ferry_buf_t *out)
            "(SELECT 1 FROM %s.row_lsn WHERE entity = $1 AND (commit_lsn, "
            "change_lsn) > ($2::int8, $3::int8))",
            p->q_state, p->q_state);
+    if (p->q_lsn != NULL)
+        PRINTF(" OR EXISTS (SELECT 1 FROM %s WHERE %s > $2::int8::numeric "
+               "* " SINK_SQL_LSN_SCALE " + $3::int8)",
+               p->q_target, p->q_lsn);
 }
 
 /* --- parents deleted under children ------------------------------------ */
@@ -712,8 +751,16 @@ park_children(const sink_plan_t *p, size_t k, const bool *in, ferry_buf_t *out)
         }
         ADD(" END");
     }
-    PRINTF(", coalesce(l.commit_lsn, 0), coalesce(l.change_lsn, 0), "
-           "to_jsonb(x.*)::text, 'parent', 'row' FROM g JOIN %s x ON x.%s = "
+    /* The leaving row's position: its lsn column's (NULL when written
+     * before the column was named), or row_lsn's. */
+    if (cp->q_lsn != NULL)
+        PRINTF(", coalesce(div(x.%s, " SINK_SQL_LSN_SCALE ")::int8, "
+               "l.commit_lsn, 0), coalesce(mod(x.%s, " SINK_SQL_LSN_SCALE
+               ")::int8, l.change_lsn, 0)",
+               cp->q_lsn, cp->q_lsn);
+    else
+        ADD(", coalesce(l.commit_lsn, 0), coalesce(l.change_lsn, 0)");
+    PRINTF(", to_jsonb(x.*)::text, 'parent', 'row' FROM g JOIN %s x ON x.%s = "
            "g.id CROSS JOIN LATERAL (SELECT ",
            cp->q_target, cp->q_id);
     lkey_sql(cp, "x", out);

@@ -45,6 +45,9 @@ typedef struct sink_plan {
     char **col_types;              /* their types */
     char *q_soft;                  /* quoted soft delete column, or NULL */
     char *soft_type;               /* its type, or NULL */
+    char *q_lsn;                   /* quoted lsn_column, or NULL: the
+                                      row's position is kept in the target
+                                      row and the upsert checks it */
     const struct sink_plan *plans; /* borrowed: every entity's plan, by
                                       index, for parent lookups */
     size_t n_plans;                /* entries in plans (0: parents only) */
@@ -53,6 +56,10 @@ typedef struct sink_plan {
     size_t n_fks;                  /* entries in fks */
 } sink_plan_t;
 
+/* The scale of an lsn column: it holds commit LSN * 2^64 + change LSN
+ * (docs/mapping.md), so that numeric order is the pair's order. */
+#define SINK_SQL_LSN_SCALE "18446744073709551616"
+
 /* Each builder appends one statement to out (caller-owned); as with every
  * ferry_buf_t, the caller checks the buffer once with ferry_buf_status(). */
 
@@ -60,7 +67,8 @@ typedef struct sink_plan {
 void sink_sql_stage_ddl(const sink_plan_t *p, ferry_buf_t *out);
 
 /* DELETE of staged rows that are not newer than what the target reflects
- * (row_lsn and truncated); $1 entity. */
+ * (row_lsn and truncated, and with an lsn column the target row's own
+ * position); $1 entity. */
 void sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out);
 
 /* The condition "the parent of ref column ci is missing" on staging row s. */
@@ -92,13 +100,19 @@ void sink_sql_defer_note(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
  * of a row parked with its parent, kind 'row', waits for the row). */
 void sink_sql_defer_patch(const sink_plan_t *p, size_t ci, ferry_buf_t *out);
 
-/* The set-based upsert; with one_row, only staging row $1. */
+/* The set-based upsert; with one_row, only staging row $1.  With an lsn
+ * column it writes the row's position, and its ON CONFLICT ... DO UPDATE
+ * ... WHERE skips a row older than the target's. */
 void sink_sql_upsert(const sink_plan_t *p, bool one_row, ferry_buf_t *out);
 
-/* The delete (hard, or soft: stamp the column); with one_row, only $1. */
+/* The delete (hard, or soft: stamp the column); with one_row, only $1.
+ * With an lsn column, a row newer than the delete stays (and a soft delete
+ * stamps the position too). */
 void sink_sql_delete(const sink_plan_t *p, bool one_row, ferry_buf_t *out);
 
-/* Records the pairs of every staged row in row_lsn; $1 entity. */
+/* Records the pairs of every staged row in row_lsn (of the deletes only
+ * with an lsn column: the rows keep their own); a position never moves
+ * back.  $1 entity. */
 void sink_sql_row_lsn(const sink_plan_t *p, ferry_buf_t *out);
 
 /* A source TRUNCATE: deletes the target rows that have a legacy id; for an

@@ -3,13 +3,13 @@
  * sink/sink_sweep.c
  *
  * Why it is exact: a snapshot applied at pair P leaves every key it holds
- * with a position (row_lsn) at P or newer: the snapshot row itself, or a
- * newer change that made it stale.  A change streamed while the snapshot
- * was read or applied also has a position above P.  So a target row whose
- * key has no position at or above P is one the source no longer has, and
- * removing it undoes nothing that was streamed.  Rows parked or recorded
- * as errors are left alone: the source does have them, ferry only could
- * not apply their newest version yet.
+ * with a position (row_lsn, or the row's lsn column) at P or newer: the
+ * snapshot row itself, or a newer change that made it stale.  A change streamed
+ * while the snapshot was read or applied also has a position above P.  So a
+ * target row whose key has no position at or above P is one the source no
+ * longer has, and removing it undoes nothing that was streamed.  Rows parked or
+ * recorded as errors are left alone: the source does have them, ferry only
+ * could not apply their newest version yet.
  *
  * Each chunk's rows become delete events (with the entity's source key
  * columns, so that a delete parked for its children can be applied again
@@ -74,6 +74,14 @@ chunk_sql(const sink_apply_t *a, size_t idx, size_t limit, ferry_buf_t *b,
             ferry_buf_printf(b, "t.%s IS NOT NULL AND ", p->q_lcols[i]);
         if (p->q_soft != NULL)
             ferry_buf_printf(b, "t.%s IS NULL AND ", p->q_soft);
+        /* An entity with an lsn column keeps its rows' positions in them
+         * (row_lsn has its deletes', and those written before the column
+         * was named). */
+        if (p->q_lsn != NULL)
+            ferry_buf_printf(b,
+                             "(t.%s IS NULL OR t.%s < $2::int8::numeric "
+                             "* " SINK_SQL_LSN_SCALE " + $3::int8) AND ",
+                             p->q_lsn, p->q_lsn);
         ferry_buf_printf(b,
                          "NOT EXISTS (SELECT 1 FROM %s.row_lsn r WHERE "
                          "r.entity = $1 AND r.legacy_key = %s AND "

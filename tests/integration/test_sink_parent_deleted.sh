@@ -18,8 +18,14 @@
 # an FK to the parent) is recorded once, parked with the table named,
 # retried with a growing backoff, shown by ferry-map validate, and applied
 # once the application's row is gone.
+# test_sink_parent_deleted_lsn runs it with PD_LSN=1: pets, comments and
+# notes keep their positions in an lsn_column (docs/mapping.md), so that
+# rows parked with their parent take their position from it.
 PFX=_$(date +%s%N | tail -c 8)  # a fresh topic prefix per run
-fresh_dbs sink_parent_deleted
+SLOT=sink_parent_deleted${PD_LSN:+_lsn}
+L= LMAP=
+if [ -n "${PD_LSN:-}" ]; then L=", src_lsn numeric" LMAP="lsn_column: src_lsn"; fi
+fresh_dbs $SLOT
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
 src_psql <<'SQL'
 CREATE TABLE owner (id int PRIMARY KEY, name text);
@@ -33,17 +39,17 @@ CREATE TABLE shop (id int PRIMARY KEY, name text);
 CREATE TABLE club (id int PRIMARY KEY, name text);
 CREATE TABLE member (id int PRIMARY KEY, club_id int, name text);
 SQL
-tgt_psql <<'SQL'
+tgt_psql <<SQL
 CREATE TABLE owners (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text);
 CREATE TABLE pets (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text,
-                   owner_id uuid REFERENCES owners, buddy_id uuid REFERENCES pets);
+                   owner_id uuid REFERENCES owners, buddy_id uuid REFERENCES pets $L);
 CREATE TABLE orders (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text);
 CREATE TABLE comments (id uuid PRIMARY KEY, legacy_id int UNIQUE, body text,
                        order_id uuid REFERENCES orders,
                        parent_id uuid REFERENCES comments,
-                       seen_at timestamptz, tags text[]);  -- the application's own columns
+                       seen_at timestamptz, tags text[] $L);  -- the application's own columns
 CREATE TABLE notes (id uuid PRIMARY KEY, legacy_id int UNIQUE, txt text,
-                    comment_id uuid REFERENCES comments);
+                    comment_id uuid REFERENCES comments $L);
 CREATE TABLE teams (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text);
 CREATE TABLE players (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text,
                       team_id uuid REFERENCES teams);
@@ -57,7 +63,7 @@ CREATE TABLE club_notes (id int PRIMARY KEY, club_id uuid REFERENCES clubs);
 SQL
 cfg=$FERRY_TEST_TMP/ferry.yaml
 cat >"$cfg" <<EOF
-source: { dsn: "$SRC_DSN", slot: sink_parent_deleted }
+source: { dsn: "$SRC_DSN", slot: $SLOT }
 kafka: { brokers: "$FERRY_BROKERS", topic_prefix: sink_pd$PFX }
 target: { dsn: "$TGT_DSN", uuid_namespace: $NS }
 entities:
@@ -67,6 +73,7 @@ entities:
     source: pet
     target: pets
     legacy_id_column: legacy_id
+    $LMAP
     columns:
       name: name
       owner_id: { ref: owners, from: owner_id, on_missing: "null" }
@@ -77,6 +84,7 @@ entities:
     source: cmt
     target: comments
     legacy_id_column: legacy_id
+    $LMAP
     columns:
       body: body
       order_id: { ref: orders, from: order_id }
@@ -85,6 +93,7 @@ entities:
     source: note
     target: notes
     legacy_id_column: legacy_id
+    $LMAP
     columns: { txt: txt, comment_id: { ref: comments, from: comment_id } }
   teams: { source: team, target: teams, legacy_id_column: legacy_id,
            columns: { name: name } }
@@ -141,8 +150,12 @@ sink_once
   fail "initial load incomplete: $(tgt_psql -c 'SELECT error FROM ferry.errors')"
 # Columns only the application writes, to be restored verbatim.
 tgt_psql -c "UPDATE comments SET seen_at = '2024-05-06 07:08:09+00', tags = '{a,\"b c\"}' WHERE legacy_id IN (11, 12)"
-rows() { tgt_psql -c "SELECT string_agg(to_jsonb(x)::text, E'\n' ORDER BY legacy_id) FROM $1 x"; }
+# The rows without ferry's bookkeeping (comment 13 comes back newer), and
+# the positions apart.
+rows() { tgt_psql -c "SELECT string_agg((to_jsonb(x) - 'src_lsn')::text, E'\n' ORDER BY legacy_id) FROM $1 x"; }
+positions() { [ -z "${PD_LSN:-}" ] || tgt_psql -c "SELECT string_agg(legacy_id || ':' || src_lsn, ' ' ORDER BY legacy_id) FROM $1 WHERE legacy_id <> 13"; }
 comments_before=$(rows comments) notes_before=$(rows notes)
+positions_before="$(positions comments) $(positions notes)"
 shop1=$(tgt_psql -c "SELECT id FROM shops WHERE legacy_id = 1")
 tgt_psql -c "INSERT INTO reviews VALUES (1, '$shop1')"
 tgt_psql -c "INSERT INTO club_notes SELECT 1, id FROM clubs WHERE legacy_id = 4"
@@ -211,6 +224,8 @@ got=$(tgt_psql -c "SELECT p.legacy_id, o.legacy_id, b.legacy_id FROM pets p LEFT
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.deferred WHERE entity = 'pets'")" = 0 ] || fail "patches left: $(tgt_psql -c 'TABLE ferry.deferred')"
 [ "$(rows comments)" = "$comments_before" ] || fail "park: comments differ from before: $(rows comments) vs $comments_before"
 [ "$(rows notes)" = "$notes_before" ] || fail "park: notes differ from before: $(rows notes)"
+[ "$(positions comments) $(positions notes)" = "$positions_before" ] ||
+  fail "park: the rows came back at other positions: $(positions comments) $(positions notes) vs $positions_before"
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.parked WHERE waits_for = 'parent'")" = 0 ] || fail "rows left parked"
 validate_agrees owners pets orders comments notes
 echo "parents back: refs filled in, parked children and descendants back as they were"

@@ -5,8 +5,13 @@
 # while ferry-cdc is stopped; the deletes, updates and inserts in the gap
 # never reach Kafka as changes.  (Without the sweep the deleted rows stay
 # in the target for good: a snapshot cannot see a delete.)
+# test_sink_resnapshot_sweep_lsn runs it with SWEEP_LSN=1: the doctors
+# keep their positions in an lsn_column (docs/mapping.md).
 PFX=_$(date +%s%N | tail -c 8)
-fresh_dbs sink_resnapshot_sweep
+SLOT=sink_resnapshot_sweep${SWEEP_LSN:+_lsn}
+LSN_DDL= LSN_MAP=
+if [ -n "${SWEEP_LSN:-}" ]; then LSN_DDL=", src_lsn numeric" LSN_MAP="lsn_column: src_lsn"; fi
+fresh_dbs $SLOT
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
 src_psql <<'SQL'
 CREATE TABLE office (id int PRIMARY KEY, name text);
@@ -14,14 +19,14 @@ CREATE TABLE doctor (id int PRIMARY KEY, office_id int, name text, n int DEFAULT
 INSERT INTO office SELECT g, 'office ' || g FROM generate_series(1, 2000) g;
 INSERT INTO doctor SELECT g, 1 + g % 1900, 'doctor ' || g FROM generate_series(1, 6000) g;
 SQL
-tgt_psql <<'SQL'
+tgt_psql <<SQL
 CREATE TABLE offices (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text);
 CREATE TABLE doctors (id uuid PRIMARY KEY, legacy_id int UNIQUE, name text, n int,
-                      office_id uuid REFERENCES offices);
+                      office_id uuid REFERENCES offices $LSN_DDL);
 SQL
 cfg=$FERRY_TEST_TMP/ferry.yaml
 cat >"$cfg" <<EOF
-source: { dsn: "$SRC_DSN", slot: sink_resnapshot_sweep }
+source: { dsn: "$SRC_DSN", slot: $SLOT }
 kafka: { brokers: "$FERRY_BROKERS", topic_prefix: sink_sweep$PFX }
 target: { dsn: "$TGT_DSN", uuid_namespace: $NS }
 entities:
@@ -31,6 +36,7 @@ entities:
     source: doctor
     target: doctors
     legacy_id_column: legacy_id
+    $LSN_MAP
     columns: { name: name, n: n, office_id: { ref: offices, from: office_id } }
 EOF
 same_as_source() {
@@ -49,7 +55,7 @@ ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink1.log" || fail "ferry-
 same_as_source || fail "the first snapshot was not applied"
 
 # The slot is lost; the source changes while nothing records it.
-src_psql -c "SELECT pg_drop_replication_slot('sink_resnapshot_sweep')" >/dev/null
+src_psql -c "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null
 src_psql <<'SQL'
 DELETE FROM doctor WHERE id BETWEEN 101 AND 400;   -- 300 doctors
 DELETE FROM doctor WHERE office_id BETWEEN 1801 AND 1900;
@@ -66,7 +72,7 @@ grep -q 'entity "offices": 200 rows the snapshot does' "$FERRY_TEST_TMP/sink1.lo
 ferry-cdc -c "$cfg" --snapshot-chunk 200 --snapshot-threads 1 2>"$FERRY_TEST_TMP/cdc2.log" &
 cdc=$!
 track_pid $cdc
-slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'sink_resnapshot_sweep'" | grep 1 >/dev/null; }
+slot_made() { src_psql -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$SLOT'" | grep 1 >/dev/null; }
 wait_until 30 slot_made || fail "ferry-cdc made no slot: $(cat "$FERRY_TEST_TMP/cdc2.log")"
 for i in $(seq 1 10); do
   src_psql -c "UPDATE doctor SET n = n + 1, name = 'racing ' || id WHERE id BETWEEN 500 + $i * 10 AND 600 + $i * 10"
@@ -74,7 +80,7 @@ for i in $(seq 1 10); do
 done
 src_psql -c "DELETE FROM doctor WHERE id = 1000"
 end=$(src_lsn)
-wait_until 120 slot_confirmed_at_least sink_resnapshot_sweep "$(src_psql -c "SELECT pg_wal_lsn_diff('$end', '0/0')::bigint")" ||
+wait_until 120 slot_confirmed_at_least $SLOT "$(src_psql -c "SELECT pg_wal_lsn_diff('$end', '0/0')::bigint")" ||
   fail "ferry-cdc did not confirm the changes: $(tail -5 "$FERRY_TEST_TMP/cdc2.log")"
 kill -TERM $cdc
 wait $cdc || fail "ferry-cdc failed: $(tail -5 "$FERRY_TEST_TMP/cdc2.log")"
@@ -91,4 +97,11 @@ same_as_source || fail "after the re-snapshot the target differs from the source
 [ "$(tgt_psql -c 'SELECT count(*) FROM ferry.parked')" = 0 ] || fail "rows left parked: $(tgt_psql -c 'SELECT entity, legacy_key FROM ferry.parked LIMIT 5')"
 [ "$(tgt_psql -c 'SELECT count(*) FROM ferry.errors')" = 0 ] || fail "errors: $(tgt_psql -c 'SELECT error FROM ferry.errors LIMIT 3')"
 ferry-map validate -c "$cfg" >"$FERRY_TEST_TMP/validate.txt" 2>&1 || fail "validate: $(cat "$FERRY_TEST_TMP/validate.txt")"
+if [ -n "${SWEEP_LSN:-}" ]; then
+  # The doctors' positions are in their rows; row_lsn has their deletes'.
+  [ "$(tgt_psql -c "SELECT count(*) FROM doctors WHERE src_lsn IS NULL")" = 0 ] ||
+    fail "doctors without a position"
+  [ "$(tgt_psql -c "SELECT count(*) FROM ferry.row_lsn r WHERE entity = 'doctors' AND EXISTS (SELECT 1 FROM doctors d WHERE d.legacy_id::text = r.legacy_key)")" = 0 ] ||
+    fail "row_lsn holds positions of doctors that are in the target"
+fi
 echo "a re-snapshot after a slot loss removed what the source deleted; streamed changes kept"

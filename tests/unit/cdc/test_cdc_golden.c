@@ -78,10 +78,10 @@ static const cdc_table_t *
 find_table(const cdc_w2j_msg_t *msg)
 {
     for (size_t i = 0; i < N(tables); i++)
-        if (cdc_w2j_tok_eq(msg->schema, tables[i].schema,
-                           strlen(tables[i].schema)) &&
-            cdc_w2j_tok_eq(msg->table, tables[i].table,
-                           strlen(tables[i].table)))
+        if (ferry_json_tok_eq(msg->schema, tables[i].schema,
+                              strlen(tables[i].schema)) &&
+            ferry_json_tok_eq(msg->table, tables[i].table,
+                              strlen(tables[i].table)))
             return &tables[i];
     return NULL;
 }

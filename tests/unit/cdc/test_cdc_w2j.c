@@ -52,7 +52,7 @@ parse(const char *s)
 }
 
 static void
-assert_tok(cdc_w2j_tok_t tok, const char *want)
+assert_tok(ferry_json_tok_t tok, const char *want)
 {
     assert_non_null(tok.ptr);
     if (tok.len != strlen(want) || memcmp(tok.ptr, want, tok.len) != 0)
@@ -76,17 +76,17 @@ test_insert_keeps_every_value_as_a_slice_of_the_input(void **state)
     assert_tok(msg.columns.v[2].name, "b");
     assert_tok(msg.columns.v[2].type, "text");
     assert_tok(msg.columns.v[2].value, "\"hello world\"");
-    assert_int_equal(msg.columns.v[2].kind, CDC_W2J_STRING);
+    assert_int_equal(msg.columns.v[2].kind, FERRY_JSON_STRING);
     assert_tok(msg.columns.v[3].value, "1234.5678");
-    assert_int_equal(msg.columns.v[3].kind, CDC_W2J_NUMBER);
-    assert_int_equal(msg.columns.v[5].kind, CDC_W2J_TRUE);
+    assert_int_equal(msg.columns.v[3].kind, FERRY_JSON_NUMBER);
+    assert_int_equal(msg.columns.v[5].kind, FERRY_JSON_TRUE);
     assert_tok(msg.columns.v[4].type, "timestamp with time zone");
     assert_true(msg.columns.v[0].value.ptr >= real_insert &&
                 msg.columns.v[0].value.ptr < real_insert + sizeof(real_insert));
     assert_false(msg.identity.present);
     assert_true(msg.pk.present);
     assert_int_equal(msg.pk.n, 1);
-    assert_int_equal(msg.pk.v[0].kind, CDC_W2J_ABSENT);
+    assert_int_equal(msg.pk.v[0].kind, FERRY_JSON_ABSENT);
 }
 
 static void
@@ -115,7 +115,7 @@ test_numbers_keep_their_exact_digits(void **state)
                  "\"value\":%s}]}",
                  numbers[i]);
         assert_int_equal(parse(line), 0);
-        assert_int_equal(msg.columns.v[0].kind, CDC_W2J_NUMBER);
+        assert_int_equal(msg.columns.v[0].kind, FERRY_JSON_NUMBER);
         assert_tok(msg.columns.v[0].value, numbers[i]);
     }
 }
@@ -133,22 +133,22 @@ test_strings_stay_escaped_exactly_as_wal2json_wrote_them(void **state)
     (void)state;
     assert_int_equal(parse(line), 0);
     assert_tok(msg.table, "Odd \\\"Name\\\"");
-    assert_true(cdc_w2j_tok_eq(msg.table, "Odd \"Name\"", 10));
-    assert_false(cdc_w2j_tok_eq(msg.table, "Odd \\\"Name\\\"", 14));
-    assert_true(cdc_w2j_tok_eq(msg.columns.v[0].name, "x\\y", 3));
+    assert_true(ferry_json_tok_eq(msg.table, "Odd \"Name\"", 10));
+    assert_false(ferry_json_tok_eq(msg.table, "Odd \\\"Name\\\"", 14));
+    assert_true(ferry_json_tok_eq(msg.columns.v[0].name, "x\\y", 3));
     assert_tok(msg.columns.v[0].value,
                "\"tab\\there \\\"q\\\" back\\\\slash \\u0001 \xc3\xa9 "
                "\xf0\x9f\x98\x80 \\ud83d\\ude00 \\/\"");
-    assert_int_equal(cdc_w2j_tok_unescape(msg.table, out, sizeof(out)), 10);
+    assert_int_equal(ferry_json_tok_unescape(msg.table, out, sizeof(out)), 10);
     assert_string_equal(out, "Odd \"Name\"");
     /* Without its quotes, the value unescapes to UTF-8, pairs joined. */
-    cdc_w2j_tok_unescape((cdc_w2j_tok_t){msg.columns.v[0].value.ptr + 1,
-                                         msg.columns.v[0].value.len - 2},
-                         out, sizeof(out));
+    ferry_json_tok_unescape((ferry_json_tok_t){msg.columns.v[0].value.ptr + 1,
+                                               msg.columns.v[0].value.len - 2},
+                            out, sizeof(out));
     assert_string_equal(out, "tab\there \"q\" back\\slash \x01 \xc3\xa9 "
                              "\xf0\x9f\x98\x80 \xf0\x9f\x98\x80 /");
     /* A too-small output is truncated but still terminated. */
-    assert_int_equal(cdc_w2j_tok_unescape(msg.table, out, 4), 10);
+    assert_int_equal(ferry_json_tok_unescape(msg.table, out, 4), 10);
     assert_string_equal(out, "Odd");
 }
 
@@ -161,9 +161,9 @@ test_empty_string_and_null_are_distinct(void **state)
               "[{\"name\":\"a\",\"type\":\"text\",\"value\":\"\"},{\"name\":"
               "\"b\",\"type\":\"text\",\"value\":null}]}"),
         0);
-    assert_int_equal(msg.columns.v[0].kind, CDC_W2J_STRING);
+    assert_int_equal(msg.columns.v[0].kind, FERRY_JSON_STRING);
     assert_tok(msg.columns.v[0].value, "\"\"");
-    assert_int_equal(msg.columns.v[1].kind, CDC_W2J_NULL);
+    assert_int_equal(msg.columns.v[1].kind, FERRY_JSON_NULL);
     assert_tok(msg.columns.v[1].value, "null");
 }
 

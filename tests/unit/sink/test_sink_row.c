@@ -27,8 +27,11 @@ test_merged_update_keeps_absent_columns(void **state)
     sink_event_t *e1 =
         fixture_event("doctor", "1:10", 1, 10, 5,
                       "{\"id\":1,\"office_id\":42,\"name\":\"a\"}", 0, 1);
-    sink_event_t *e2 = fixture_event("doctor", "2:20", 1, 20, 15,
-                                     "{\"id\":1,\"office_id\":42}", 0, 2);
+    /* The update leaves "name" out (an unchanged TOASTed column): the
+     * envelope's absent member follows after. */
+    sink_event_t *e2 = fixture_event(
+        "doctor", "2:20", 1, 20, 15,
+        "{\"id\":1,\"office_id\":42},\"absent\":[\"name\"]", 0, 2);
     sink_row_t r1, r2;
     ferry_err_t err = {0, ""};
 
@@ -36,15 +39,7 @@ test_merged_update_keeps_absent_columns(void **state)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     memcpy(ctx.ns.b, cfg->uuid_namespace, 16);
-    assert_int_equal(
-        json_array_append_new(
-            json_object_get(e2->value, "absent") != NULL
-                ? json_object_get(e2->value, "absent")
-                : (json_object_set_new(e2->value, "absent", json_array()),
-                   json_object_get(e2->value, "absent")),
-            json_string("name")),
-        0);
-    e2->absent = json_object_get(e2->value, "absent");
+    assert_int_equal(e2->absent.n, 1);
     assert_int_equal(sink_row_build(&ctx, e, e1, &r1, &err), 0);
     assert_int_equal(sink_row_build(&ctx, e, e2, &r2, &err), 0);
     assert_string_equal(r1.lkey, "1");
