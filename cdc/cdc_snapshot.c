@@ -21,6 +21,18 @@
 
 #define MAX_THREADS 16
 
+/* The pages sampled (TABLESAMPLE SYSTEM) to find the ranges' bounds. */
+#define SAMPLE_PAGES 256
+
+/* One piece of the snapshot's work: a table, or one key range of a big
+ * table.  A range holds the keys after lo (all from the first key when
+ * lo is NULL) up to hi included (to the last key when hi is NULL). */
+typedef struct unit {
+    size_t ti; /* the table's index */
+    char **lo; /* owned: nkey key values as text, or NULL */
+    char **hi; /* owned: nkey key values as text, or NULL */
+} unit_t;
+
 /* What the readers share; fields without a lock note are set before the
  * threads start and only read afterwards. */
 typedef struct shared {
@@ -29,8 +41,15 @@ typedef struct shared {
     uint64_t lsn;                    /* source.lsn of every row */
     int64_t ts_us;                   /* source.ts_us: snapshot start */
     cdc_progress_t *prog;            /* owned; thread-safe counters */
+    unit_t *units;                   /* owned: the work, tables in order,
+                                        a table's ranges in key order */
+    size_t nunits;                   /* entries in units */
     pthread_mutex_t mu;              /* guards the fields below */
-    size_t next_table;               /* the next table to hand out */
+    size_t next_unit;                /* the next unit to hand out */
+    size_t *units_left;              /* owned: per table, its units not
+                                        done yet */
+    bool *started;                   /* owned: per table, a unit of it
+                                        began */
     bool have_final;                 /* final_* hold the latest table's
                                         final row, not yet published */
     rd_kafka_topic_t *final_topic;   /* its topic */
@@ -66,6 +85,7 @@ cdc_snapshot_opts_init(cdc_snapshot_opts_t *opts)
 {
     opts->threads = 2;
     opts->chunk_rows = 10000;
+    opts->split_bytes = 10u << 20;
     opts->max_inflight = 100000;
     /* Only tests set it: it holds a snapshot open long enough to watch. */
     opts->test_chunk_delay_ms =
@@ -281,10 +301,24 @@ append_idents(PGconn *conn, char *out, size_t cap, const char *const *names,
 
 /* Writes the table's queries: first chunk and next chunk for keyset
  * reads, or the cursor's query.  Returns false if they do not fit. */
-static bool
-build_queries(reader_t *rd, const cdc_table_t *t, bool keyset)
+/* Appends ",$first,...": n parameter placeholders from first on. */
+static void
+append_params(char *out, size_t cap, size_t first, size_t n)
 {
-    char from[1024] = "", keys[2048] = "", params[1024] = "";
+    for (size_t k = 0; k < n; k++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s$%zu", k ? "," : "",
+                 first + k);
+}
+
+/* The queries of table t, or of a key range of it: sql_first reads the
+ * first chunk ($1 the chunk size, then the range's upper bound when
+ * has_hi); sql_next the chunk after a key ($2... that key, then the upper
+ * bound).  A range with a lower bound starts with sql_next. */
+static bool
+build_queries(reader_t *rd, const cdc_table_t *t, bool keyset, bool has_hi)
+{
+    char from[1024] = "", keys[2048] = "", after[1024] = "",
+         first_hi[1024] = "", next_hi[1024] = "";
     char *qs = PQescapeIdentifier(rd->conn, t->schema, strlen(t->schema));
     char *qt = PQescapeIdentifier(rd->conn, t->table, strlen(t->table));
     size_t cap;
@@ -301,24 +335,32 @@ build_queries(reader_t *rd, const cdc_table_t *t, bool keyset)
     if (!ok || !append_idents(rd->conn, rd->sql_first, sizeof(rd->sql_first),
                               t->columns, NULL, t->ncolumns))
         return false;
-    for (size_t k = 0; k < t->nkey; k++)
-        snprintf(params + strlen(params), sizeof(params) - strlen(params),
-                 "%s$%zu", k ? "," : "", k + 2);
+    append_params(after, sizeof(after), 2, t->nkey);
     if (keyset && !append_idents(rd->conn, keys, sizeof(keys), t->columns,
                                  rd->key_index, t->nkey))
         return false;
-    cap = strlen(rd->sql_first) + strlen(from) + 2 * strlen(keys) +
-          strlen(params) + 128;
+    if (has_hi) {
+        snprintf(first_hi, sizeof(first_hi), " WHERE (%s) <= (", keys);
+        append_params(first_hi, sizeof(first_hi), 2, t->nkey);
+        snprintf(first_hi + strlen(first_hi),
+                 sizeof(first_hi) - strlen(first_hi), ")");
+        snprintf(next_hi, sizeof(next_hi), " AND (%s) <= (", keys);
+        append_params(next_hi, sizeof(next_hi), t->nkey + 2, t->nkey);
+        snprintf(next_hi + strlen(next_hi), sizeof(next_hi) - strlen(next_hi),
+                 ")");
+    }
+    cap = strlen(rd->sql_first) + strlen(from) + 3 * strlen(keys) +
+          strlen(after) + strlen(next_hi) + 128;
     free(rd->sql_next);
     if ((rd->sql_next = malloc(cap)) == NULL)
         return false;
     snprintf(rd->sql_next, cap,
-             "%s FROM %s WHERE (%s) > (%s) ORDER BY %s "
+             "%s FROM %s WHERE (%s) > (%s)%s ORDER BY %s "
              "LIMIT $1",
-             rd->sql_first, from, keys, params, keys);
+             rd->sql_first, from, keys, after, next_hi, keys);
     snprintf(rd->sql_first + strlen(rd->sql_first),
-             sizeof(rd->sql_first) - strlen(rd->sql_first), " FROM %s%s%s%s",
-             from, keyset ? " ORDER BY " : "", keyset ? keys : "",
+             sizeof(rd->sql_first) - strlen(rd->sql_first), " FROM %s%s%s%s%s",
+             from, first_hi, keyset ? " ORDER BY " : "", keyset ? keys : "",
              keyset ? " LIMIT $1" : "");
     return strlen(rd->sql_first) + 1 < sizeof(rd->sql_first);
 }
@@ -370,15 +412,18 @@ query_failed(reader_t *rd, const cdc_table_t *t, PGresult *res,
     return FERRY_ETRANSIENT;
 }
 
-/* Reads a table in keyset chunks: the key values of each chunk's last row
- * (still in the previous result) are the next chunk's lower bound. */
+/* Reads a table, or a key range of it (u), in keyset chunks: the key
+ * values of each chunk's last row (still in the previous result) are the
+ * next chunk's lower bound. */
 static int
-read_keyset(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
+read_keyset(reader_t *rd, const unit_t *u, const cdc_table_t *t,
+            ferry_err_t *err)
 {
-    const char *params[1 + 64];
+    const char *params[1 + 2 * 64];
     char limit[24];
     PGresult *prev = NULL, *res;
-    int rc = FERRY_OK, n;
+    int rc = FERRY_OK, n, np;
+    bool after;
 
     if (t->nkey > 64)
         return ferry_err_set(err, FERRY_ECONFIG,
@@ -393,19 +438,24 @@ read_keyset(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
         }
         if (rd->sh->opts->test_chunk_delay_ms > 0)
             usleep((useconds_t)rd->sh->opts->test_chunk_delay_ms * 1000);
-        if (prev != NULL)
-            for (size_t k = 0; k < t->nkey; k++)
-                params[k + 1] = PQgetvalue(prev, PQntuples(prev) - 1,
-                                           (int)rd->key_index[k]);
-        res = PQexecParams(rd->conn, prev ? rd->sql_next : rd->sql_first,
-                           prev ? (int)t->nkey + 1 : 1, NULL, params, NULL,
-                           NULL, 0);
+        /* $2...: the key to read after (the previous chunk's last, or the
+         * range's lower bound), then the range's upper bound. */
+        after = prev != NULL || u->lo != NULL;
+        np = 1;
+        for (size_t k = 0; after && k < t->nkey; k++)
+            params[np++] = prev != NULL ? PQgetvalue(prev, PQntuples(prev) - 1,
+                                                     (int)rd->key_index[k])
+                                        : u->lo[k];
+        for (size_t k = 0; u->hi != NULL && k < t->nkey; k++)
+            params[np++] = u->hi[k];
+        res = PQexecParams(rd->conn, after ? rd->sql_next : rd->sql_first, np,
+                           NULL, params, NULL, NULL, 0);
         PQclear(prev);
         prev = NULL;
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
             return query_failed(rd, t, res, err);
         n = PQntuples(res);
-        if ((rc = emit_rows(rd, ti, res, err)) != FERRY_OK ||
+        if ((rc = emit_rows(rd, u->ti, res, err)) != FERRY_OK ||
             (size_t)n < rd->sh->opts->chunk_rows) {
             PQclear(res);
             break;
@@ -444,11 +494,15 @@ read_cursor(reader_t *rd, size_t ti, const cdc_table_t *t, ferry_err_t *err)
     return rc;
 }
 
+/* Reads one unit: a table, or one key range of it.  The table's progress
+ * starts with its first unit and is done with its last. */
 static int
-read_table(reader_t *rd, size_t ti, ferry_err_t *err)
+read_unit(reader_t *rd, const unit_t *u, ferry_err_t *err)
 {
-    const cdc_table_t *t = cdc_tables_get(rd->sh->ctx->tables, ti);
-    bool keyset = cdc_tables_index_key(rd->sh->ctx->tables, ti);
+    shared_t *sh = rd->sh;
+    size_t ti = u->ti;
+    const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
+    bool keyset = cdc_tables_index_key(sh->ctx->tables, ti), first, last;
     int rc;
 
     rd->types = cdc_tables_col_types(rd->sh->ctx->tables, ti);
@@ -470,18 +524,28 @@ read_table(reader_t *rd, size_t ti, ferry_err_t *err)
                                  "table \"%s.%s\"",
                                  t->ncolumns, t->schema, t->table);
     }
-    if (!build_queries(rd, t, keyset))
+    if (!build_queries(rd, t, keyset, u->hi != NULL))
         return ferry_err_set(err, FERRY_ECONFIG,
                              "the snapshot query of table \"%s.%s\" is too "
                              "long",
                              t->schema, t->table);
-    cdc_progress_start(rd->sh->prog, ti);
-    rc = keyset ? read_keyset(rd, ti, t, err) : read_cursor(rd, ti, t, err);
+    pthread_mutex_lock(&sh->mu);
+    first = !sh->started[ti];
+    sh->started[ti] = true;
+    pthread_mutex_unlock(&sh->mu);
+    if (first)
+        cdc_progress_start(sh->prog, ti);
+    rc = keyset ? read_keyset(rd, u, t, err) : read_cursor(rd, ti, t, err);
     if (rc == FERRY_OK)
         rc = hand_over_final(rd, ti, err);
-    if (rc == FERRY_OK)
-        cdc_progress_done(rd->sh->prog, ti);
-    return rc;
+    if (rc != FERRY_OK)
+        return rc;
+    pthread_mutex_lock(&sh->mu);
+    last = --sh->units_left[ti] == 0;
+    pthread_mutex_unlock(&sh->mu);
+    if (last)
+        cdc_progress_done(sh->prog, ti);
+    return FERRY_OK;
 }
 
 static void *
@@ -489,19 +553,18 @@ reader_main(void *arg)
 {
     reader_t *rd = arg;
     shared_t *sh = rd->sh;
-    size_t n = cdc_tables_count(sh->ctx->tables);
     ferry_err_t err = {0, ""};
 
     for (;;) {
-        size_t ti;
+        size_t ui;
         int rc;
 
         pthread_mutex_lock(&sh->mu);
-        ti = sh->next_table++;
+        ui = sh->next_unit++;
         pthread_mutex_unlock(&sh->mu);
-        if (ti >= n || aborted(sh))
+        if (ui >= sh->nunits || aborted(sh))
             break;
-        if ((rc = read_table(rd, ti, &err)) != FERRY_OK) {
+        if ((rc = read_unit(rd, &sh->units[ui], &err)) != FERRY_OK) {
             reader_fail(sh, &err, rc);
             break;
         }
@@ -581,17 +644,15 @@ reader_close(reader_t *rd)
     free(rd->sql_next);
 }
 
-/* Connects the readers and opens their transactions in the snapshot. */
+/* Connects readers from to n - 1 and opens their transactions in the
+ * snapshot name (in/out, 64 bytes: empty, the first reader exports one). */
 static int
-connect_readers(shared_t *sh, reader_t *rds, int n,
-                const cdc_snapshot_gucs_t *gucs, const char *snapshot_name,
-                ferry_err_t *err)
+connect_readers(shared_t *sh, reader_t *rds, int from, int n,
+                const cdc_snapshot_gucs_t *gucs, char *name, ferry_err_t *err)
 {
-    char name[64];
     int rc;
 
-    snprintf(name, sizeof(name), "%s", snapshot_name ? snapshot_name : "");
-    for (int i = 0; i < n; i++) {
+    for (int i = from; i < n; i++) {
         rds[i].sh = sh;
         rds[i].conn = cdc_repl_connect_sql(sh->ctx->cfg->source_dsn, err);
         if (rds[i].conn == NULL)
@@ -600,6 +661,189 @@ connect_readers(shared_t *sh, reader_t *rds, int n,
             return rc;
     }
     return FERRY_OK;
+}
+
+/* --- the work: tables and key ranges ---------------------------------- */
+
+static void
+keys_free(char **keys, size_t n)
+{
+    for (size_t k = 0; keys != NULL && k < n; k++)
+        free(keys[k]);
+    free(keys);
+}
+
+/* A copy of the key values of row r of res (its first n columns). */
+static char **
+keys_of(const PGresult *res, int r, size_t n)
+{
+    char **keys = calloc(n + 1, sizeof(char *));
+
+    for (size_t k = 0; keys != NULL && k < n; k++)
+        if ((keys[k] = strdup(PQgetvalue(res, r, (int)k))) == NULL) {
+            keys_free(keys, n);
+            return NULL;
+        }
+    return keys;
+}
+
+static char **
+keys_dup(char *const *src, size_t n)
+{
+    char **keys = src != NULL ? calloc(n + 1, sizeof(char *)) : NULL;
+
+    for (size_t k = 0; keys != NULL && k < n; k++)
+        if ((keys[k] = strdup(src[k])) == NULL) {
+            keys_free(keys, n);
+            return NULL;
+        }
+    return keys;
+}
+
+static void
+units_free(shared_t *sh)
+{
+    for (size_t i = 0; i < sh->nunits; i++) {
+        size_t nk = cdc_tables_get(sh->ctx->tables, sh->units[i].ti)->nkey;
+
+        keys_free(sh->units[i].lo, nk);
+        keys_free(sh->units[i].hi, nk);
+    }
+    free(sh->units);
+    free(sh->units_left);
+    free(sh->started);
+}
+
+/* The table's size in bytes and in pages (*pages), or -1 when it cannot
+ * be told. */
+static long long
+table_size(PGconn *conn, const char *qname, long long *pages)
+{
+    const char *p[1] = {qname};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT pg_relation_size($1::regclass), "
+                                 "current_setting('block_size')::int8",
+                                 1, NULL, p, NULL, NULL, 0);
+    long long bytes = -1, block;
+
+    *pages = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        bytes = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        block = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *pages = block > 0 ? bytes / block : 0;
+    }
+    PQclear(res);
+    return bytes;
+}
+
+/* Up to k - 1 keys of table ti that split it into k ranges of about the
+ * same size, from a sample of its pages, into *bounds (nkey texts each,
+ * owned; *nb of them).  The query runs under a savepoint: a failure (a
+ * permission, a statement timeout) is logged and leaves the table whole,
+ * and the snapshot's transaction usable. */
+static int
+split_bounds(shared_t *sh, PGconn *conn, size_t ti, const char *qname,
+             long long pages, int k, char ****bounds, size_t *nb)
+{
+    const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
+    char keys[2048] = "", sql[4096 + 1024], pct[32];
+    const char *p[1] = {pct};
+    PGresult *res;
+    int n, prev = -1;
+
+    *bounds = NULL;
+    *nb = 0;
+    if (!append_idents(conn, keys, sizeof(keys), t->columns,
+                       cdc_tables_key_index(sh->ctx->tables, ti), t->nkey))
+        return FERRY_OK;
+    snprintf(pct, sizeof(pct), "%.6f",
+             pages <= SAMPLE_PAGES ? 100.0 : 100.0 * SAMPLE_PAGES / pages);
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM %s TABLESAMPLE SYSTEM ($1::float8) ORDER BY %s",
+             keys, qname, keys);
+    PQclear(PQexec(conn, "SAVEPOINT ferry_split"));
+    res = PQexecParams(conn, sql, 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ferry_warn("table \"%s.%s\": could not sample its keys to read it in "
+                   "%d ranges (%s); one reader reads it",
+                   t->schema, t->table, k, PQerrorMessage(conn));
+        PQclear(res);
+        PQclear(PQexec(conn, "ROLLBACK TO SAVEPOINT ferry_split"));
+        return FERRY_OK;
+    }
+    n = PQntuples(res);
+    *bounds = calloc((size_t)k, sizeof(char **));
+    for (int j = 1; *bounds != NULL && j < k && n >= 2 * k; j++) {
+        int r = (int)((long long)n * j / k);
+
+        if (r <= prev || r >= n)
+            continue;
+        if (((*bounds)[*nb] = keys_of(res, r, t->nkey)) == NULL) {
+            PQclear(res);
+            return FERRY_ENOMEM;
+        }
+        (*nb)++;
+        prev = r;
+    }
+    PQclear(res);
+    PQclear(PQexec(conn, "RELEASE SAVEPOINT ferry_split"));
+    return *bounds == NULL ? FERRY_ENOMEM : FERRY_OK;
+}
+
+/* The units of the snapshot: every table in order, a keyset table of at
+ * least --snapshot-split MiB as one key range per reader (threads of
+ * them). */
+static int
+plan_units(shared_t *sh, PGconn *conn, int threads, ferry_err_t *err)
+{
+    size_t nt = cdc_tables_count(sh->ctx->tables);
+    int rc = FERRY_OK;
+
+    sh->units = calloc(nt * (size_t)threads + 1, sizeof(unit_t));
+    sh->units_left = calloc(nt + 1, sizeof(size_t));
+    sh->started = calloc(nt + 1, sizeof(bool));
+    if (sh->units == NULL || sh->units_left == NULL || sh->started == NULL)
+        return ferry_err_set(err, FERRY_ENOMEM,
+                             "out of memory planning the snapshot");
+    for (size_t ti = 0; rc == FERRY_OK && ti < nt; ti++) {
+        const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
+        char ***bounds = NULL, qname[1024];
+        char *qs = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
+        char *qt = PQescapeIdentifier(conn, t->table, strlen(t->table));
+        size_t nb = 0;
+        long long pages = 0;
+
+        snprintf(qname, sizeof(qname), "%s.%s", qs ? qs : "", qt ? qt : "");
+        PQfreemem(qs);
+        PQfreemem(qt);
+        if (threads > 1 && sh->opts->split_bytes > 0 &&
+            cdc_tables_index_key(sh->ctx->tables, ti) &&
+            cdc_tables_key_index(sh->ctx->tables, ti) != NULL &&
+            table_size(conn, qname, &pages) >= (long long)sh->opts->split_bytes)
+            rc =
+                split_bounds(sh, conn, ti, qname, pages, threads, &bounds, &nb);
+        for (size_t j = 0; rc == FERRY_OK && j <= nb; j++) {
+            unit_t *u = &sh->units[sh->nunits++];
+
+            u->ti = ti;
+            u->lo = j > 0 ? keys_dup(bounds[j - 1], t->nkey) : NULL;
+            u->hi = j < nb ? keys_dup(bounds[j], t->nkey) : NULL;
+            if ((j > 0 && u->lo == NULL) || (j < nb && u->hi == NULL))
+                rc = FERRY_ENOMEM;
+        }
+        sh->units_left[ti] = nb + 1;
+        if (nb > 0)
+            ferry_info("table \"%s.%s\" (%lld pages): read in %zu key "
+                       "ranges",
+                       t->schema, t->table, pages, nb + 1);
+        for (size_t j = 0; j < nb; j++)
+            keys_free(bounds[j], t->nkey);
+        free(bounds);
+    }
+    return rc == FERRY_OK ? FERRY_OK
+                          : ferry_err_set(err, rc,
+                                          "out of memory planning the "
+                                          "snapshot");
 }
 
 /* The planner's row estimate of each table, for the ETA. */
@@ -726,12 +970,12 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
     size_t ntables = cdc_tables_count(ctx->tables);
     reader_t rds[MAX_THREADS];
     shared_t sh;
-    int n = opts->threads < 1 ? 1 : opts->threads, rc;
+    char name[64];
+    int n = opts->threads < 1 ? 1 : opts->threads, rc, threads;
 
     if (n > MAX_THREADS)
         n = MAX_THREADS;
-    if ((size_t)n > ntables)
-        n = ntables > 0 ? (int)ntables : 1;
+    threads = n;
     memset(rds, 0, sizeof(rds));
     memset(&sh, 0, sizeof(sh));
     sh.ctx = ctx;
@@ -747,11 +991,20 @@ cdc_snapshot_run(const cdc_snapshot_ctx_t *ctx, const cdc_snapshot_opts_t *opts,
                            ctx->cfg->source_slot);
         goto done;
     }
-    ferry_info("slot \"%s\": snapshot of %zu tables at " FERRY_LSN_FMT
-               " with %d readers",
-               ctx->cfg->source_slot, ntables, FERRY_LSN_ARGS(lsn), n);
-    if ((rc = connect_readers(&sh, rds, n, gucs, snapshot_name, err)) !=
-        FERRY_OK)
+    /* The first reader plans the work in the snapshot (a big table's key
+     * ranges come from its rows), then as many readers as there are
+     * units join it. */
+    snprintf(name, sizeof(name), "%s", snapshot_name ? snapshot_name : "");
+    if ((rc = connect_readers(&sh, rds, 0, 1, gucs, name, err)) != FERRY_OK ||
+        (rc = plan_units(&sh, rds[0].conn, threads, err)) != FERRY_OK)
+        goto done;
+    if ((size_t)n > sh.nunits)
+        n = sh.nunits > 0 ? (int)sh.nunits : 1;
+    ferry_info(
+        "slot \"%s\": snapshot of %zu tables (%zu units) at " FERRY_LSN_FMT
+        " with %d readers",
+        ctx->cfg->source_slot, ntables, sh.nunits, FERRY_LSN_ARGS(lsn), n);
+    if ((rc = connect_readers(&sh, rds, 1, n, gucs, name, err)) != FERRY_OK)
         goto done;
     load_estimates(&sh, rds[0].conn);
     cdc_metrics_phase(ctx->metrics, false, "taking the snapshot");
@@ -773,6 +1026,7 @@ done:
     ferry_buf_close(&sh.final_true);
     ferry_buf_close(&sh.final_last);
     cdc_progress_free(sh.prog);
+    units_free(&sh);
     pthread_mutex_destroy(&sh.mu);
     return rc;
 }

@@ -7,7 +7,10 @@
  * slot exported, or a fresh one exported by the first reader), so parallel
  * readers see one consistent state.  A table is read in keyset chunks
  * (ORDER BY key, WHERE key > last, LIMIT chunk) when its key is a unique
- * index, through a cursor otherwise; memory stays bounded by the chunk size
+ * index, through a cursor otherwise; a keyset table of split_bytes or more
+ * is cut into one key range per reader (bounds from a sample of its
+ * pages), so that several readers share it; memory stays bounded by the
+ * chunk size
  * and the messages in flight, whatever the table's size.  Readers produce
  * directly (librdkafka's produce is thread-safe) outside the LSN window;
  * the calling thread serves delivery reports and the progress display, and
@@ -40,6 +43,8 @@ typedef struct cdc_snapshot_gucs {
 typedef struct cdc_snapshot_opts {
     int threads;             /* reader threads and connections, 1 to 16 */
     size_t chunk_rows;       /* rows per keyset chunk or cursor fetch */
+    uint64_t split_bytes;    /* a keyset table at least this big is read
+                                in key ranges, one per reader; 0: never */
     uint64_t max_inflight;   /* snapshot messages awaiting Kafka before the
                                 readers wait */
     int test_chunk_delay_ms; /* FERRY_TEST_SNAPSHOT_CHUNK_DELAY_MS: a pause
@@ -60,7 +65,8 @@ typedef struct cdc_snapshot_ctx {
                                         NULL */
 } cdc_snapshot_ctx_t;
 
-/* Fills opts with the defaults (2 threads, chunks of 10000 rows). */
+/* Fills opts with the defaults (2 threads, chunks of 10000 rows, tables
+ * of 10 MiB or more split). */
 void cdc_snapshot_opts_init(cdc_snapshot_opts_t *opts);
 
 /* Reads the text-form settings on conn (a replication connection: SHOW is

@@ -58,6 +58,9 @@ usage(FILE *out)
         "      --snapshot-threads=N   snapshot readers (default 2)\n"
         "      --snapshot-chunk=ROWS  rows per snapshot query (default "
         "10000)\n"
+        "      --snapshot-split=MB    a table of MB MiB or more is read in\n"
+        "                             key ranges, one per reader (default\n"
+        "                             10; 0: one reader per table)\n"
         "      --signal-table=SCHEMA.TABLE\n"
         "                             a source table (id text, type text,\n"
         "                             data text): inserting type\n"
@@ -116,6 +119,7 @@ parse_args(int argc, char **argv, const char **config, const char **listen,
         {"metrics-listen", required_argument, NULL, 10},
         {"wedged-after", required_argument, NULL, 11},
         {"log-format", required_argument, NULL, 12},
+        {"snapshot-split", required_argument, NULL, 13},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -232,6 +236,12 @@ parse_args(int argc, char **argv, const char **config, const char **listen,
                 return 2;
             }
             opts->signal_table = optarg;
+            break;
+        case 13:
+            if (ferry_cli_parse_long("ferry-cdc", "--snapshot-split", optarg, 0,
+                                     1 << 20, &v) != 0)
+                return 2;
+            opts->snapshot.split_bytes = (uint64_t)v << 20;
             break;
         case 8:
             if (ferry_cli_parse_long("ferry-cdc", "--resnapshot-chunk", optarg,

@@ -9,7 +9,6 @@
 
 #include <getopt.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 #include <signal.h>
 #include <stdio.h>
@@ -201,14 +200,6 @@ main(int argc, char **argv)
     int rc;
 
     ferry_log_init("ferry-sink");
-#ifdef __GLIBC__
-    /* Every event is a tree of small JSON objects, freed once applied, and
-     * glibc then merges its fastbin chunks over and over (malloc_consolidate
-     * was a fifth of the sink's CPU).  Without fastbins the sink spends
-     * about a quarter less CPU per event (tests/bench/bench_sink.sh,
-     * docs/sink.md). */
-    mallopt(M_MXFAST, 0);
-#endif
     sink_run_opts_init(&opts);
     rc = parse_args(argc, argv, &config, &opts, &wedge_set);
     if (rc >= 0)

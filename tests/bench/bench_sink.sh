@@ -106,9 +106,10 @@ YAML
 lsn() { psql -qAtX -d "$src" -c 'SELECT pg_current_wal_lsn()'; }
 cdc() { "$build/cdc/ferry-cdc" -c "$work/ferry.yaml" --heartbeat-interval 0 --endpos "$(lsn)" 2>>"$work/cdc.log"; }
 now() { date +%s.%N; }
-# Runs the sink to the end; prints its seconds and peak RSS (kB).
+# Runs the sink to the end; prints its seconds, peak RSS (kB) and CPU time
+# (clock ticks, user + system, as last seen: a few ms short).
 sink() {
-  local t0 t1 pid peak=0 rss phase=$1 wrap=()
+  local t0 t1 pid peak=0 rss cpu=0 c phase=$1 wrap=()
   shift
   [ -n "${BENCH_SINK_CPU:-}" ] && wrap=(taskset -c "$BENCH_SINK_CPU")
   [ -n "${BENCH_PERF:-}" ] && [ "$phase" != setup ] &&
@@ -119,11 +120,13 @@ sink() {
   while kill -0 $pid 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
     [ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
+    c=$(awk '{print $14 + $15}' /proc/$pid/stat 2>/dev/null || echo 0)
+    [ -n "$c" ] && [ "$c" -gt "$cpu" ] && cpu=$c
     sleep 0.05
   done
   wait $pid || { tail -5 "$work/sink.log" >&2; exit 1; }
   t1=$(now)
-  echo "$(echo "$t1 - $t0" | bc) $peak"
+  echo "$(echo "$t1 - $t0" | bc) $peak $cpu"
 }
 
 if [ "$shape" = race ]; then
@@ -146,7 +149,7 @@ done | psql -qAtX -d "$src" >/dev/null
 echo "ferry-cdc: publishing the inserts ..." >&2
 cdc
 echo "ferry-sink: applying the inserts ..." >&2
-read -r ins_s ins_rss < <(sink inserts "$@")
+read -r ins_s ins_rss ins_cpu < <(sink inserts "$@")
 [ "$(psql -qAtX -d "$tgt" -c 'SELECT count(*) FROM items')" = "$rows" ] || { echo "sink did not apply every insert" >&2; exit 1; }
 
 psql -qAtX -d "$tgt" -c "\\copy items TO '$work/items.copy'"
@@ -173,14 +176,15 @@ done | psql -qAtX -d "$src" >/dev/null
 echo "ferry-cdc: publishing the updates ..." >&2
 cdc
 echo "ferry-sink: applying the updates ..." >&2
-read -r upd_s upd_rss < <(sink updates "$@")
+read -r upd_s upd_rss upd_cpu < <(sink updates "$@")
 [ "$(psql -qAtX -d "$tgt" -c "SELECT count(*) FROM items WHERE name LIKE '% v2'")" = "$rows" ] || { echo "sink did not apply every update" >&2; exit 1; }
 grep -E "applied [0-9]+ rows" "$work/sink.log" | tail -2 >&2
 
 ins_rows=$rows
 [ "$shape" = race ] && ins_rows=$((rows + parents))
 grep -E "parked [0-9]+, drained" "$work/sink.log" | tail -2 >&2
-/usr/bin/python3 - "$rows" "$copy_s" "$ins_s" "$upd_s" "$ins_rss" "$upd_rss" "$ins_rows" "$shape" <<'PY'
+/usr/bin/python3 - "$rows" "$copy_s" "$ins_s" "$upd_s" "$ins_rss" "$upd_rss" "$ins_rows" "$shape" \
+  "$ins_cpu" "$upd_cpu" "$(getconf CLK_TCK)" <<'PY'
 import sys
 rows = int(sys.argv[1])
 copy_s, ins_s, upd_s = map(float, sys.argv[2:5])
@@ -192,4 +196,8 @@ print("COPY into an empty table:  %9.0f rows/s (%.2f s, the median of 3)" % (cop
 print("ferry-sink %s: %9.0f rows/s (%.2f s), ratio %.2f (goal 0.50)" % (what, ins, ins_s, ins / copy))
 print("ferry-sink updates:        %9.0f rows/s (%.2f s), ratio %.2f (goal 0.40)" % (upd, upd_s, upd / copy))
 print("ferry-sink peak RSS: %.1f MB (inserts), %.1f MB (updates)" % (ins_rss / 1024, upd_rss / 1024))
+ins_cpu, upd_cpu, tck = map(int, sys.argv[9:12])
+if ins_cpu > 0 and upd_cpu > 0:
+    print("ferry-sink CPU: %.1f us per event (inserts), %.1f (updates)"
+          % (ins_cpu * 1e6 / tck / ins_rows, upd_cpu * 1e6 / tck / rows))
 PY

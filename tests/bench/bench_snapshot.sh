@@ -8,6 +8,8 @@
 #
 # Starts its own PostgreSQL 15 (deploy/pg-cluster.sh) and devbroker (one
 # topic of 32 partitions, lz4 compression) and stops both at the end.
+# BENCH_CDC_ARGS adds ferry-cdc options (--snapshot-threads 4, say);
+# BENCH_PERF=FILE records ferry-cdc (every thread) with perf into FILE.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -59,8 +61,10 @@ psql -qAtX -d "$dsn" -c "COPY (SELECT * FROM big) TO STDOUT" >/dev/null
 t1=$(now)
 end=$(psql -qAtX -d "$dsn" -c "SELECT pg_current_wal_lsn()")
 t2=$(now)
-FERRY_LOG_LEVEL=info "$build/cdc/ferry-cdc" -c "$tmp/ferry.yaml" --endpos "$end" \
-  --heartbeat-interval 0 2>"$tmp/cdc.log" || { tail -5 "$tmp/cdc.log"; exit 1; }
+wrap=()
+[ -n "${BENCH_PERF:-}" ] && wrap=(perf record -q -g -o "$BENCH_PERF")
+FERRY_LOG_LEVEL=info "${wrap[@]}" "$build/cdc/ferry-cdc" -c "$tmp/ferry.yaml" --endpos "$end" \
+  --heartbeat-interval 0 ${BENCH_CDC_ARGS:-} 2>"$tmp/cdc.log" || { tail -5 "$tmp/cdc.log"; exit 1; }
 t3=$(now)
 acked=$(grep -o 'snapshot complete, [0-9]* rows acknowledged' "$tmp/cdc.log" | grep -o '[0-9]*' | head -1)
 /usr/bin/python3 - "$rows" "$acked" "$t0" "$t1" "$t2" "$t3" <<'PY'

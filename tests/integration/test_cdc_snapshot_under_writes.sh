@@ -1,5 +1,7 @@
 # The initial snapshot is taken while a writer inserts, updates and deletes
-# rows continuously, in two tables read in parallel: afterwards, per key, the
+# rows continuously, in two tables read in parallel, each cut into three key
+# ranges read by three readers (--snapshot-split; one key is composite):
+# afterwards, per key, the
 # last event in Kafka (read per partition, in order) equals the source's
 # final row, and a deleted row's last event is its delete or tombstone:
 # nothing missing, nothing resurrected.  Snapshot rows are op "r" with
@@ -14,7 +16,7 @@ CREATE TABLE b (k1 int, k2 text, v int NOT NULL, PRIMARY KEY (k1, k2));
 INSERT INTO a SELECT g, 0, g * 1.5, g / 3.0, g % 2 = 0, '\xdead'::bytea,
   '{"x": 1}', '2024-01-01 00:00:00+00', 'row ' || g
   FROM generate_series(1, 15000) g;
-INSERT INTO b SELECT g % 100, 'k' || g, 0 FROM generate_series(1, 10000) g;
+INSERT INTO b SELECT g % 100, 'k' || g, 0 FROM generate_series(1, 40000) g;
 SQL
 # A private broker: each devbroker partition keeps only about 5 MiB.
 start_devbroker "$FERRY_TEST_TMP/broker" --topic "$PFX.public.a:16" --topic "$PFX.public.b:16"
@@ -28,7 +30,7 @@ write_cdc_config "$FERRY_TEST_TMP/ferry.yaml" cdc_snapw "$PFX" "$DEV_BROKERS" a 
   while [ ! -f "$FERRY_TEST_TMP/stop" ]; do
     i=$((i + 1))
     lo=$(( (i * 37) % 15000 + 1 ))
-    g=$(( (i * 13) % 10000 + 1 )); h=$(( (i * 101) % 10000 + 1 ))
+    g=$(( (i * 13) % 40000 + 1 )); h=$(( (i * 101) % 40000 + 1 ))
     echo "BEGIN;
 UPDATE a SET v = v + 1, t = 'upd $i' WHERE id BETWEEN $lo AND $((lo + 20));
 DELETE FROM a WHERE id = $(( (i * 7919) % 15000 + 1 ));
@@ -45,7 +47,7 @@ track_pid $writer
 sleep 1
 
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --status-interval 1 --snapshot-chunk 500 \
-  2>"$FERRY_TEST_TMP/cdc.log" &
+  --snapshot-threads 3 --snapshot-split 1 2>"$FERRY_TEST_TMP/cdc.log" &
 cdc=$!
 track_pid $cdc
 wait_until 120 grep -q "snapshot complete" "$FERRY_TEST_TMP/cdc.log" ||
@@ -58,7 +60,11 @@ kill -TERM $cdc
 wait $cdc || fail "ferry-cdc did not stop cleanly: $(tail -5 "$FERRY_TEST_TMP/cdc.log")"
 ferry-cdc -c "$FERRY_TEST_TMP/ferry.yaml" --endpos "$end" 2>>"$FERRY_TEST_TMP/cdc.log" ||
   fail "ferry-cdc failed to catch up: $(tail -5 "$FERRY_TEST_TMP/cdc.log")"
-grep -q "with 2 readers" "$FERRY_TEST_TMP/cdc.log" || fail "the tables were not read in parallel"
+grep "with 3 readers" "$FERRY_TEST_TMP/cdc.log" >/dev/null || fail "the tables were not read in parallel"
+for t in a b; do
+  grep "table \"public.$t\" ([0-9]* pages): read in 3 key ranges" "$FERRY_TEST_TMP/cdc.log" >/dev/null ||
+    fail "table $t was not read in key ranges: $(grep -E 'key ranges|readers' "$FERRY_TEST_TMP/cdc.log")"
+done
 
 src_psql -c "SELECT json_agg(json_build_object('id', id, 'v', v, 'n', n::text, 'f', f::text, 'b', b, 'ba', ba::text, 'j', j::text, 'ts', ts::text, 't', t)) FROM a" >"$FERRY_TEST_TMP/a.json"
 src_psql -c "SELECT json_agg(json_build_object('k1', k1, 'k2', k2, 'v', v)) FROM b" >"$FERRY_TEST_TMP/b.json"
@@ -73,7 +79,7 @@ def latest(topic):
     parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic)]
     c.assign(parts)
     c.seek_to_beginning(*parts)
-    last, ops, snap, lasts = {}, {}, 0, 0
+    last, ops, snap, lasts, reads = {}, {}, 0, 0, {}
     for m in c:   # each partition in order; a key lives in one partition
         k = m.key.decode()
         if m.value is None:
@@ -83,6 +89,8 @@ def latest(topic):
         ops[e["op"]] = ops.get(e["op"], 0) + 1
         if e["op"] == "r":
             snap += 1
+            reads[k] = reads.get(k, 0) + 1
+            assert reads[k] == 1, "%s: key %s read twice by the snapshot (overlapping ranges)" % (topic, k)
             assert e["source"]["snapshot"] in ("true", "last"), e["source"]
             lasts += e["source"]["snapshot"] == "last"
             assert e["transaction"] is None and e["before"] is None
