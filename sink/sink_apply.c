@@ -440,15 +440,16 @@ sink_apply_new(const map_config_t *cfg, PGconn *conn, sink_target_t *t,
     a->sets = calloc(cfg->n_entities + 1, sizeof(*a->sets));
     a->lsn_bound = calloc(cfg->n_entities + 1, sizeof(*a->lsn_bound));
     a->lsn_staged = calloc(cfg->n_entities + 1, sizeof(*a->lsn_staged));
+    a->ent_buf = calloc(cfg->n_entities + 1, sizeof(*a->ent_buf));
     a->ent = calloc(cfg->n_entities + 1, sizeof(*a->ent));
     a->ent_att = calloc(cfg->n_entities + 1, sizeof(*a->ent_att));
     a->parked_by_att = calloc(cfg->n_entities + 1, sizeof(*a->parked_by_att));
     a->q_state = quote_ident(conn, cfg->state_schema);
     a->imported = sink_map_new();
     if (a->plans == NULL || a->sql == NULL || a->sets == NULL ||
-        a->lsn_bound == NULL || a->lsn_staged == NULL || a->ent == NULL ||
-        a->ent_att == NULL || a->parked_by_att == NULL || a->q_state == NULL ||
-        a->imported == NULL) {
+        a->lsn_bound == NULL || a->lsn_staged == NULL || a->ent_buf == NULL ||
+        a->ent == NULL || a->ent_att == NULL || a->parked_by_att == NULL ||
+        a->q_state == NULL || a->imported == NULL) {
         ferry_err_set(err, FERRY_ENOMEM, "out of memory creating the applier");
         goto fail;
     }
@@ -563,6 +564,8 @@ sink_apply_free(sink_apply_t *a)
     free(a->sets);
     free(a->lsn_bound);
     free(a->lsn_staged);
+    free(a->ent_buf);
+    sink__memo_free(a);
     free(a->ent);
     free(a->ent_att);
     free(a->parked_by_att);

@@ -29,6 +29,81 @@ entity_matches(const map_entity_t *e, const sink_event_t *ev)
            strcmp(e->source_table, ev->table) == 0;
 }
 
+/* The entities of a consumer slot's table, found at its first event and
+ * checked against every later one (two string compares): a topic holds one
+ * table, but nothing here relies on it. */
+struct sink_ent_memo {
+    char *schema, *table; /* owned: the table, or NULL before any event */
+    size_t *idx;          /* owned: the matching entities' indexes */
+    size_t n;             /* entries in idx */
+};
+
+void
+sink__memo_free(sink_apply_t *a)
+{
+    for (size_t i = 0; i < a->n_memo; i++) {
+        free(a->memo[i].schema);
+        free(a->memo[i].table);
+        free(a->memo[i].idx);
+    }
+    free(a->memo);
+    a->memo = NULL;
+    a->n_memo = 0;
+}
+
+/* Finds the entities of ev's table into *idx (n of them; borrowed from
+ * the memo, or from buf of n_entities entries when ev has no slot or the
+ * memo cannot grow), valid until the next call. */
+static size_t
+entities_of(sink_apply_t *a, const sink_event_t *ev, size_t *buf,
+            const size_t **idx)
+{
+    struct sink_ent_memo *m = NULL;
+    size_t n = 0, i;
+
+    if (ev->pos.slot >= 0 && (size_t)ev->pos.slot < a->n_memo)
+        m = &a->memo[ev->pos.slot];
+    else if (ev->pos.slot >= 0) {
+        size_t cap = (size_t)ev->pos.slot + 16;
+        struct sink_ent_memo *g = realloc(a->memo, cap * sizeof(*g));
+
+        if (g != NULL) {
+            memset(g + a->n_memo, 0, (cap - a->n_memo) * sizeof(*g));
+            a->memo = g;
+            a->n_memo = cap;
+            m = &a->memo[ev->pos.slot];
+        }
+    }
+    if (m != NULL && m->schema != NULL && strcmp(m->schema, ev->schema) == 0 &&
+        strcmp(m->table, ev->table) == 0) {
+        *idx = m->idx;
+        return m->n;
+    }
+    for (i = 0; i < a->cfg->n_entities; i++)
+        if (entity_matches(&a->cfg->entities[i], ev))
+            buf[n++] = i;
+    *idx = buf;
+    if (m == NULL)
+        return n;
+    free(m->schema);
+    free(m->table);
+    free(m->idx);
+    m->schema = strdup(ev->schema);
+    m->table = strdup(ev->table);
+    m->idx = malloc((n + 1) * sizeof(size_t));
+    if (m->schema == NULL || m->table == NULL || m->idx == NULL) {
+        free(m->schema);
+        free(m->table);
+        free(m->idx);
+        memset(m, 0, sizeof(*m));
+        return n;
+    }
+    memcpy(m->idx, buf, n * sizeof(size_t));
+    m->n = n;
+    *idx = m->idx;
+    return n;
+}
+
 /* A mapped source column is missing from ev: the source dropped or renamed
  * it.  Nothing of the batch is applied (the job fails, the transaction
  * rolls back, the offsets stay), and the message says where and what to
@@ -62,8 +137,12 @@ sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
 {
     const map_entity_t *e = &a->cfg->entities[idx];
     sink_row_t row;
-    ferry_err_t rerr = {0, ""};
-    int rc = sink_row_build(&a->uctx, e, ev, &row, &rerr);
+    ferry_err_t rerr;
+    int rc;
+
+    rerr.status = 0;
+    rerr.msg[0] = '\0';
+    rc = sink_row_build(&a->uctx, e, ev, &row, &rerr);
 
     if (rc == FERRY_EDATA) {
         rc = sink__reject(a, e->name, row.lkey, ev, NULL, rerr.msg, err);
@@ -89,7 +168,8 @@ sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
 static int
 add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
 {
-    size_t i;
+    const size_t *idx;
+    size_t i, n;
     int rc = 0;
 
     if (ev->op == 'X') {
@@ -98,9 +178,9 @@ add_event(sink_apply_t *a, sink_event_t *ev, ferry_err_t *err)
         snprintf(msg, sizeof(msg), "malformed message: %s", ev->reason);
         return sink__reject(a, NULL, NULL, ev, NULL, msg, err);
     }
-    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++)
-        if (entity_matches(&a->cfg->entities[i], ev))
-            rc = sink__add_row(a, i, ev, err);
+    n = entities_of(a, ev, a->ent_buf, &idx);
+    for (i = 0; rc == 0 && i < n; i++)
+        rc = sink__add_row(a, idx[i], ev, err);
     return rc;
 }
 

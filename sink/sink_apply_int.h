@@ -71,6 +71,11 @@ struct sink_apply {
     char *q_state;                 /* owned: quoted state schema */
     sink_map_t *imported;          /* owned: imported UUIDs (values owned) */
     sink_uuidctx_t uctx;           /* UUID resolution */
+    struct sink_ent_memo *memo;    /* owned: by consumer slot, the entities
+                                      of the table its events came from */
+    size_t n_memo;                 /* entries in memo */
+    size_t *ent_buf;               /* owned: n_entities + 1 entries, the
+                                      entities of one event */
     long parked_rows;              /* rows in the parked table (a hint in
                                       the shared mode) */
     bool shared;                   /* scale-out: other sinks write too */
@@ -138,6 +143,9 @@ int sink__recount_push(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
 /* The name of entity idx (borrowed from the model). */
 const char *sink__entity_name(const sink_apply_t *a, size_t idx);
+
+/* Frees the memo of the slots' entities. */
+void sink__memo_free(sink_apply_t *a);
 
 /* Builds the row of entity idx from ev (borrowed until the job ends) and
  * adds it to the entity's set, or records it (a bad value) or parks it (a
