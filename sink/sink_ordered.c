@@ -120,7 +120,7 @@ tx_message(ordered_t *o, const rd_kafka_message_t *m, sink_pos_t pos,
 /* How many buffered events make the intake wait for the target: two
  * batches (the one being applied and the next), one while a huge
  * transaction is spilled.  Parsed events are the sink's largest memory:
- * at the default --batch 20000 the bound is about 400 MB of them. */
+ * at the default --batch 20000 the bound is about 200 MB of them. */
 static size_t
 read_bound(const ordered_t *o)
 {

@@ -11,7 +11,8 @@
 # With BENCH_STMT_LOG=FILE, the target logs every statement's duration and
 # the server log is copied to FILE (to see where the sink's time goes); with
 # BENCH_PERF=PREFIX, each timed sink run is recorded by perf into
-# PREFIX.inserts and PREFIX.updates; BENCH_SINK_LOG=FILE keeps the sink's log;
+# PREFIX.inserts and PREFIX.updates (BENCH_CALLGRIND=PREFIX: by valgrind's
+# callgrind, instructions counted exactly; slow, use a few thousand rows); BENCH_SINK_LOG=FILE keeps the sink's log;
 # BENCH_KAFKA_PROPS="k: v, ..." adds Kafka properties to the mapping;
 # BENCH_SINK_CPU=N pins the sink to CPU N (run the script itself under
 # "taskset -c M" to keep the target, broker and ferry-cdc off it: a model
@@ -114,6 +115,8 @@ sink() {
   [ -n "${BENCH_SINK_CPU:-}" ] && wrap=(taskset -c "$BENCH_SINK_CPU")
   [ -n "${BENCH_PERF:-}" ] && [ "$phase" != setup ] &&
     wrap+=(perf record -q -g -o "$BENCH_PERF.$phase")
+  [ -n "${BENCH_CALLGRIND:-}" ] && [ "$phase" != setup ] &&
+    wrap+=(valgrind -q --tool=callgrind --callgrind-out-file="$BENCH_CALLGRIND.$phase")
   t0=$(now)
   "${wrap[@]}" "$build/sink/ferry-sink" -c "$work/ferry.yaml" --exit-at-end "$@" 2>>"$work/sink.log" &
   pid=$!
