@@ -355,10 +355,10 @@ top_member(parse_t *ps, envelope_t *env, ferry_json_tok_t name)
 static void
 fix_image(sink_event_t *ev, sink_image_t *img)
 {
-    if (img->present)
+    if (img->present && ev->fields != NULL)
         img->f = ev->fields + (uintptr_t)img->f;
     else
-        img->f = NULL;
+        img->f = NULL; /* absent, or an object without members */
 }
 
 /* Checks the envelope's fields, as the shapes of docs/format.md. */
