@@ -736,22 +736,21 @@ table_size(PGconn *conn, const char *qname, long long *pages)
     return bytes;
 }
 
-/* Up to k - 1 keys of table ti that split it into k ranges of about the
- * same size, from a sample of its pages, into *bounds (nkey texts each,
- * owned; *nb of them).  The query runs under a savepoint: a failure (a
- * permission, a statement timeout) is logged and leaves the table whole,
- * and the snapshot's transaction usable. */
+/* Up to k - 1 (k <= MAX_THREADS) keys of table ti that split it into k
+ * ranges of about the same size, from a sample of its pages, into bounds
+ * (nkey texts each, new; *nb of them).  The query runs under a savepoint: a
+ * failure (a permission, a statement timeout) is logged and leaves the table
+ * whole, and the snapshot's transaction usable. */
 static int
 split_bounds(shared_t *sh, PGconn *conn, size_t ti, const char *qname,
-             long long pages, int k, char ****bounds, size_t *nb)
+             long long pages, int k, char **bounds[MAX_THREADS], size_t *nb)
 {
     const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
     char keys[2048] = "", sql[4096 + 1024], pct[32];
     const char *p[1] = {pct};
     PGresult *res;
-    int n, prev = -1;
+    int n, prev = -1, rc = FERRY_OK;
 
-    *bounds = NULL;
     *nb = 0;
     if (!append_idents(conn, keys, sizeof(keys), t->columns,
                        cdc_tables_key_index(sh->ctx->tables, ti), t->nkey))
@@ -772,22 +771,20 @@ split_bounds(shared_t *sh, PGconn *conn, size_t ti, const char *qname,
         return FERRY_OK;
     }
     n = PQntuples(res);
-    *bounds = calloc((size_t)k, sizeof(char **));
-    for (int j = 1; *bounds != NULL && j < k && n >= 2 * k; j++) {
+    for (int j = 1; rc == FERRY_OK && j < k && n >= 2 * k; j++) {
         int r = (int)((long long)n * j / k);
 
         if (r <= prev || r >= n)
             continue;
-        if (((*bounds)[*nb] = keys_of(res, r, t->nkey)) == NULL) {
-            PQclear(res);
-            return FERRY_ENOMEM;
-        }
-        (*nb)++;
+        if ((bounds[*nb] = keys_of(res, r, t->nkey)) == NULL)
+            rc = FERRY_ENOMEM;
+        else
+            (*nb)++;
         prev = r;
     }
     PQclear(res);
     PQclear(PQexec(conn, "RELEASE SAVEPOINT ferry_split"));
-    return *bounds == NULL ? FERRY_ENOMEM : FERRY_OK;
+    return rc;
 }
 
 /* The units of the snapshot: every table in order, a keyset table of at
@@ -807,7 +804,7 @@ plan_units(shared_t *sh, PGconn *conn, int threads, ferry_err_t *err)
                              "out of memory planning the snapshot");
     for (size_t ti = 0; rc == FERRY_OK && ti < nt; ti++) {
         const cdc_table_t *t = cdc_tables_get(sh->ctx->tables, ti);
-        char ***bounds = NULL, qname[1024];
+        char **bounds[MAX_THREADS], qname[1024];
         char *qs = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
         char *qt = PQescapeIdentifier(conn, t->table, strlen(t->table));
         size_t nb = 0;
@@ -820,15 +817,18 @@ plan_units(shared_t *sh, PGconn *conn, int threads, ferry_err_t *err)
             cdc_tables_index_key(sh->ctx->tables, ti) &&
             cdc_tables_key_index(sh->ctx->tables, ti) != NULL &&
             table_size(conn, qname, &pages) >= (long long)sh->opts->split_bytes)
-            rc =
-                split_bounds(sh, conn, ti, qname, pages, threads, &bounds, &nb);
+            rc = split_bounds(sh, conn, ti, qname, pages, threads, bounds, &nb);
+        /* Each range ends at a bound (taken over) and starts after the
+         * previous range's end (a copy: every unit owns its keys). */
         for (size_t j = 0; rc == FERRY_OK && j <= nb; j++) {
             unit_t *u = &sh->units[sh->nunits++];
 
             u->ti = ti;
-            u->lo = j > 0 ? keys_dup(bounds[j - 1], t->nkey) : NULL;
-            u->hi = j < nb ? keys_dup(bounds[j], t->nkey) : NULL;
-            if ((j > 0 && u->lo == NULL) || (j < nb && u->hi == NULL))
+            u->hi = j < nb ? bounds[j] : NULL;
+            if (j < nb)
+                bounds[j] = NULL;
+            u->lo = j > 0 ? keys_dup(u[-1].hi, t->nkey) : NULL;
+            if (j > 0 && u->lo == NULL)
                 rc = FERRY_ENOMEM;
         }
         sh->units_left[ti] = nb + 1;
@@ -836,9 +836,8 @@ plan_units(shared_t *sh, PGconn *conn, int threads, ferry_err_t *err)
             ferry_info("table \"%s.%s\" (%lld pages): read in %zu key "
                        "ranges",
                        t->schema, t->table, pages, nb + 1);
-        for (size_t j = 0; j < nb; j++)
-            keys_free(bounds[j], t->nkey);
-        free(bounds);
+        for (size_t j = 0; rc != FERRY_OK && j < nb; j++)
+            keys_free(bounds[j], t->nkey); /* those not taken over */
     }
     return rc == FERRY_OK ? FERRY_OK
                           : ferry_err_set(err, rc,

@@ -34,7 +34,7 @@ sink_sql_stage_ddl(const sink_plan_t *p, ferry_buf_t *out)
 static void match(const sink_plan_t *p, const char *t, ferry_buf_t *out);
 
 /* The staged row's position as the lsn column holds it. */
-#define STAGED_LSN "(s.__cl::numeric * " SINK_SQL_LSN_SCALE " + s.__ch)"
+#define STAGED_LSN SINK_SQL_LSN("s.__cl", "s.__ch")
 
 void
 sink_sql_stale(const sink_plan_t *p, ferry_buf_t *out)
@@ -418,8 +418,8 @@ sink_sql_truncate_stale(const sink_plan_t *p, ferry_buf_t *out)
            "change_lsn) > ($2::int8, $3::int8))",
            p->q_state, p->q_state);
     if (p->q_lsn != NULL)
-        PRINTF(" OR EXISTS (SELECT 1 FROM %s WHERE %s > $2::int8::numeric "
-               "* " SINK_SQL_LSN_SCALE " + $3::int8)",
+        PRINTF(" OR EXISTS (SELECT 1 FROM %s WHERE %s > " SINK_SQL_LSN(
+                   "$2::int8", "$3::int8") ")",
                p->q_target, p->q_lsn);
 }
 

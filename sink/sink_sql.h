@@ -56,9 +56,11 @@ typedef struct sink_plan {
     size_t n_fks;                  /* entries in fks */
 } sink_plan_t;
 
-/* The scale of an lsn column: it holds commit LSN * 2^64 + change LSN
- * (docs/mapping.md), so that numeric order is the pair's order. */
+/* An lsn column holds commit LSN * 2^64 + change LSN (docs/mapping.md),
+ * so that numeric order is the pair's order.  SINK_SQL_LSN(c, ch) is that
+ * value of the int8 SQL expressions c and ch, as SQL text. */
 #define SINK_SQL_LSN_SCALE "18446744073709551616"
+#define SINK_SQL_LSN(c, ch) "(" c "::numeric * " SINK_SQL_LSN_SCALE " + " ch ")"
 
 /* Each builder appends one statement to out (caller-owned); as with every
  * ferry_buf_t, the caller checks the buffer once with ferry_buf_status(). */

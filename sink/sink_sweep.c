@@ -79,8 +79,8 @@ chunk_sql(const sink_apply_t *a, size_t idx, size_t limit, ferry_buf_t *b,
          * was named). */
         if (p->q_lsn != NULL)
             ferry_buf_printf(b,
-                             "(t.%s IS NULL OR t.%s < $2::int8::numeric "
-                             "* " SINK_SQL_LSN_SCALE " + $3::int8) AND ",
+                             "(t.%s IS NULL OR t.%s < " SINK_SQL_LSN(
+                                 "$2::int8", "$3::int8") ") AND ",
                              p->q_lsn, p->q_lsn);
         ferry_buf_printf(b,
                          "NOT EXISTS (SELECT 1 FROM %s.row_lsn r WHERE "

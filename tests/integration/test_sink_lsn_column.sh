@@ -3,7 +3,8 @@
 # to state_schema.row_lsn (deletes still do), and stale events change
 # nothing: found by the stale check, and, with the check skipped (the
 # entity's position bound forced down), by the upsert's and the delete's
-# own guards.  ferry-map check refuses a column of another type.
+# own guards; a TRUNCATE applies.  ferry-map check refuses a column of
+# another type.
 PFX=_$(date +%s%N | tail -c 8)
 fresh_dbs sink_lsncol
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
@@ -129,6 +130,15 @@ ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink5.log" || fail "ferry-
 [ "$(tgt_psql -c "SELECT count(*) FROM doctors WHERE legacy_id = 2")" = 0 ] || fail "a newer delete was lost"
 [ "$(tgt_psql -c "SELECT src_lsn > $want FROM doctors WHERE legacy_id = 1")" = t ] ||
   fail "the newer update did not move the position"
+
+# A source TRUNCATE: its check (is a row newer than it?) reads the rows'
+# positions too; none is, so the doctors go.
+src_psql -c "TRUNCATE doctor"
+ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "ferry-cdc failed"
+ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink5t.log" ||
+  fail "ferry-sink failed on the truncate: $(tail -3 "$FERRY_TEST_TMP/sink5t.log")"
+[ "$(tgt_psql -c "SELECT count(*) FROM doctors")" = 0 ] ||
+  fail "the truncate was not applied: $(grep -iE 'truncat|error' "$FERRY_TEST_TMP/sink5t.log" | tail -3)"
 
 # A column of another type is refused, by check and by the sink.
 tgt_psql -c "ALTER TABLE doctors ALTER COLUMN src_lsn TYPE bigint USING 0" >/dev/null
