@@ -115,20 +115,18 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                      body);
     }
     if (strcmp(url, "/healthz") == 0) {
-        int64_t beat = ferry_metrics_last_beat(h->m);
-        long long idle = beat > 0 ? (long long)(ferry_mono_ms() - beat) : -1;
-        bool ok = beat > 0 && idle <= h->wedge_ms;
+        long long idle =
+            (long long)(ferry_mono_ms() - ferry_metrics_last_beat(h->m));
+        bool ok = idle <= h->wedge_ms;
         int n;
 
         if (ok)
             n = asprintf(&body, "ok: the main loop turned %lld ms ago\n", idle);
-        else if (beat > 0)
+        else
             n = asprintf(&body,
                          "wedged: the main loop has not turned for %lld ms "
                          "(more than %d)\n",
                          idle, h->wedge_ms);
-        else
-            n = asprintf(&body, "wedged: the main loop has not turned yet\n");
         if (n < 0)
             return MHD_NO;
         return reply(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,

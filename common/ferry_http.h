@@ -4,8 +4,8 @@
  *
  *   /metrics  the Prometheus text exposition format (the last snapshot of
  *             ferry_metrics_publish(): never computed on the request)
- *   /healthz  200 while the main loop turns (ferry_metrics_beat() within
- *             wedge_ms), 503 "wedged: ..." otherwise
+ *   /healthz  200 while the main loop turns (ferry_metrics_beat(), or
+ *             start-up, within wedge_ms), 503 "wedged: ..." otherwise
  *   /readyz   200 once the program is connected and past its start-up or
  *             snapshot, 503 with the reason otherwise
  *

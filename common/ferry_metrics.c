@@ -46,7 +46,7 @@ struct ferry_metrics {
     char *snapshot;       /* owned: the last rendering */
     bool ready;
     char reason[256];
-    _Atomic int64_t beat; /* monotonic ms of the last beat */
+    _Atomic int64_t beat; /* monotonic ms of the last beat, or of creation */
 };
 
 static char *
@@ -231,7 +231,10 @@ ferry_metrics_new(const char *version)
     if (m == NULL)
         return NULL;
     pthread_mutex_init(&m->lock, NULL);
-    atomic_store(&m->beat, 0);
+    /* Alive from the start: the wedge clock runs from creation, so that
+     * start-up (connecting, creating a slot) is not a wedge until it has
+     * lasted as long as one. */
+    atomic_store(&m->beat, ferry_mono_ms());
     snprintf(m->reason, sizeof(m->reason), "starting");
     info = ferry_metrics_family(m, FERRY_METRIC_GAUGE, "ferry_build_info",
                                 "ferry's version (always 1)", 1, vl, NULL, 0);

@@ -87,8 +87,8 @@ char *ferry_metrics_text(ferry_metrics_t *m);
  * enough.  Any thread. */
 void ferry_metrics_beat(ferry_metrics_t *m);
 
-/* Milliseconds (monotonic) of the last beat, 0 before the first.  Any
- * thread. */
+/* Milliseconds (monotonic) of the last beat, or of ferry_metrics_new()
+ * before the first.  Any thread. */
 int64_t ferry_metrics_last_beat(ferry_metrics_t *m);
 
 /* Sets readiness and its reason (borrowed, copied; NULL for none).  Any

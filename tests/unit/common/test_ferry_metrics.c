@@ -118,10 +118,14 @@ endpoint_answers_as_the_loop_says(void **state)
     assert_non_null(h);
     port = ferry_http_port(h);
     assert_true(port > 0);
-    /* Before the loop turns: wedged, not ready. */
-    assert_int_equal(get(port, "/healthz", body, sizeof(body)), 503);
+    /* Before the loop's first turn: alive (start-up counts as a turn),
+     * not ready; wedged once start-up lasts longer than wedge_ms. */
+    assert_int_equal(get(port, "/healthz", body, sizeof(body)), 200);
     assert_int_equal(get(port, "/readyz", body, sizeof(body)), 503);
     assert_non_null(strstr(body, "starting"));
+    usleep(400 * 1000);
+    assert_int_equal(get(port, "/healthz", body, sizeof(body)), 503);
+    assert_non_null(strstr(body, "has not turned for"));
     ferry_metrics_beat(m);
     assert_int_equal(get(port, "/healthz", body, sizeof(body)), 200);
     ferry_metrics_set_ready(m, false, "connecting to the target");
