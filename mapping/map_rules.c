@@ -355,6 +355,13 @@ nomem:
                          c->name);
 }
 
+bool
+map_rules_value_unchanged(const map_column_t *c)
+{
+    return c->n_from > 0 && c->n_transforms == 0 && c->n_values == 0 &&
+           !c->json;
+}
+
 /* ---- The value pipeline: SQL --------------------------------------------- */
 
 /* Appends tmpl with its one "%s" replaced by the text of arg. */

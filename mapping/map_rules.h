@@ -85,6 +85,11 @@ void map_rules_print_transforms(FILE *out);
 int map_rules_value(const map_column_t *c, const char *v, char **out,
                     ferry_err_t *err) FERRY_WUR;
 
+/* True when map_rules_value() gives every non-NULL source value of copy
+ * column c (borrowed) back unchanged, so that a caller may use the source
+ * text itself: c has from, and no transform, values map or json check. */
+bool map_rules_value_unchanged(const map_column_t *c);
+
 /* How the SQL builders below name what they do not know themselves. */
 typedef struct map_rules_sqlctx {
     /* Appends to b the SQL expression of source column name (borrowed),

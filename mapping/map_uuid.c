@@ -1,6 +1,9 @@
-/* UUIDv5 through libuuid's SHA-1, and the entity-row name around it.
+/* UUIDv5 (map_sha1.h's SHA-1), and the entity-row name around it; text
+ * forms through libuuid.
  * mapping/map_uuid.c */
 #include "map_uuid.h"
+
+#include "map_sha1.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,31 +25,41 @@ map_uuid_format(const map_uuid_t *u, char *out)
     return out;
 }
 
+/* The UUID from the digest of ns and the name: its first 16 bytes, with
+ * the version (5) and the RFC 4122 variant set. */
+static void
+finish_v5(map_sha1_t *s, map_uuid_t *out)
+{
+    unsigned char d[MAP_SHA1_LEN];
+
+    map_sha1_final(s, d);
+    memcpy(out->b, d, sizeof(out->b));
+    out->b[6] = (unsigned char)((out->b[6] & 0x0f) | 0x50);
+    out->b[8] = (unsigned char)((out->b[8] & 0x3f) | 0x80);
+}
+
 void
 map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len, map_uuid_t *out)
 {
-    uuid_generate_sha1(out->b, ns->b, name, len);
+    map_sha1_t s;
+
+    map_sha1_init(&s);
+    map_sha1_update(&s, ns->b, sizeof(ns->b));
+    map_sha1_update(&s, name, len);
+    finish_v5(&s, out);
 }
 
 int
 map_uuid_entity(const map_uuid_t *ns, const char *entity,
                 const char *legacy_key, map_uuid_t *out)
 {
-    size_t elen = strlen(entity);
-    size_t klen = strlen(legacy_key);
-    char buf[256];
-    char *name = buf;
+    map_sha1_t s;
 
-    if (elen + klen + 1 > sizeof(buf)) {
-        name = malloc(elen + klen + 1);
-        if (name == NULL)
-            return FERRY_ENOMEM;
-    }
-    memcpy(name, entity, elen);
-    name[elen] = ':';
-    memcpy(name + elen + 1, legacy_key, klen);
-    map_uuid_v5(ns, name, elen + klen + 1, out);
-    if (name != buf)
-        free(name);
+    map_sha1_init(&s);
+    map_sha1_update(&s, ns->b, sizeof(ns->b));
+    map_sha1_update(&s, entity, strlen(entity));
+    map_sha1_update(&s, ":", 1);
+    map_sha1_update(&s, legacy_key, strlen(legacy_key));
+    finish_v5(&s, out);
     return 0;
 }

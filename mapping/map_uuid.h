@@ -37,8 +37,8 @@ void map_uuid_v5(const map_uuid_t *ns, const void *name, size_t len,
 
 /* The UUID of the row of entity (borrowed) with legacy key text legacy_key
  * (borrowed, from map_rules_legacy_key(), map_rules.h, which also holds
- * the SQL twin of that text): UUIDv5(ns, entity ":" legacy_key).
- * Returns 0, or FERRY_ENOMEM. */
+ * the SQL twin of that text): UUIDv5(ns, entity ":" legacy_key), hashed
+ * in place (no allocation).  Returns 0. */
 int map_uuid_entity(const map_uuid_t *ns, const char *entity,
                     const char *legacy_key, map_uuid_t *out) FERRY_WUR;
 

@@ -207,7 +207,7 @@ done:
 
 /* The statements of s that every entity has (the per-column ones are
  * apart). */
-#define SQL_FIXED 24
+#define SQL_FIXED 25
 
 static void
 fixed_sql(plan_sql_t *s, char **out[SQL_FIXED])
@@ -220,7 +220,8 @@ fixed_sql(plan_sql_t *s, char **out[SQL_FIXED])
         &s->row_lsn,      &s->truncate,      &s->truncate_check,
         &s->take[0],      &s->take[1],       &s->take[2],
         &s->del_children, &s->del1_children, &s->blockers,
-        &s->restore,      &s->trunc_keys,    &s->count_up};
+        &s->restore,      &s->trunc_keys,    &s->count_up,
+        &s->lock_parents};
 
     memcpy(out, fixed, sizeof(fixed));
 }
@@ -263,6 +264,7 @@ sql_init(sink_apply_t *a, size_t idx, ferry_err_t *err)
           ferry_buf_printf(&b, "DELETE FROM %s WHERE __n = $1", p->q_stage));
     BUILD(s->stale, sink_sql_stale(p, &b));
     BUILD(s->lock, sink_sql_lock_keys(p, &b));
+    BUILD(s->lock_parents, sink_sql_lock_parents(p, &b));
     BUILD(s->unpark, sink_sql_unpark_stale(p, &b));
     BUILD(s->drain, sink_sql_drain(p, &b));
     BUILD(s->upsert, sink_sql_upsert(p, false, &b));
@@ -372,17 +374,32 @@ state_sql_init(sink_apply_t *a, ferry_err_t *err)
     ok = take_sql(&b, &a->bound_sql) && ok;
     ferry_buf_printf(&b, "SELECT entity, commit_lsn FROM %s.row_lsn_max", q);
     ok = take_sql(&b, &a->bounds_sql) && ok;
+    /* One row (parameters), or the rows COPYed into pg_temp.ferry_park_in
+     * (sink_park.c), into the same columns. */
+#define PARK_INTO                                                              \
+    "INSERT INTO %s.parked (" PARK_COLS ", next_retry_at, parked_at) "
+#define PARK_COLS                                                              \
+    "entity, legacy_key, missing_entity, missing_uuid, commit_lsn, "           \
+    "change_lsn, topic, partition, kafka_offset, event_key, event, "           \
+    "waits_for, blocked_by, retries"
     ferry_buf_printf(&b,
-                     "INSERT INTO %s.parked (entity, legacy_key, "
-                     "missing_entity, missing_uuid, commit_lsn, change_lsn, "
-                     "topic, partition, kafka_offset, event_key, event, "
-                     "waits_for, blocked_by, retries, next_retry_at, "
-                     "parked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                     "$10, $11, $12, $13, $14::int, now() + $15::int * "
-                     "interval '1 second', coalesce($16::timestamptz, "
-                     "now()))",
+                     PARK_INTO "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                               "$10, $11, $12, $13, $14::int, now() + "
+                               "$15::int * interval '1 second', "
+                               "coalesce($16::timestamptz, now()))",
                      q);
     ok = take_sql(&b, &a->park_sql) && ok;
+    ferry_buf_printf(&b,
+                     PARK_INTO "SELECT " PARK_COLS
+                               ", now() + delay_s * interval '1 second', "
+                               "coalesce(parked_at, now()) FROM "
+                               "pg_temp.ferry_park_in ORDER BY n",
+                     q);
+#undef PARK_INTO
+#undef PARK_COLS
+    ok = take_sql(&b, &a->park_many_sql) && ok;
+    ferry_buf_printf(&b, "ANALYZE %s.parked", q);
+    ok = take_sql(&b, &a->analyze_sql) && ok;
     ferry_buf_printf(&b,
                      "SELECT extract(epoch FROM min(coalesce(next_retry_at, "
                      "now())) - now()) FROM %s.parked WHERE waits_for = "
@@ -575,6 +592,10 @@ sink_apply_free(sink_apply_t *a)
     free(a->retry_sql);
     free(a->due_sql);
     free(a->park_sql);
+    free(a->park_many_sql);
+    free(a->analyze_sql);
+    sink__park_drop(a);
+    ferry_buf_close(&a->park_copy);
     free(a->count_sql);
     free(a->count_all_sql);
     free(a->truncated_sql);
@@ -644,6 +665,20 @@ sink_apply_push_session(sink_apply_t *a, ferry_err_t *err)
                            .sql = "CREATE TEMP TABLE IF NOT EXISTS "
                                   "pg_temp.ferry_trunc (id uuid)"},
             err);
+    /* The rows a statement's result parks, written in one COPY. */
+    if (rc == 0)
+        rc = sink_target_push(
+            a->t,
+            &(sink_stmt_t){
+                .what = "create the table of rows to park",
+                .sql = "CREATE TEMP TABLE IF NOT EXISTS pg_temp.ferry_park_in "
+                       "(entity text, legacy_key text, missing_entity text, "
+                       "missing_uuid uuid, commit_lsn bigint, change_lsn "
+                       "bigint, topic text, partition int, kafka_offset "
+                       "bigint, event_key text, event text, waits_for text, "
+                       "blocked_by text, retries int, delay_s int, parked_at "
+                       "timestamptz, n int)"},
+            err);
     if (rc == 0)
         rc = sink_target_push(a->t,
                               &(sink_stmt_t){.what = "read the position bounds",
@@ -671,6 +706,7 @@ attempt_clear(sink_apply_t *a)
 
     for (i = 0; a->sets != NULL && i < a->cfg->n_entities; i++)
         sink_rowset_clear(&a->sets[i]);
+    sink__park_drop(a);
     for (i = 0; i < a->n_taken; i++) {
         sink_event_free(a->taken[i]);
         sink__taken_clear(&a->taken_info[i]);

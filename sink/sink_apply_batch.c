@@ -154,6 +154,8 @@ sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev, ferry_err_t *err)
     } else if (row.park_entity != NULL) {
         rc = sink__park_push(a, idx, &row, row.park_entity, NULL, false, NULL,
                              err);
+        if (rc == 0)
+            rc = sink__park_flush(a, err);
     } else if (sink_rowset_add(&a->sets[idx], &row,
                                e->delete_mode == MAP_DELETE_SOFT) != 0) {
         rc = ferry_err_set(err, FERRY_ENOMEM,
@@ -290,6 +292,8 @@ row_done(void *arg, size_t aux, PGresult *res, int rc, const char *sqlstate,
                (a->shared || a->park_deletes || row->ev->pos.slot < 0)) {
         rc = sink__park_push(a, idx, row, sink__entity_name(a, idx), NULL, true,
                              NULL, err);
+        if (rc == 0)
+            rc = sink__park_flush(a, err);
     } else {
         rc = sink__reject(a, sink__entity_name(a, idx), row->lkey, row->ev,
                           sqlstate, msg, err);
@@ -430,6 +434,13 @@ push_upserts(sink_apply_t *a, size_t idx, ferry_err_t *err)
                                               .n = 1,
                                               .params = p1,
                                               .count = &a->ent_att[idx].stale},
+                               err)) != 0)
+        return rc;
+    if (a->shared && q->lock_parents[0] != '\0' &&
+        (rc = sink_target_push(a->t,
+                               &(sink_stmt_t){.what = "lock the staged rows' "
+                                                      "parents",
+                                              .sql = q->lock_parents},
                                err)) != 0)
         return rc;
     if ((rc = sink__take_missing_push(a, idx, MAP_ON_MISSING_PARK, err)) != 0 ||
@@ -915,6 +926,20 @@ sink__taken_of(const sink_apply_t *a, const sink_event_t *ev)
 
 static int drain_round(void *arg, size_t round, ferry_err_t *err);
 
+/* Frees the events the drain rounds so far took out: their rows are
+ * applied and every step that read them has run. */
+static void
+drop_taken(sink_apply_t *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->n_taken; i++) {
+        sink_event_free(a->taken[i]);
+        sink__taken_clear(&a->taken_info[i]);
+    }
+    a->n_taken = 0;
+}
+
 /* After a round's takes: what they freed is applied, then the next round
  * looks again. */
 static int
@@ -930,7 +955,31 @@ drain_after(void *arg, size_t round, ferry_err_t *err)
         return 0;
     if ((rc = sink__flush_push(a, err)) != 0)
         return rc;
+    /* A full round may have left rows of the same parents behind. */
+    a->round_full = got >= SINK_DRAIN_ROUND;
     return sink_target_push_call(a->t, drain_round, a, round + 1, err);
+}
+
+/* One entity's take-out in a round, within what is left of the round's
+ * SINK_DRAIN_ROUND rows (the takes before it are in by now). */
+static int
+drain_entity(void *arg, size_t i, ferry_err_t *err)
+{
+    sink_apply_t *a = arg;
+    char left[24];
+    const char *p2[2] = {sink__entity_name(a, i), left};
+
+    if (a->round_got >= SINK_DRAIN_ROUND)
+        return 0;
+    snprintf(left, sizeof(left), "%zu", SINK_DRAIN_ROUND - a->round_got);
+    return sink_target_push(a->t,
+                            &(sink_stmt_t){.what = "take parked rows",
+                                           .sql = a->sql[i].drain,
+                                           .n = 2,
+                                           .params = p2,
+                                           .done = sink__took_parked,
+                                           .arg = a},
+                            err);
 }
 
 static int
@@ -940,21 +989,17 @@ drain_round(void *arg, size_t round, ferry_err_t *err)
     size_t i;
     int rc = 0;
 
+    /* What earlier rounds took out is applied: only this round's rows are
+     * held, however many are parked. */
+    if (round > 0)
+        drop_taken(a);
     a->round_got = 0;
-    if (round >= 32 || a->parked_rows <= 0)
+    /* 32 rounds follow chains of parents parked under parents; rounds
+     * that were full go on past that (a parent with many parked rows). */
+    if (a->parked_rows <= 0 || round >= 4096 || (round >= 32 && !a->round_full))
         return 0;
-    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++) {
-        const char *p1[1] = {sink__entity_name(a, i)};
-
-        rc = sink_target_push(a->t,
-                              &(sink_stmt_t){.what = "take parked rows",
-                                             .sql = a->sql[i].drain,
-                                             .n = 1,
-                                             .params = p1,
-                                             .done = sink__took_parked,
-                                             .arg = a},
-                              err);
-    }
+    for (i = 0; rc == 0 && i < a->cfg->n_entities; i++)
+        rc = sink_target_push_call(a->t, drain_entity, a, i, err);
     return rc != 0 ? rc
                    : sink_target_push_call(a->t, drain_after, a, round, err);
 }

@@ -13,6 +13,10 @@
 #include "sink_sql.h"
 #include "sink_util.h"
 
+/* Values of a parked row: the parameters of park_sql, the columns of
+ * pg_temp.ferry_park_in but its order. */
+#define SINK_PARK_COLS 16
+
 /* A truncate event being applied: its entity and the event (borrowed
  * from the batch). */
 typedef struct sink_trunc {
@@ -25,6 +29,7 @@ typedef struct sink_trunc {
 typedef struct plan_sql {
     char *stage_ddl, *copy, *empty, *drop_row, *stale, *lock, *unpark, *drain,
         *upsert, *upsert1, *del, *del1, *row_lsn, *truncate, *truncate_check;
+    char *lock_parents; /* scale-out: the staged rows' parents, locked */
     /* With an lsn column: the staged upserts, counted before the upsert
      * so that those its guard skips count as stale. */
     char *count_up;
@@ -60,67 +65,79 @@ typedef struct sink_sweep_ctx {
 } sink_sweep_ctx_t;
 
 struct sink_apply {
-    const map_config_t *cfg;       /* borrowed */
-    sink_target_t *t;              /* borrowed: where steps go */
-    sink_dlq_t *dlq;               /* borrowed: the dead-letter path */
-    sink_slot_topic_fn slot_topic; /* slot -> topic, for parked rows */
-    void *slot_arg;                /* its argument */
-    sink_plan_t *plans;            /* owned: by entity index */
-    plan_sql_t *sql;               /* owned: by entity index */
-    rowset_t *sets;                /* owned: by entity index */
-    char *q_state;                 /* owned: quoted state schema */
-    sink_map_t *imported;          /* owned: imported UUIDs (values owned) */
-    sink_uuidctx_t uctx;           /* UUID resolution */
-    struct sink_ent_memo *memo;    /* owned: by consumer slot, the entities
-                                      of the table its events came from */
-    size_t n_memo;                 /* entries in memo */
-    size_t *ent_buf;               /* owned: n_entities + 1 entries, the
-                                      entities of one event */
-    long parked_rows;              /* rows in the parked table (a hint in
-                                      the shared mode) */
-    bool shared;                   /* scale-out: other sinks write too */
-    bool park_deletes;             /* park deletes blocked by children */
-    int64_t retry_at;              /* ferry_mono_ms() when the parked
-                                      blocked deletes are next due: 0 at
-                                      once (unknown), INT64_MAX never */
-    char refused_msg[1024];        /* the refused delete being diagnosed */
-    char refused_state[6];         /* its SQLSTATE */
-    long *lsn_staged;              /* owned: by entity index, count_up's
-                                      last count */
-    uint64_t *lsn_bound;           /* owned: by entity index; every row_lsn
-                                      and truncated entry of the entity has
-                                      a commit LSN at most this.  Raised
-                                      before those tables are written, and
-                                      kept in <state>.row_lsn_max in the
-                                      same transaction (unused when shared,
-                                      whose sinks do not keep it) */
-    char *bound_sql;               /* raises a row_lsn_max row: $1 $2 */
-    char *bounds_sql;              /* reads every row_lsn_max row */
-    char *retry_sql;               /* sink_sql_retry_blocked() */
-    char *due_sql;                 /* seconds until a blocked delete is
-                                      due (NULL: none) */
-    char *park_sql;                /* INSERT INTO <state>.parked */
-    char *count_sql;               /* parked rows waiting for a parent */
-    char *count_all_sql;           /* every parked row */
-    char *truncated_sql;           /* the state changes of a TRUNCATE */
-    sink_apply_counts_t *ent;      /* owned: committed counters by
-                                      entity index, [n_entities] for none */
-    sink_apply_counts_t *ent_att;  /* owned: this attempt's, as ent */
-    long *parked_by_att;           /* owned: parked rows by entity as
-                                      counted in this attempt ... */
-    bool recounted_att;            /* ... when this is set, with
-                                      parked_rows then */
+    const map_config_t *cfg;        /* borrowed */
+    sink_target_t *t;               /* borrowed: where steps go */
+    sink_dlq_t *dlq;                /* borrowed: the dead-letter path */
+    sink_slot_topic_fn slot_topic;  /* slot -> topic, for parked rows */
+    void *slot_arg;                 /* its argument */
+    sink_plan_t *plans;             /* owned: by entity index */
+    plan_sql_t *sql;                /* owned: by entity index */
+    rowset_t *sets;                 /* owned: by entity index */
+    char *q_state;                  /* owned: quoted state schema */
+    sink_map_t *imported;           /* owned: imported UUIDs (values owned) */
+    sink_uuidctx_t uctx;            /* UUID resolution */
+    struct sink_ent_memo *memo;     /* owned: by consumer slot, the entities
+                                       of the table its events came from */
+    size_t n_memo;                  /* entries in memo */
+    size_t *ent_buf;                /* owned: n_entities + 1 entries, the
+                                       entities of one event */
+    long parked_rows;               /* rows in the parked table (a hint in
+                                       the shared mode) */
+    bool shared;                    /* scale-out: other sinks write too */
+    bool park_deletes;              /* park deletes blocked by children */
+    int64_t retry_at;               /* ferry_mono_ms() when the parked
+                                       blocked deletes are next due: 0 at
+                                       once (unknown), INT64_MAX never */
+    char refused_msg[1024];         /* the refused delete being diagnosed */
+    char refused_state[6];          /* its SQLSTATE */
+    long *lsn_staged;               /* owned: by entity index, count_up's
+                                       last count */
+    uint64_t *lsn_bound;            /* owned: by entity index; every row_lsn
+                                       and truncated entry of the entity has
+                                       a commit LSN at most this.  Raised
+                                       before those tables are written, and
+                                       kept in <state>.row_lsn_max in the
+                                       same transaction (unused when shared,
+                                       whose sinks do not keep it) */
+    char *bound_sql;                /* raises a row_lsn_max row: $1 $2 */
+    char *bounds_sql;               /* reads every row_lsn_max row */
+    char *retry_sql;                /* sink_sql_retry_blocked() */
+    char *due_sql;                  /* seconds until a blocked delete is
+                                       due (NULL: none) */
+    char *park_sql;                 /* INSERT INTO <state>.parked: one row */
+    char *park_many_sql;            /* INSERT INTO <state>.parked from
+                                       pg_temp.ferry_park_in */
+    char *analyze_sql;              /* ANALYZE <state>.parked */
+    ferry_buf_t park_copy;          /* rows parked and not yet written, as
+                                       COPY text of pg_temp.ferry_park_in */
+    size_t n_park;                  /* their number; with one, ... */
+    long parked_unanalyzed;         /* rows parked since parked's last
+                                       ANALYZE (ordered mode) */
+    char *park_one[SINK_PARK_COLS]; /* owned: ... its values */
+    char *count_sql;                /* parked rows waiting for a parent */
+    char *count_all_sql;            /* every parked row */
+    char *truncated_sql;            /* the state changes of a TRUNCATE */
+    sink_apply_counts_t *ent;       /* owned: committed counters by
+                                       entity index, [n_entities] for none */
+    sink_apply_counts_t *ent_att;   /* owned: this attempt's, as ent */
+    long *parked_by_att;            /* owned: parked rows by entity as
+                                       counted in this attempt ... */
+    bool recounted_att;             /* ... when this is set, with
+                                       parked_rows then */
     long recount_rows;
     int64_t counted_at;          /* when parked was last counted (mono
                                     ms), 0 never ... */
     long counted_rows;           /* ... and parked_rows then */
     char *count_by_sql;          /* parked rows by entity */
     sink_event_t **taken;        /* owned: events taken out of parked in
-                                    this attempt (rows borrow them) */
+                                    this attempt's retries and drain
+                                    round, freed as the next round starts
+                                    (rows borrow them) */
     sink_taken_t *taken_info;    /* owned: what parked said of each
                                     (parallel to taken) */
     size_t n_taken, cap_taken;   /* in use, allocated */
     size_t round_got;            /* rows taken in this drain round */
+    bool round_full;             /* the last round took SINK_DRAIN_ROUND */
     sink_tx_t **txs;             /* owned array of borrowed transactions:
                                     the last sink_apply_push_txs()'s */
     size_t n_txs, cap_txs;       /* in use, allocated */
@@ -181,17 +198,29 @@ int sink__push_plain(sink_apply_t *a, const char *what, const char *sql,
  * emptied.  Call it from a step (the rows must be complete). */
 int sink__flush_push(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
-/* sink_park.c: pushes the INSERT that parks row (borrowed until the step
- * ran) of entity idx: it waits for the parent missing_entity/missing_uuid,
- * or, with waits_children, for the rows that still reference it to go;
- * blocked_by (borrowed, or NULL) names the tables the mapping does not
- * know whose rows do: such a delete is retried with a backoff (1 s
- * doubling to 1 h).  A row that came out of parked keeps its Kafka
- * position and first parking time. */
+/* sink_park.c: parks row (borrowed for the call: what is written is
+ * copied) of entity idx: it waits for the parent missing_entity/
+ * missing_uuid, or, with waits_children, for the rows that still
+ * reference it to go; blocked_by (borrowed, or NULL) names the tables the
+ * mapping does not know whose rows do: such a delete is retried with a
+ * backoff (1 s doubling to 1 h).  A row that came out of parked keeps its
+ * Kafka position and first parking time.  The row is only kept: the
+ * caller pushes sink__park_flush() once it parked what it had to, before
+ * any step that reads parked (one statement per parked row cost a round
+ * trip each: see docs/sink.md, Throughput). */
 int sink__park_push(sink_apply_t *a, size_t idx, const sink_row_t *row,
                     const char *missing_entity, const char *missing_uuid,
                     bool waits_children, const char *blocked_by,
                     ferry_err_t *err) FERRY_WUR;
+
+/* sink_park.c: pushes the writing of the rows sink__park_push() kept: one
+ * INSERT for one row, else a COPY into pg_temp.ferry_park_in and one
+ * INSERT ... SELECT from it.  Returns 0 or FERRY_ENOMEM with err set. */
+int sink__park_flush(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
+
+/* sink_park.c: forgets the rows kept and not written (an attempt that
+ * ends: its transaction is rolled back). */
+void sink__park_drop(sink_apply_t *a);
 
 /* sink_park.c: the target refused (23503) the delete of staging row i of
  * entity idx, in the ordered mode, with message msg and SQLSTATE sqlstate
@@ -221,6 +250,10 @@ int sink__retry_push(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
 /* Blocked deletes retried per batch, at most. */
 #define SINK_RETRY_LIMIT 500
+
+/* Parked rows taken out per drain round, at most (all entities): what the
+ * sink holds of a drain, whatever the number of rows parked. */
+#define SINK_DRAIN_ROUND 5000
 
 /* sink_park.c: a statement returning the columns of SINK_SQL_TAKEN_COLS
  * took parked rows out, oldest first: each event goes through the batch

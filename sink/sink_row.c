@@ -82,7 +82,7 @@ build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
                                  "no key columns");
         n = ev->key.n;
     }
-    row->keyvals = calloc(n, sizeof(char *));
+    row->keyvals = calloc(n, sizeof(*row->keyvals));
     if (row->keyvals == NULL)
         return FERRY_ENOMEM;
     row->n_key = n;
@@ -98,10 +98,9 @@ build_key(const sink_uuidctx_t *ctx, const map_entity_t *e,
         }
         if (t == NULL)
             return ferry_err_set(err, FERRY_EDATA, "a key column is NULL");
-        if ((row->keyvals[i] = strdup(t)) == NULL)
-            return FERRY_ENOMEM;
+        row->keyvals[i] = t;
     }
-    row->lkey = map_rules_legacy_key((const char *const *)row->keyvals, n);
+    row->lkey = map_rules_legacy_key(row->keyvals, n);
     if (row->lkey == NULL)
         return FERRY_ENOMEM;
     return sink_row_uuid(ctx, e->name, row->lkey, row->uuid);
@@ -136,7 +135,7 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
     size_t i, n = c->n_from < 16 ? c->n_from : 16;
     bool nocase;
     const char *parent;
-    char *lkey;
+    char *lkey, *uuid;
     int rc = 0;
 
     if (c->kind == MAP_COLUMN_COND_REF) {
@@ -177,10 +176,10 @@ build_ref(const sink_uuidctx_t *ctx, const map_column_t *c,
     }
     if ((lkey = map_rules_legacy_key(vals, n)) == NULL)
         return FERRY_ENOMEM;
-    row->vals[ci] = malloc(MAP_UUID_STRLEN);
-    rc = row->vals[ci] == NULL
-             ? FERRY_ENOMEM
-             : sink_row_uuid(ctx, parent, lkey, row->vals[ci]);
+    uuid = malloc(MAP_UUID_STRLEN);
+    rc = uuid == NULL ? FERRY_ENOMEM : sink_row_uuid(ctx, parent, lkey, uuid);
+    row->vals[ci] = uuid;
+    row->owned[ci] = uuid != NULL;
     free(lkey);
     row->ref_entity[ci] = parent;
     return rc;
@@ -196,6 +195,7 @@ build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
     for (i = 0; i < e->n_columns; i++) {
         const map_column_t *c = &e->columns[i];
         const char *src = NULL;
+        char *val;
 
         if (c->kind != MAP_COLUMN_COPY) {
             if ((rc = build_ref(ctx, c, ev, row, i, err)) != 0)
@@ -209,8 +209,15 @@ build_columns(const sink_uuidctx_t *ctx, const map_entity_t *e,
         if (c->n_from > 0 &&
             (rc = source_text(&ev->after, c->from[0], i, &src, err)) != 0)
             return rc;
-        if ((rc = map_rules_value(c, src, &row->vals[i], err)) != 0)
+        /* Most columns take the source's text as it is: borrowed. */
+        if (src != NULL && map_rules_value_unchanged(c)) {
+            row->vals[i] = src;
+            continue;
+        }
+        if ((rc = map_rules_value(c, src, &val, err)) != 0)
             return rc;
+        row->vals[i] = val;
+        row->owned[i] = val != NULL;
     }
     return 0;
 }
@@ -219,7 +226,7 @@ int
 sink_row_build(const sink_uuidctx_t *ctx, const map_entity_t *e,
                sink_event_t *ev, sink_row_t *row, ferry_err_t *err)
 {
-    size_t i;
+    size_t i, n = e->n_columns;
     int rc;
 
     memset(row, 0, sizeof(*row));
@@ -227,22 +234,24 @@ sink_row_build(const sink_uuidctx_t *ctx, const map_entity_t *e,
     row->pair = ev->pair;
     row->ts_ms = ev->ts_ms;
     row->ev = ev;
-    row->n_cols = e->n_columns;
-    row->vals = calloc(e->n_columns + 1, sizeof(char *));
-    row->ref_entity = calloc(e->n_columns + 1, sizeof(char *));
-    row->absent = calloc(e->n_columns + 1, sizeof(bool));
-    if (row->vals == NULL || row->ref_entity == NULL || row->absent == NULL)
+    row->n_cols = n;
+    /* One allocation: the pointer arrays first, then the flags. */
+    row->block = calloc(1, 2 * (n + 1) * sizeof(char *) + 2 * (n + 1));
+    if (row->block == NULL)
         return FERRY_ENOMEM;
+    row->vals = row->block;
+    row->ref_entity = row->vals + n + 1;
+    row->owned = (bool *)(row->ref_entity + n + 1);
+    row->absent = row->owned + n + 1;
     if ((rc = build_key(ctx, e, ev, row, err)) != 0)
         return rc;
     if (row->op == 'd')
         return 0;
     if ((rc = build_columns(ctx, e, ev, row, err)) != 0)
         return rc;
-    for (i = 0; i < e->n_columns; i++)
+    for (i = 0; i < n; i++)
         if (row->absent[i])
             return 0;
-    free(row->absent);
     row->absent = NULL;
     return 0;
 }
@@ -252,16 +261,12 @@ sink_row_clear(sink_row_t *row)
 {
     size_t i;
 
-    if (row->keyvals != NULL)
-        for (i = 0; i < row->n_key; i++)
-            free(row->keyvals[i]);
     if (row->vals != NULL)
         for (i = 0; i < row->n_cols; i++)
-            free(row->vals[i]);
+            if (row->owned[i])
+                free((char *)row->vals[i]);
     free(row->keyvals);
-    free(row->vals);
-    free(row->ref_entity);
-    free(row->absent);
+    free(row->block);
     free(row->lkey);
     memset(row, 0, sizeof(*row));
 }
@@ -290,9 +295,12 @@ sink_row_merge(sink_row_t *dst, sink_row_t *src, bool soft)
     for (i = 0; i < src->n_cols; i++) {
         if (src->absent[i])
             continue;
-        free(dst->vals[i]);
+        if (dst->owned[i])
+            free((char *)dst->vals[i]);
         dst->vals[i] = src->vals[i];
+        dst->owned[i] = src->owned[i];
         src->vals[i] = NULL;
+        src->owned[i] = false;
         dst->ref_entity[i] = src->ref_entity[i];
         if (dst->absent != NULL)
             dst->absent[i] = false;

@@ -28,19 +28,30 @@ typedef struct sink_uuidctx {
                                    UUID text of imported rows; may be NULL */
 } sink_uuidctx_t;
 
-/* One target row, or one target delete. */
+/* One target row, or one target delete.  Its text values are borrowed
+ * from its events (unescaped once there, see sink_event.h) wherever the
+ * value pipeline leaves them as they are, so that they go from the event
+ * straight into the COPY buffer: a row must not outlive the events it was
+ * built and merged from (the batch's, or those taken out of parked). */
 typedef struct sink_row {
     char op;                    /* 'u' upsert, 'd' delete */
     char *lkey;                 /* owned: the legacy key text */
-    char **keyvals;             /* owned: text of each key column (n_key) */
+    const char **keyvals;       /* owned array, values borrowed from the
+                                   event: text of each key column (n_key) */
     size_t n_key;               /* number of key values */
     char uuid[MAP_UUID_STRLEN]; /* the row's UUID */
-    char **vals;                /* owned: value of each mapped column, NULL for
-                                   SQL NULL (n_columns entries) */
+    const char **vals;          /* owned array: value of each mapped column,
+                                   NULL for SQL NULL (n_columns entries);
+                                   each owned where owned[i], else borrowed
+                                   from an event */
+    bool *owned;                /* per column: vals[i] is the row's (a ref's
+                                   UUID, or the value pipeline changed it) */
     const char **ref_entity;    /* owned array, borrowed names: for a ref
                                    column, the parent entity, else NULL */
-    bool *absent;               /* owned: per column, true when the source did
-                                   not send it (unchanged TOAST); or NULL */
+    bool *absent;               /* per column, true when the source did not
+                                   send it (unchanged TOAST); or NULL */
+    void *block;                /* owned: vals, owned, ref_entity and absent
+                                   in one allocation */
     size_t n_cols;              /* number of columns */
     const char *park_entity;    /* borrowed: set when the row must be parked
                                    for a discriminator with no case */
@@ -69,7 +80,8 @@ void sink_row_clear(sink_row_t *row);
 
 /* Merges the later row src into dst (same key): a delete replaces (with
  * soft, a delete after an upsert keeps the row and stamps it), an upsert
- * overlays the columns it sent on dst's.  src is cleared. */
+ * overlays the columns it sent on dst's (what src owned moves to dst; what
+ * it borrowed stays borrowed from src's event).  src is cleared. */
 void sink_row_merge(sink_row_t *dst, sink_row_t *src, bool soft);
 
 /* The UUID of entity's row with legacy key lkey (both borrowed): the

@@ -160,11 +160,11 @@ void sink_sql_restore_row(const sink_plan_t *p, ferry_buf_t *out);
  * $1 entity. */
 void sink_sql_unpark_stale(const sink_plan_t *p, ferry_buf_t *out);
 
-/* Takes out of parked, oldest first, the rows waiting for a parent of
- * entity $1 that is now in the target (a parked target row, kind 'row',
- * once every parent of its park and error refs is there); returns, per
- * row, the columns of SINK_SQL_TAKEN_COLS.  SKIP LOCKED: rows another sink
- * is taking are its business. */
+/* Takes out of parked, oldest first, at most $2 of the rows waiting for a
+ * parent of entity $1 that is now in the target (a parked target row,
+ * kind 'row', once every parent of its park and error refs is there);
+ * returns, per row, the columns of SINK_SQL_TAKEN_COLS.  SKIP LOCKED: rows
+ * another sink is taking are its business. */
 void sink_sql_drain(const sink_plan_t *p, ferry_buf_t *out);
 
 /* The columns a take-out of parked rows returns, in order. */
@@ -182,6 +182,14 @@ void sink_sql_retry_blocked(const char *q_state, int limit, ferry_buf_t *out);
  * the same key at once (the stale check that follows then sees the other's
  * committed row_lsn). */
 void sink_sql_lock_keys(const sink_plan_t *p, ferry_buf_t *out);
+
+/* Scale-out mode: locks (FOR KEY SHARE) the target rows of every parent
+ * the staged upserts reference, before the missing-parent check, so that
+ * another sink cannot delete one between that check and the upsert (its
+ * delete waits, then finds the child and is parked until the child goes);
+ * a parent another sink deleted first is skipped, and found missing by
+ * the check.  Empty for an entity without refs. */
+void sink_sql_lock_parents(const sink_plan_t *p, ferry_buf_t *out);
 
 /* SELECT true when a truncate at ($2, $3) of entity $1 is stale: a newer
  * truncate, or a newer row, is already applied. */

@@ -3,6 +3,7 @@
  * deploy/devbroker/devbroker_proxy.c */
 #include "devbroker_proxy.h"
 
+#include "ferry_be.h"
 #include "ferry_log.h"
 
 #include <arpa/inet.h>
@@ -62,28 +63,6 @@ struct devbroker_proxy {
     atomic_bool stop; /* asks the thread to end */
 };
 
-static uint32_t
-get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-static uint16_t
-get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 bool
 devbroker_proxy_fix_request(unsigned char *frame, size_t len, int32_t *corr,
                             int16_t *version)
@@ -92,14 +71,14 @@ devbroker_proxy_fix_request(unsigned char *frame, size_t len, int32_t *corr,
 
     if (len < 8)
         return false;
-    key = (int16_t)get16(frame);
-    ver = (int16_t)get16(frame + 2);
+    key = (int16_t)ferry_be16_get(frame);
+    ver = (int16_t)ferry_be16_get(frame + 2);
     if (key != METADATA_KEY || ver < 4 || ver > 7)
         return false;
     /* Versions 4 to 7 end with AllowAutoTopicCreation (v8 adds two more
      * booleans, v9 is flexible: the mock is pinned to v4). */
     frame[len - 1] = 0;
-    *corr = (int32_t)get32(frame + 4);
+    *corr = (int32_t)ferry_be32_get(frame + 4);
     *version = ver;
     return true;
 }
@@ -112,7 +91,7 @@ skip_str(size_t *at, size_t len, const unsigned char *f)
 
     if (*at + 2 > len)
         return false;
-    n = (int16_t)get16(f + *at);
+    n = (int16_t)ferry_be16_get(f + *at);
     *at += 2 + (n > 0 ? (size_t)n : 0);
     return *at <= len;
 }
@@ -133,7 +112,7 @@ devbroker_proxy_fix_metadata_response(unsigned char *frame, size_t len,
         at += 4; /* throttle_time_ms */
     if (at + 4 > len)
         return false;
-    brokers = get32(frame + at);
+    brokers = ferry_be32_get(frame + at);
     at += 4;
     if (brokers > MAX_BROKERS * 4)
         return false;
@@ -148,11 +127,11 @@ devbroker_proxy_fix_metadata_response(unsigned char *frame, size_t len,
     }
     /* Parsed: now rewrite. */
     for (size_t i = 0; i < nports; i++) {
-        uint32_t port = get32(frame + ports[i]);
+        uint32_t port = ferry_be32_get(frame + ports[i]);
 
         for (size_t k = 0; k < n; k++)
             if ((int)port == from[k])
-                put32(frame + ports[i], (uint32_t)to[k]);
+                ferry_be32_put(frame + ports[i], (uint32_t)to[k]);
     }
     return true;
 }
@@ -215,7 +194,7 @@ relay_requests(conn_t *c)
     pbuf_t *in = &c->from_client;
 
     while (in->len >= 4) {
-        size_t size = get32(in->d);
+        size_t size = ferry_be32_get(in->d);
         int32_t corr;
         int16_t ver;
 
@@ -247,12 +226,12 @@ relay_responses(devbroker_proxy_t *p, conn_t *c)
     pbuf_t *in = &c->from_up;
 
     while (in->len >= 8) {
-        size_t size = get32(in->d);
+        size_t size = ferry_be32_get(in->d);
         int32_t corr;
 
         if (in->len < 4 + size)
             break;
-        corr = (int32_t)get32(in->d + 4);
+        corr = (int32_t)ferry_be32_get(in->d + 4);
         for (size_t i = 0; i < c->nmeta; i++) {
             if (c->meta[i].corr != corr)
                 continue;

@@ -24,6 +24,10 @@
 # run applies the parents' snapshot alongside its children's inserts (the
 # dependency-ordered bulk load); that run is the one timed, against COPY
 # of the same parents and items.
+# BENCH_SHAPE=orphans: every item is inserted before its parent exists (a
+# legacy source without FKs), and the 1,000 parents come in a last
+# transaction: the timed run parks every item, then drains them all once
+# the parents are applied; against COPY of the same parents and items.
 set -euo pipefail
 build=$(cd "${1:?usage: bench_sink.sh BUILD_DIR [ROWS] [SINK_ARGS...]}" && pwd)
 rows=${2:-1000000}
@@ -136,6 +140,10 @@ if [ "$shape" = race ]; then
   # The parents are there before the slot: ferry-cdc's initial snapshot.
   psql -qAtX -d "$src" -c "INSERT INTO parent SELECT g, 'parent ' || g FROM generate_series(1, $parents) g"
   cdc
+elif [ "$shape" = orphans ]; then
+  # A legacy source: no FK, so the items can come first.
+  psql -qAtX -d "$src" -c "ALTER TABLE item DROP CONSTRAINT item_parent_id_fkey"
+  cdc  # creates the slot; the parents come after their items
 else
   cdc  # creates the slot
   psql -qAtX -d "$src" -c "INSERT INTO parent SELECT g, 'parent ' || g FROM generate_series(1, $parents) g"
@@ -149,6 +157,8 @@ echo "loading $rows rows into the source in transactions of 1,000 ..." >&2
 for ((lo = 1; lo <= rows; lo += 1000)); do
   echo "INSERT INTO item SELECT g, 1 + g % $parents, 'item ' || g, (g % 100000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 s', g % 2 = 0 FROM generate_series($lo, $((lo + 999))) g;"
 done | psql -qAtX -d "$src" >/dev/null
+[ "$shape" = orphans ] &&
+  psql -qAtX -d "$src" -c "INSERT INTO parent SELECT g, 'parent ' || g FROM generate_series(1, $parents) g"
 echo "ferry-cdc: publishing the inserts ..." >&2
 cdc
 echo "ferry-sink: applying the inserts ..." >&2
@@ -158,13 +168,13 @@ read -r ins_s ins_rss ins_cpu < <(sink inserts "$@")
 psql -qAtX -d "$tgt" -c "\\copy items TO '$work/items.copy'"
 psql -qAtX -d "$tgt" -c "\\copy parents TO '$work/parents.copy'"
 # COPY's rate varies by up to 40% between runs here: three runs into the
-# emptied table, and the median is the baseline.  In the race shape the
-# parents are loaded too (into their own copy, before the items).
+# emptied table, and the median is the baseline.  In the race and orphans
+# shapes the parents are loaded too (into their own copy, before the items).
 copies=()
 for _ in 1 2 3; do
   psql -qAtX -d "$tgt" -c "TRUNCATE items_copy" -c "TRUNCATE parents_copy"
   t0=$(now)
-  [ "$shape" = race ] && psql -qAtX -d "$tgt" -c "\\copy parents_copy FROM '$work/parents.copy'"
+  [ "$shape" != plain ] && psql -qAtX -d "$tgt" -c "\\copy parents_copy FROM '$work/parents.copy'"
   psql -qAtX -d "$tgt" -c "\\copy items_copy FROM '$work/items.copy'"
   t1=$(now)
   copies+=("$(echo "$t1 - $t0" | bc)")
@@ -184,7 +194,7 @@ read -r upd_s upd_rss upd_cpu < <(sink updates "$@")
 grep -E "applied [0-9]+ rows" "$work/sink.log" | tail -2 >&2
 
 ins_rows=$rows
-[ "$shape" = race ] && ins_rows=$((rows + parents))
+[ "$shape" != plain ] && ins_rows=$((rows + parents))
 grep -E "parked [0-9]+, drained" "$work/sink.log" | tail -2 >&2
 /usr/bin/python3 - "$rows" "$copy_s" "$ins_s" "$upd_s" "$ins_rss" "$upd_rss" "$ins_rows" "$shape" \
   "$ins_cpu" "$upd_cpu" "$(getconf CLK_TCK)" <<'PY'
@@ -194,7 +204,8 @@ copy_s, ins_s, upd_s = map(float, sys.argv[2:5])
 ins_rss, upd_rss = map(int, sys.argv[5:7])
 ins_rows, shape = int(sys.argv[7]), sys.argv[8]
 copy, ins, upd = ins_rows / copy_s, ins_rows / ins_s, rows / upd_s
-what = "parents' snapshot + inserts" if shape == "race" else "inserts"
+what = {"race": "parents' snapshot + inserts",
+        "orphans": "inserts parked, then parents"}.get(shape, "inserts")
 print("COPY into an empty table:  %9.0f rows/s (%.2f s, the median of 3)" % (copy, copy_s))
 print("ferry-sink %s: %9.0f rows/s (%.2f s), ratio %.2f (goal 0.50)" % (what, ins, ins_s, ins / copy))
 print("ferry-sink updates:        %9.0f rows/s (%.2f s), ratio %.2f (goal 0.40)" % (upd, upd_s, upd / copy))

@@ -9,7 +9,9 @@
 # Starts its own PostgreSQL 15 (deploy/pg-cluster.sh) and devbroker (one
 # topic of 32 partitions, lz4 compression) and stops both at the end.
 # BENCH_CDC_ARGS adds ferry-cdc options (--snapshot-threads 4, say);
-# BENCH_PERF=FILE records ferry-cdc (every thread) with perf into FILE.
+# BENCH_PERF=FILE records ferry-cdc (every thread) with perf into FILE;
+# BENCH_CALLGRIND=FILE counts its instructions with valgrind's callgrind
+# (exact but slow: use a few tens of thousands of rows).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -63,6 +65,7 @@ end=$(psql -qAtX -d "$dsn" -c "SELECT pg_current_wal_lsn()")
 t2=$(now)
 wrap=()
 [ -n "${BENCH_PERF:-}" ] && wrap=(perf record -q -g -o "$BENCH_PERF")
+[ -n "${BENCH_CALLGRIND:-}" ] && wrap=(valgrind -q --tool=callgrind --callgrind-out-file="$BENCH_CALLGRIND")
 FERRY_LOG_LEVEL=info "${wrap[@]}" "$build/cdc/ferry-cdc" -c "$tmp/ferry.yaml" --endpos "$end" \
   --heartbeat-interval 0 ${BENCH_CDC_ARGS:-} 2>"$tmp/cdc.log" || { tail -5 "$tmp/cdc.log"; exit 1; }
 t3=$(now)

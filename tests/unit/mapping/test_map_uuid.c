@@ -8,10 +8,13 @@
 #include <cmocka.h>
 
 #include "map_rules.h"
+#include "map_sha1.h"
 #include "map_uuid.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 #define NS_DNS "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 #define NS_URL "6ba7b811-9dad-11d1-80b4-00c04fd430c8"
@@ -90,6 +93,72 @@ test_long_names_hash_like_short_ones(void **state)
                         "9f59d85f-ce1f-5898-bc37-a737f7268118");
 }
 
+/* The SHA-1 of msg given in pieces of at most piece bytes, in hex. */
+static void
+sha1_hex(const char *msg, size_t len, size_t piece, char hex[41])
+{
+    map_sha1_t s;
+    unsigned char d[MAP_SHA1_LEN];
+    size_t at, i;
+
+    map_sha1_init(&s);
+    for (at = 0; at < len; at += piece)
+        map_sha1_update(&s, msg + at, len - at < piece ? len - at : piece);
+    map_sha1_final(&s, d);
+    for (i = 0; i < MAP_SHA1_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* FIPS 180's examples (and the empty message), whole and in pieces that
+ * cross the block boundary in every way. */
+static void
+test_sha1_matches_fips_examples(void **state)
+{
+    static const char two_blocks[] =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    char hex[41];
+    char *million = malloc(1000000);
+    size_t piece;
+
+    (void)state;
+    assert_non_null(million);
+    for (piece = 1; piece <= 130; piece++) {
+        sha1_hex("abc", 3, piece, hex);
+        assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        sha1_hex("", 0, piece, hex);
+        assert_string_equal(hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        sha1_hex(two_blocks, strlen(two_blocks), piece, hex);
+        assert_string_equal(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    }
+    memset(million, 'a', 1000000);
+    sha1_hex(million, 1000000, 1000000, hex);
+    assert_string_equal(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+    sha1_hex(million, 1000000, 4097, hex);
+    assert_string_equal(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+    free(million);
+}
+
+/* UUIDv5 agrees with libuuid's for names of every length up to 300 bytes
+ * (one to six blocks, each padding case) and every byte value. */
+static void
+test_v5_matches_libuuid(void **state)
+{
+    unsigned char name[300];
+    map_uuid_t ns, u;
+    uuid_t want;
+    size_t len, i;
+
+    (void)state;
+    assert_int_equal(map_uuid_parse(NS_FERRY, &ns), 0);
+    for (i = 0; i < sizeof(name); i++)
+        name[i] = (unsigned char)(i * 131 + 7);
+    for (len = 0; len <= sizeof(name); len++) {
+        map_uuid_v5(&ns, name, len, &u);
+        uuid_generate_sha1(want, ns.b, (const char *)name, len);
+        assert_memory_equal(u.b, want, 16);
+    }
+}
+
 static void
 test_parse_rejects_non_uuids(void **state)
 {
@@ -113,6 +182,8 @@ main(void)
         cmocka_unit_test(test_v5_matches_python_vectors),
         cmocka_unit_test(test_entity_uuid_is_v5_of_entity_colon_key),
         cmocka_unit_test(test_long_names_hash_like_short_ones),
+        cmocka_unit_test(test_sha1_matches_fips_examples),
+        cmocka_unit_test(test_v5_matches_libuuid),
         cmocka_unit_test(test_parse_rejects_non_uuids),
     };
 
