@@ -123,28 +123,34 @@ scan_escape(ferry_json_scan_t *s)
     }
 }
 
+size_t
+ferry_json_plain_len(const char *s, size_t n)
+{
+    size_t i = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes at a time: only the lowest flagged byte of special8()
+     * is exact, and that is the one taken. */
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, m;
+
+        memcpy(&x, s + i, 8);
+        m = special8(x);
+        if (m != 0)
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
+    }
+#endif
+    while (i < n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+        i++;
+    return i;
+}
+
 /* Moves s->p to the first byte that needs a closer look ('"', '\\' or a
- * control character), eight bytes at a time.  Only the lowest flagged byte
- * of special8() is exact, and that is the one taken. */
+ * control character). */
 static inline void
 skip_plain(ferry_json_scan_t *s)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (s->end - s->p >= 8) {
-        uint64_t x, m;
-
-        memcpy(&x, s->p, 8);
-        m = special8(x);
-        if (m != 0) {
-            s->p += __builtin_ctzll(m) >> 3;
-            return;
-        }
-        s->p += 8;
-    }
-#endif
-    while (s->p < s->end && *s->p != '"' && *s->p != '\\' &&
-           (unsigned char)*s->p >= 0x20)
-        s->p++;
+    s->p += ferry_json_plain_len(s->p, (size_t)(s->end - s->p));
 }
 
 int

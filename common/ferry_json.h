@@ -156,6 +156,12 @@ bool ferry_json_tok_eq(ferry_json_tok_t tok, const char *s, size_t n);
  * unescaped text, which may exceed outsz - 1.  For logs and lookups. */
 size_t ferry_json_tok_unescape(ferry_json_tok_t tok, char *out, size_t outsz);
 
+/* The bytes at s (n of them, borrowed) before the first that a JSON
+ * string cannot hold as it is: '"', '\\' or a control character.  What the
+ * scanner skips in a string, and what ferry_buf_append_json_esc() copies
+ * without escaping: one predicate for both directions. */
+size_t ferry_json_plain_len(const char *s, size_t n);
+
 /* Whether s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing
  * above U+10FFFF).  ASCII is checked eight bytes at a time. */
 bool ferry_json_utf8_valid(const char *s, size_t n);

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,66 @@ test_integers_print_their_extremes_exactly(void **state)
     assert_memory_equal(digits, "18446744073709551615", 20);
     assert_int_equal(ferry_buf_u64_digits(0, digits), 1);
     assert_int_equal(digits[0], '0');
+}
+
+/* Every integer prints as printf's "%llu" would: each length, and each
+ * pair of digits at every position (the two-digit table). */
+static void
+test_integers_agree_with_printf(void **state)
+{
+    ferry_buf_t b;
+    char want[32];
+    uint64_t v, p;
+
+    (void)state;
+    ferry_buf_init(&b);
+    for (v = 0; v < 100000; v++) {
+        ferry_buf_reset(&b);
+        ferry_buf_append_u64(&b, v);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+        assert_string_equal(ferry_buf_cstr(&b), want);
+    }
+    for (p = 1; p != 0 && p <= UINT64_MAX / 10; p *= 10)
+        for (v = p - 1; v <= p + 101; v++) {
+            ferry_buf_reset(&b);
+            ferry_buf_append_u64(&b, v * 7919);
+            snprintf(want, sizeof(want), "%llu",
+                     (unsigned long long)(v * 7919));
+            assert_string_equal(ferry_buf_cstr(&b), want);
+        }
+    ferry_buf_close(&b);
+}
+
+/* A character that needs escaping, at every offset of a string longer
+ * than the eight bytes scanned at a time, and next to UTF-8: escaped
+ * exactly once, everything else copied. */
+static void
+test_json_esc_finds_specials_at_every_offset(void **state)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\t'};
+    static const char *const escaped[] = {"\\\"",    "\\\\",    "\\n",
+                                          "\\u0001", "\\u001f", "\\t"};
+    char in[40], want[64];
+    ferry_buf_t b;
+    size_t at, k;
+
+    (void)state;
+    ferry_buf_init(&b);
+    for (k = 0; k < sizeof(specials); k++)
+        for (at = 0; at < 24; at++) {
+            memset(in, 'a', 24);
+            in[0] = (char)0xc3; /* é: high bytes are plain */
+            in[1] = (char)0xa9;
+            in[at] = specials[k];
+            if (at == 0)
+                in[1] = 'a';
+            ferry_buf_reset(&b);
+            ferry_buf_append_json_esc(&b, in, 24);
+            snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at, in, escaped[k],
+                     (int)(23 - at), in + at + 1);
+            assert_string_equal(ferry_buf_cstr(&b), want);
+        }
+    ferry_buf_close(&b);
 }
 
 static void
@@ -191,6 +252,8 @@ main(void)
         cmocka_unit_test(test_append_and_reset_keep_memory),
         cmocka_unit_test(test_json_str_escapes_quotes_backslashes_and_controls),
         cmocka_unit_test(test_integers_print_their_extremes_exactly),
+        cmocka_unit_test(test_integers_agree_with_printf),
+        cmocka_unit_test(test_json_esc_finds_specials_at_every_offset),
         cmocka_unit_test(test_failed_growth_is_sticky_until_reset),
         cmocka_unit_test(test_printf_appends_and_grows_past_the_spare_room),
         cmocka_unit_test(
