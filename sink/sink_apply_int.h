@@ -253,7 +253,7 @@ int sink__retry_push(sink_apply_t *a, ferry_err_t *err) FERRY_WUR;
 
 /* Parked rows taken out per drain round, at most (all entities): what the
  * sink holds of a drain, whatever the number of rows parked. */
-#define SINK_DRAIN_ROUND 5000
+#define SINK_DRAIN_ROUND 20000
 
 /* sink_park.c: a statement returning the columns of SINK_SQL_TAKEN_COLS
  * took parked rows out, oldest first: each event goes through the batch

@@ -1,11 +1,14 @@
 # ferry-sink: a child that arrives before its parent is parked in
 # state_schema.parked (visible, counted), then applied by itself once the
 # parent arrives.  The legacy database has no FK, so the child really comes
-# first; the target keeps its FK on.  Then 15,000 orphans of two parents
+# first; the target keeps its FK on.  Then 45,000 orphans of two parents
 # in one batch are parked with one COPY and drained in rounds of at most
-# 5,000 rows (what the sink holds of a drain), all of them.
+# 20,000 rows (what the sink holds of a drain), all of them.
 PFX=_$(date +%s%N | tail -c 8)  # a fresh topic prefix per run
 fresh_dbs sink_park
+# A private broker: the doctors' topic gets 8 partitions for the 45,000
+# orphans (ferry-devbroker keeps about 5 MiB per partition).
+start_devbroker "$FERRY_TEST_TMP/broker" --topic "sink_park$PFX.public.doctor:8"
 NS=3f1c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f
 src_psql <<'SQL'
 CREATE TABLE office (id int PRIMARY KEY, name text NOT NULL);
@@ -20,7 +23,7 @@ SQL
 cfg=$FERRY_TEST_TMP/ferry.yaml
 cat >"$cfg" <<EOF
 source: { dsn: "$SRC_DSN", slot: sink_park }
-kafka: { brokers: "$FERRY_BROKERS", topic_prefix: sink_park$PFX }
+kafka: { brokers: "$DEV_BROKERS", topic_prefix: sink_park$PFX }
 target: { dsn: "$TGT_DSN", uuid_namespace: $NS }
 entities:
   offices: { source: office, target: offices, legacy_id_column: legacy_id,
@@ -68,9 +71,9 @@ echo "child parked before its parent, applied once the parent arrived"
 
 # Many orphans: one batch parks them all (one COPY), and their parents'
 # arrival drains them in rounds, every one.
-src_psql -c "INSERT INTO doctor SELECT g, CASE WHEN g < 13000 THEN 50 ELSE 51 END, 'orphan ' || g FROM generate_series(1000, 15999) g"
+src_psql -c "INSERT INTO doctor SELECT g, CASE WHEN g < 33000 THEN 50 ELSE 51 END, 'orphan ' || g FROM generate_series(1000, 45999) g"
 ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "ferry-cdc failed"
-ferry-sink -c "$cfg" --exit-at-end --batch 20000 2>"$FERRY_TEST_TMP/sink4.log" ||
+ferry-sink -c "$cfg" --exit-at-end --batch 50000 2>"$FERRY_TEST_TMP/sink4.log" ||
   fail "ferry-sink failed: $(tail -5 "$FERRY_TEST_TMP/sink4.log")"
 # Each parked row holds its own event and Kafka position, as one INSERT
 # per row wrote them.
@@ -79,13 +82,13 @@ got=$(tgt_psql -c "SELECT missing_entity, count(*), count(DISTINCT legacy_key),
                           bool_and(topic LIKE 'sink_park%.doctor' AND kafka_offset IS NOT NULL AND waits_for = 'parent'),
                           count(DISTINCT missing_uuid)
                    FROM ferry.parked GROUP BY 1" | tr '\n' ' ')
-[ "$got" = "offices|15000|15000|t|t|2 " ] || fail "15,000 orphans parked once each, got '$got'"
+[ "$got" = "offices|45000|45000|t|t|2 " ] || fail "45,000 orphans parked once each, got '$got'"
 src_psql -c "INSERT INTO office VALUES (50, 'fifty'), (51, 'fifty-one')"
 ferry-cdc -c "$cfg" --endpos "$(src_lsn)" 2>/dev/null || fail "ferry-cdc failed"
 ferry-sink -c "$cfg" --exit-at-end 2>"$FERRY_TEST_TMP/sink5.log" ||
   fail "ferry-sink failed: $(tail -5 "$FERRY_TEST_TMP/sink5.log")"
 [ "$(tgt_psql -c "SELECT count(*) FROM ferry.parked")" = 0 ] || fail "rows still parked after their parents arrived: $(tgt_psql -c 'SELECT count(*) FROM ferry.parked')"
 got=$(tgt_psql -c "SELECT o.legacy_id, count(*), min(d.legacy_id), max(d.legacy_id) FROM doctors d JOIN offices o ON o.id = d.office_id WHERE o.legacy_id IN (50, 51) GROUP BY 1 ORDER BY 1" | tr '\n' ' ')
-[ "$got" = "50|12000|1000|12999 51|3000|13000|15999 " ] || fail "the orphans after their parents: '$got'"
-grep -q "drained 15000" "$FERRY_TEST_TMP/sink5.log" || fail "drained count: $(grep applied "$FERRY_TEST_TMP/sink5.log")"
-echo "15,000 orphans parked in one batch and drained in rounds once their parents arrived"
+[ "$got" = "50|32000|1000|32999 51|13000|33000|45999 " ] || fail "the orphans after their parents: '$got'"
+grep -q "drained 45000" "$FERRY_TEST_TMP/sink5.log" || fail "drained count: $(grep applied "$FERRY_TEST_TMP/sink5.log")"
+echo "45,000 orphans parked in one batch and drained in rounds once their parents arrived"
