@@ -164,14 +164,17 @@ const char *sink__entity_name(const sink_apply_t *a, size_t idx);
 /* Frees the memo of the slots' entities. */
 void sink__memo_free(sink_apply_t *a);
 
-/* Builds the row of entity idx from ev (borrowed until the job ends) and
+/* Builds the row of entity idx from ev (borrowed while the row lives: the
+ * batch's events until the job ends, a drain round's until the next) and
  * adds it to the entity's set, or records it (a bad value) or parks it (a
  * discriminator with no case).  Returns 0 or an error class with err. */
 int sink__add_row(sink_apply_t *a, size_t idx, sink_event_t *ev,
                   ferry_err_t *err) FERRY_WUR;
 
 /* Keeps ev (ownership taken, freed even on failure) until the attempt
- * ends: rows built from it borrow it.  Returns 0 or FERRY_ENOMEM. */
+ * ends or the next drain round begins, with what was taken out of parked
+ * (its rows, which borrow it, are applied by then).  Returns 0 or
+ * FERRY_ENOMEM. */
 int sink__keep_event(sink_apply_t *a, sink_event_t *ev,
                      ferry_err_t *err) FERRY_WUR;
 

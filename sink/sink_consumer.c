@@ -231,8 +231,9 @@ sink_consumer_position(sink_consumer_t *c, size_t i, int64_t stored,
 }
 
 /* Writes the slot_of key of partition p of topic (borrowed) into key:
- * "topic\x1fp", the topic cut to fit as snprintf() would.  By hand: it is
- * looked up for every message (snprintf() was 2% of the sink's work). */
+ * "topic\x1fp", the topic cut to fit (a Kafka topic name always fits), ""
+ * for a negative partition (no slot has one).  By hand: it is looked up
+ * for every message (snprintf() was 2% of the sink's work). */
 static void
 slot_key(char key[SLOT_KEY_MAX], const char *topic, int32_t p)
 {
