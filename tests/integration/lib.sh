@@ -12,6 +12,10 @@
 #   wait_until SECONDS CMD...   retry CMD every 0.2 s until it succeeds
 #   fail MSG           print MSG and end the test as failed
 #   free_port          print a loopback TCP port free right now
+#   target_table_locked TABLE   true while a session holds TABLE of the
+#                      target in EXCLUSIVE mode (for wait_until)
+#   target_lock_waiters N       true while N or more target sessions wait
+#                      for a lock (for wait_until)
 #   FERRY_BIN          the directory holding ferry-cdc, ferry-sink, ferry-map
 
 FERRY_BIN=$FERRY_TEST_TMP/bin
@@ -152,3 +156,14 @@ watch_peak_rss() {
 
 # True once SLOT's confirmed_flush_lsn is at least BYTES (for wait_until).
 slot_confirmed_at_least() { [ "$(slot_confirmed_bytes "$1")" -ge "$2" ]; }
+
+# A held table lock and the sessions waiting behind it, in the target's
+# database: how a test holds a sink inside a statement without timing.
+target_table_locked() {
+  [ "$(tgt_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                    WHERE c.relname = '$1' AND l.mode = 'ExclusiveLock' AND l.granted")" -ge 1 ]
+}
+target_lock_waiters() {
+  [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                    AND wait_event_type = 'Lock'")" -ge "$1" ]
+}

@@ -170,19 +170,11 @@ start_sink c; c=$!; track_pid "$c"
 wait_until 60 grep -q 'assigned 12 partitions' "$FERRY_TEST_TMP/c.log" || fail "sink c got no partitions"
 # Hold the doctors table until told: c blocks in its upsert.
 # (Each step waits for its state, not for a time: sanitizer builds are slow.)
-lock_held() {
-  [ "$(tgt_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                    WHERE c.relname = 'doctors' AND l.mode = 'ExclusiveLock' AND l.granted")" -ge 1 ]
-}
-lock_waiters() {
-  [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                    AND wait_event_type = 'Lock'")" -ge "$1" ]
-}
 PGAPPNAME=ferry_lock tgt_psql -c "BEGIN; LOCK TABLE doctors IN EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;" >/dev/null 2>&1 &
 lk=$!; track_pid $lk
-wait_until 30 lock_held || fail "could not lock doctors"
+wait_until 30 target_table_locked doctors || fail "could not lock doctors"
 src_psql -c "UPDATE doctor SET n = n + 100"  # ferry-cdc still streams
-wait_until 60 lock_waiters 1 || fail "sink c never waited for the lock"
+wait_until 60 target_lock_waiters 1 || fail "sink c never waited for the lock"
 # A wait in the target alone does not stall a member: ferry-sink's event
 # loop keeps polling Kafka while its statements run.  Frozen, c neither
 # polls nor heartbeats, and its open transaction stays in the target.
@@ -192,7 +184,7 @@ start_sink d; d=$!; track_pid "$d"
 # the same updates from the same stored offsets and waits too.
 wait_until 120 grep -q 'assigned 12 partitions' "$FERRY_TEST_TMP/d.log" ||
   fail "sink d never took all partitions: $(grep -h assigned "$FERRY_TEST_TMP/d.log")"
-wait_until 120 lock_waiters 2 || fail "sink d never waited behind c"
+wait_until 120 target_lock_waiters 2 || fail "sink d never waited behind c"
 kill -CONT "$c"
 tgt_psql -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry_lock'" >/dev/null
 wait $lk || true

@@ -39,22 +39,14 @@ ferry-sink -c "$cfg" --scale-out --group g$PFX --exit-at-end 2>>"$FERRY_TEST_TMP
   fail "the first sink failed: $(tail -5 "$FERRY_TEST_TMP/sink1.log")"
 [ "$(tgt_psql -c 'SELECT count(*) FROM offices')" = 1 ] || fail "office 7 not applied"
 
-lock_held() {
-  [ "$(tgt_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                    WHERE c.relname = 'doctors' AND l.mode = 'ExclusiveLock' AND l.granted")" -ge 1 ]
-}
-lock_waiters() {
-  [ "$(tgt_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                    AND wait_event_type = 'Lock'")" -ge 1 ]
-}
 PGAPPNAME=ferry_lock tgt_psql -c "BEGIN; LOCK TABLE doctors IN EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;" >/dev/null 2>&1 &
 lk=$!; track_pid $lk
-wait_until 30 lock_held || fail "could not lock doctors"
+wait_until 30 target_table_locked doctors || fail "could not lock doctors"
 src_psql -c "INSERT INTO doctor VALUES (1, 7, 'a')"
 publish
 ferry-sink -c "$cfg" --scale-out --group g$PFX --exit-at-end 2>>"$FERRY_TEST_TMP/sink2.log" &
 s=$!; track_pid $s
-wait_until 60 lock_waiters || fail "the sink never reached the doctors' upsert: $(tail -3 "$FERRY_TEST_TMP/sink2.log")"
+wait_until 60 target_lock_waiters 1 || fail "the sink never reached the doctors' upsert: $(tail -3 "$FERRY_TEST_TMP/sink2.log")"
 # The sink is inside its upsert: the office its doctor references is held.
 rc=0
 out=$(tgt_psql -c "SELECT legacy_id FROM offices WHERE legacy_id = 7 FOR UPDATE NOWAIT" 2>&1) || rc=$?
