@@ -707,11 +707,7 @@ attempt_clear(sink_apply_t *a)
     for (i = 0; a->sets != NULL && i < a->cfg->n_entities; i++)
         sink_rowset_clear(&a->sets[i]);
     sink__park_drop(a);
-    for (i = 0; i < a->n_taken; i++) {
-        sink_event_free(a->taken[i]);
-        sink__taken_clear(&a->taken_info[i]);
-    }
-    a->n_taken = 0;
+    sink__taken_drop(a);
     a->n_truncs = 0;
     a->n_txs = 0;
     if (a->ent_att != NULL)

@@ -926,10 +926,8 @@ sink__taken_of(const sink_apply_t *a, const sink_event_t *ev)
 
 static int drain_round(void *arg, size_t round, ferry_err_t *err);
 
-/* Frees the events the drain rounds so far took out: their rows are
- * applied and every step that read them has run. */
-static void
-drop_taken(sink_apply_t *a)
+void
+sink__taken_drop(sink_apply_t *a)
 {
     size_t i;
 
@@ -992,7 +990,7 @@ drain_round(void *arg, size_t round, ferry_err_t *err)
     /* What earlier rounds took out is applied: only this round's rows are
      * held, however many are parked. */
     if (round > 0)
-        drop_taken(a);
+        sink__taken_drop(a);
     a->round_got = 0;
     /* 32 rounds follow chains of parents parked under parents; rounds
      * that were full go on past that (a parent with many parked rows). */

@@ -186,6 +186,11 @@ int sink__keep_taken(sink_apply_t *a, sink_event_t *ev, sink_taken_t *info,
 /* Frees what info owns and zeroes it. */
 void sink__taken_clear(sink_taken_t *info);
 
+/* Frees every event kept in a->taken and what parked said of it: at the
+ * attempt's end, and as a drain round begins (the rows of the rounds
+ * before are applied and every step that read them has run). */
+void sink__taken_drop(sink_apply_t *a);
+
 /* What parked said of ev (borrowed), or NULL for an event that did not
  * come out of parked in this attempt. */
 const sink_taken_t *sink__taken_of(const sink_apply_t *a,
