@@ -398,6 +398,12 @@ resnapshot_step(stream_t *s)
 
     if (!cdc_incsnap_want_chunk(s->inc) || ferry_mono_ms() < s->resnap_retry_at)
         return;
+    /* A table's re-snapshot ends with its table_complete record, which
+     * waits for Kafka's acknowledgements: the next table starts after it,
+     * so that the records of one signal's tables never interleave (a
+     * child's table_started came before its parent's table_complete). */
+    if (s->ndone > 0)
+        return;
     if (cdc_incsnap_read_chunk(s->inc, s->sql, &e) != FERRY_OK) {
         /* A table changed under the chunk's query, say, until the stream
          * reaches the change: try again in a second, not at every turn. */
